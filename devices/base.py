@@ -1,0 +1,95 @@
+"""The seams between device models and the rest of avmm.
+
+Small Protocols, so a model can be driven alone in a test with simple fakes,
+and a rate-limited guest-error log in the spirit of QEMU's LOG_GUEST_ERROR.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, runtime_checkable
+
+
+class IrqLine(Protocol):
+    """A level-sensitive interrupt line into an interrupt controller."""
+
+    def set_level(self, level: bool) -> None: ...
+
+
+class TimerLine(Protocol):
+    """A hart's timer comparator: interrupt pending while time >= deadline."""
+
+    def set_deadline(self, ticks: int | None) -> None: ...
+
+
+class Clock(Protocol):
+    """Guest time in timebase ticks (10 MHz on the virt board)."""
+
+    def now(self) -> int: ...
+
+
+class Spawner(Protocol):
+    """Runs a device's background work (disk I/O, network delivery).
+
+    The runtime decides when the work completes relative to the guest: in the
+    deterministic scheduling policy, a vCPU waits for the work it started
+    before its next slice, so completions land at reproducible points.
+    """
+
+    def submit(self, work: Coroutine[Any, Any, None], *, name: str) -> None: ...
+
+
+class CharBackend(Protocol):
+    """Host side of a console: stdio, pty, TCP, file or null."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def attach(self, receive: Callable[[bytes], None]) -> None:
+        """Deliver host input to ``receive`` from now on."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class MmioDevice(Protocol):
+    """What the MMIO bus needs of a device model."""
+
+    name: str
+    size: int
+
+    def read(self, offset: int, size: int) -> int: ...
+
+    def write(self, offset: int, size: int, value: int) -> None: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: dict[str, Any]) -> None: ...
+
+
+class GuestErrorLog:
+    """Counts guest programming errors and logs them, rate-limited per message key.
+
+    A guest can hammer a register it should not touch; the VMM must keep running
+    and the log must stay readable. At most ``burst`` lines per key every
+    ``period`` seconds are emitted; every occurrence is counted.
+    """
+
+    def __init__(self, device: str, *, burst: int = 5, period: float = 10.0) -> None:
+        self.device = device
+        self.count = 0
+        self._burst = burst
+        self._period = period
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._log = logging.getLogger("avmm.guest")
+
+    def __call__(self, key: str, message: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        start, emitted = self._windows.get(key, (now, 0))
+        if now - start >= self._period:
+            start, emitted = now, 0
+        if emitted < self._burst:
+            self._log.warning("guest error: %s: %s", self.device, message)
+        self._windows[key] = (start, emitted + 1)

@@ -132,6 +132,10 @@ class Hart:
         """Earliest guest time at which an armed comparator raises a timer interrupt."""
     def wakeup_pending(self) -> bool:
         """True when some interrupt is pending and enabled in mie (WFI would wake)."""
+    def translate(self, vaddr: int, access: int = 0) -> int | None:
+        """Guest-physical address of ``vaddr`` as the hart would access it now
+        (0 = load, 1 = store, 2 = fetch; current priv, satp, MPRV/SUM/MXR), or None
+        on a fault. No side effects: no A/D updates, no TLB fill, no trap."""
     # --- exit details (valid after run returned the matching reason)
     @property
     def mmio_addr(self) -> int: ...
@@ -179,7 +183,8 @@ class Machine:
         call (an IPI through the in-core CLINT, a PLIC line). Cleared on read."""
     # --- modes
     sbi_in_vmm: bool  # traps that would enter M-mode exit instead (ecall -> EXIT_ECALL)
-    pause_exit: bool  # pause ends the slice with EXIT_PAUSE
+    pause_exit: bool  # pause ends the slice with EXIT_PAUSE ...
+    pause_window: int  # ... at the pause_window-th pause of the slice (>= 1; default 1)
     ipi_exit: bool  # an in-core IPI to another hart ends the slice with EXIT_IPI
     sstc: bool  # implement the stimecmp CSR (menvcfg.STCE)
     vmid: int  # tag of this VM's TLB entries (set by the VMID allocator)

@@ -52,6 +52,54 @@ class CharBackend(Protocol):
     def close(self) -> None: ...
 
 
+class PowerControl(Protocol):
+    """What a poweroff/reboot device (SiFive test, syscon) asks of the VM."""
+
+    def poweroff(self, exit_code: int) -> None: ...
+
+    def reboot(self) -> None: ...
+
+
+class WallClock(Protocol):
+    """Real-time clock source in nanoseconds since the Unix epoch.
+
+    The runtime derives it from guest time plus a boot epoch, so runs on the
+    virtual clock stay reproducible.
+    """
+
+    def now_ns(self) -> int: ...
+
+
+class BlockBackend(Protocol):
+    """Host side of a disk: ``size`` in bytes, I/O as coroutines (never blocking the loop)."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    async def read(self, offset: int, n: int) -> bytes: ...
+
+    async def write(self, offset: int, data: bytes) -> None: ...
+
+    async def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NetPort(Protocol):
+    """One Ethernet port of a host network backend (a switch port, a null sink)."""
+
+    def send(self, frame: bytes) -> None:
+        """Transmit one Ethernet frame (no FCS) from the guest."""
+
+    def attach(self, receive: Callable[[bytes], None]) -> None:
+        """Deliver frames for the guest to ``receive`` from now on."""
+
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class MmioDevice(Protocol):
     """What the MMIO bus needs of a device model."""

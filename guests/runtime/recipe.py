@@ -1,0 +1,53 @@
+"""Guests of the runtime's integration tests (tests/runtime): SMP contention,
+VMID rollover, interrupt controllers, idle harts, a busy loop, and an S-mode
+direct-boot guest that exercises the SBI."""
+
+from __future__ import annotations
+
+from guests.build import REPO, Recipe, Step
+from guests.lib.toolchain import ARCH_FLAGS, CC, LIB_INPUTS, TOOLS, link_guest
+
+SRC = REPO / "guests" / "runtime"
+
+
+def _build(step: Step) -> None:
+    link_guest(step, "smp.elf", [SRC / "smp.c"])
+    link_guest(step, "vmid.elf", [SRC / "vmid.c"])
+    link_guest(step, "irq.elf", [SRC / "irq.c"])
+    link_guest(step, "idle.elf", [SRC / "idle.c"], defines={"GUEST_MAX_HARTS": 64})
+    link_guest(step, "spin.elf", [SRC / "spin.c"])
+    sbi = SRC / "sbi"
+    step.run(
+        CC,
+        *ARCH_FLAGS,
+        "-O2",
+        "-g",
+        "-ffreestanding",
+        "-nostdlib",
+        "-nostartfiles",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        f"-T{sbi / 'sbi.ld'}",
+        "-o",
+        step.outdir / "sbi.elf",
+        sbi / "start.S",
+        sbi / "sbi.c",
+    )
+
+
+def recipes() -> list[Recipe]:
+    return [
+        Recipe(
+            name="runtime",
+            inputs=(
+                *LIB_INPUTS,
+                "guests/runtime/*.c",
+                "guests/runtime/sbi/*",
+                "guests/runtime/recipe.py",
+            ),
+            tools=TOOLS,
+            build=_build,
+            description="guests of the runtime tests (SMP, VMIDs, irqchips, idle, SBI)",
+        )
+    ]

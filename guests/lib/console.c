@@ -45,8 +45,9 @@ static spinlock_t console_spin;
 static volatile uint64_t console_owner = UINT64_MAX;
 static unsigned console_depth;
 
+/* hartid() rather than mhartid: guests print from S- and U-mode too. */
 void console_lock(void) {
-    uint64_t me = csr_read(mhartid);
+    uint64_t me = hartid();
     if (console_owner != me) {
         spin_lock(&console_spin);
         console_owner = me;

@@ -53,7 +53,8 @@ struct trap_frame {
  * must not use FP registers (they are not saved). */
 typedef int (*trap_hook_t)(struct trap_frame *frame);
 void trap_set_hook(trap_hook_t hook);
-/* The M-mode trap entry (mtvec, direct mode) installed by crt0. */
+/* The M-mode trap entry (mtvec, direct mode) installed by crt0. It keeps
+ * the hart's trap stack in mscratch: guests must not change mscratch. */
 extern char trap_entry[];
 __attribute__((noreturn)) void trap_report(const struct trap_frame *frame, const char *what);
 
@@ -62,7 +63,7 @@ __attribute__((noreturn)) void trap_report(const struct trap_frame *frame, const
 extern __thread unsigned long guest_tls_hartid;
 static inline unsigned long hartid(void) { return guest_tls_hartid; }
 int main(void);
-void secondary_main(unsigned long hartid); /* weak default: wfi forever */
+void secondary_main(unsigned long id); /* weak default: wfi forever */
 
 static inline void wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
 static inline void fence(void) { __asm__ volatile("fence rw, rw" ::: "memory"); }

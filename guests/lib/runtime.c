@@ -5,9 +5,8 @@
 
 #include "guest.h"
 
-#ifndef GUEST_TLS_SIZE
-#define GUEST_TLS_SIZE 256 /* per hart; picolibc needs a few bytes (errno) */
-#endif
+/* Per hart; picolibc needs a few bytes (errno). guest.ld checks the size. */
+#define GUEST_TLS_SIZE 256
 
 extern char __tdata_start[], __tdata_end[], __tbss_end[];
 extern void __libc_init_array(void);
@@ -21,19 +20,15 @@ static trap_hook_t volatile trap_hook;
 
 /* Called by crt0 on each hart with its stack set up (hart 0 after .bss is
  * clear): give the hart its own copy of the thread-local data. */
-void __guest_hart_init(unsigned long hartid);
-void __guest_hart_init(unsigned long hartid) {
+void __guest_hart_init(unsigned long id);
+void __guest_hart_init(unsigned long id) {
     size_t data = (size_t)(__tdata_end - __tdata_start);
     size_t total = (size_t)(__tbss_end - __tdata_start);
-    char *block = tls_blocks[hartid];
-    if (total > GUEST_TLS_SIZE) {
-        console_puts("guest runtime: thread-local data larger than GUEST_TLS_SIZE\n");
-        guest_exit(GUEST_EXIT_TRAP);
-    }
+    char *block = tls_blocks[id];
     memcpy(block, __tdata_start, data);
     memset(block + data, 0, total - data);
     __asm__ volatile("mv tp, %0" ::"r"(block));
-    guest_tls_hartid = hartid;
+    guest_tls_hartid = id;
 }
 
 __attribute__((noreturn)) void __guest_start_main(void);
@@ -42,8 +37,8 @@ __attribute__((noreturn)) void __guest_start_main(void) {
     exit(main());
 }
 
-__attribute__((weak)) void secondary_main(unsigned long hartid) {
-    (void)hartid;
+__attribute__((weak)) void secondary_main(unsigned long id) {
+    (void)id;
     for (;;)
         wfi();
 }

@@ -43,6 +43,7 @@ CFLAGS = (
     "-ffunction-sections",
     "-fdata-sections",
     "-fno-common",
+    "-Wl,--no-warn-rwx-segments",
 )
 
 Console = Literal["htif", "uart"]

@@ -1,0 +1,170 @@
+/* call_in_mode and the S-mode trap entry of the ISA test harness. */
+#include "csr.h"
+#include "isa.h"
+
+#define FRAME_SIZE (36 * 8)
+
+    .text
+/* uint64_t call_in_mode_sp(priv a0, fn a1, arg a2, sp a3 (0 = keep)) */
+    .globl call_in_mode
+    .globl call_in_mode_sp
+call_in_mode:
+    li      a3, 0
+call_in_mode_sp:
+    addi    sp, sp, -112
+    sd      ra, 0(sp)
+    sd      s0, 8(sp)
+    sd      s1, 16(sp)
+    sd      s2, 24(sp)
+    sd      s3, 32(sp)
+    sd      s4, 40(sp)
+    sd      s5, 48(sp)
+    sd      s6, 56(sp)
+    sd      s7, 64(sp)
+    sd      s8, 72(sp)
+    sd      s9, 80(sp)
+    sd      s10, 88(sp)
+    sd      s11, 96(sp)
+    la      t0, mode_saved_sp
+    sd      sp, 0(t0)
+    li      t0, MSTATUS_MPP
+    csrc    mstatus, t0
+    slli    t1, a0, MSTATUS_MPP_SHIFT
+    csrs    mstatus, t1
+    la      t0, mode_trampoline
+    csrw    mepc, t0
+    mv      t0, a1
+    mv      a0, a2
+    beqz    a3, 1f
+    mv      sp, a3
+1:  mret
+
+    /* The M-mode hook resumes here after the lower mode's return ecall,
+     * with sp = mode_saved_sp and a0 = fn's result. */
+    .globl mode_return
+mode_return:
+    ld      ra, 0(sp)
+    ld      s0, 8(sp)
+    ld      s1, 16(sp)
+    ld      s2, 24(sp)
+    ld      s3, 32(sp)
+    ld      s4, 40(sp)
+    ld      s5, 48(sp)
+    ld      s6, 56(sp)
+    ld      s7, 64(sp)
+    ld      s8, 72(sp)
+    ld      s9, 80(sp)
+    ld      s10, 88(sp)
+    ld      s11, 96(sp)
+    addi    sp, sp, 112
+    ret
+
+    .section .user.text, "ax", @progbits
+mode_trampoline:
+    jalr    t0
+    li      a7, MODE_MAGIC
+    ecall
+1:  j       1b
+
+    .data
+    .balign 8
+    .globl mode_saved_sp
+mode_saved_sp:
+    .dword  0
+
+/* S-mode trap entry: like the runtime's M-mode one, with sscratch holding
+ * the S trap stack and sepc/scause/stval/sstatus in the frame. */
+    .text
+    .balign 64
+    .globl s_trap_entry
+s_trap_entry:
+    csrrw   sp, sscratch, sp
+    beqz    sp, .Lnested
+    addi    sp, sp, -FRAME_SIZE
+    sd      x1, 1*8(sp)
+    sd      x3, 3*8(sp)
+    sd      x4, 4*8(sp)
+    sd      x5, 5*8(sp)
+    sd      x6, 6*8(sp)
+    sd      x7, 7*8(sp)
+    sd      x8, 8*8(sp)
+    sd      x9, 9*8(sp)
+    sd      x10, 10*8(sp)
+    sd      x11, 11*8(sp)
+    sd      x12, 12*8(sp)
+    sd      x13, 13*8(sp)
+    sd      x14, 14*8(sp)
+    sd      x15, 15*8(sp)
+    sd      x16, 16*8(sp)
+    sd      x17, 17*8(sp)
+    sd      x18, 18*8(sp)
+    sd      x19, 19*8(sp)
+    sd      x20, 20*8(sp)
+    sd      x21, 21*8(sp)
+    sd      x22, 22*8(sp)
+    sd      x23, 23*8(sp)
+    sd      x24, 24*8(sp)
+    sd      x25, 25*8(sp)
+    sd      x26, 26*8(sp)
+    sd      x27, 27*8(sp)
+    sd      x28, 28*8(sp)
+    sd      x29, 29*8(sp)
+    sd      x30, 30*8(sp)
+    sd      x31, 31*8(sp)
+    csrrw   t0, sscratch, zero
+    sd      t0, 2*8(sp)
+    csrr    t0, sepc
+    sd      t0, 32*8(sp)
+    csrr    t0, scause
+    sd      t0, 33*8(sp)
+    csrr    t0, stval
+    sd      t0, 34*8(sp)
+    csrr    t0, sstatus
+    sd      t0, 35*8(sp)
+    mv      a0, sp
+    call    s_trap_dispatch
+    ld      t0, 32*8(sp)
+    csrw    sepc, t0
+    ld      t0, 35*8(sp)
+    csrw    sstatus, t0
+    addi    t0, sp, FRAME_SIZE
+    csrw    sscratch, t0
+    ld      x1, 1*8(sp)
+    ld      x3, 3*8(sp)
+    ld      x4, 4*8(sp)
+    ld      x5, 5*8(sp)
+    ld      x6, 6*8(sp)
+    ld      x7, 7*8(sp)
+    ld      x8, 8*8(sp)
+    ld      x9, 9*8(sp)
+    ld      x10, 10*8(sp)
+    ld      x11, 11*8(sp)
+    ld      x12, 12*8(sp)
+    ld      x13, 13*8(sp)
+    ld      x14, 14*8(sp)
+    ld      x15, 15*8(sp)
+    ld      x16, 16*8(sp)
+    ld      x17, 17*8(sp)
+    ld      x18, 18*8(sp)
+    ld      x19, 19*8(sp)
+    ld      x20, 20*8(sp)
+    ld      x21, 21*8(sp)
+    ld      x22, 22*8(sp)
+    ld      x23, 23*8(sp)
+    ld      x24, 24*8(sp)
+    ld      x25, 25*8(sp)
+    ld      x26, 26*8(sp)
+    ld      x27, 27*8(sp)
+    ld      x28, 28*8(sp)
+    ld      x29, 29*8(sp)
+    ld      x30, 30*8(sp)
+    ld      x31, 31*8(sp)
+    ld      sp, 2*8(sp)
+    sret
+
+.Lnested:
+    csrrw   sp, sscratch, sp
+    csrr    a0, scause
+    csrr    a1, sepc
+    call    s_trap_nested
+1:  j       1b

@@ -18,9 +18,9 @@ LSR_DR, LSR_OE, LSR_THRE, LSR_TEMT = 1, 2, 0x20, 0x40
 MCR_DTR, MCR_RTS, MCR_OUT2, MCR_LOOP = 1, 2, 8, 0x10
 
 
-def make(**kwargs: int) -> tuple[Ns16550a, FakeChar, FakeIrq]:
+def make(rx_backlog: int = 4096) -> tuple[Ns16550a, FakeChar, FakeIrq]:
     backend, irq = FakeChar(), FakeIrq()
-    return Ns16550a(backend, irq, **kwargs), backend, irq
+    return Ns16550a(backend, irq, rx_backlog=rx_backlog), backend, irq
 
 
 def rd(uart: Ns16550a, reg: int) -> int:

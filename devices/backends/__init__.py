@@ -1,0 +1,17 @@
+"""Host backends behind the device models: consoles, disks and networks."""
+
+from .block import RawImage
+from .char import FileChar, NullChar, PtyChar, StdioChar, TcpChar
+from .net import NullNet, Switch, SwitchPort
+
+__all__ = [
+    "FileChar",
+    "NullChar",
+    "NullNet",
+    "PtyChar",
+    "RawImage",
+    "StdioChar",
+    "Switch",
+    "SwitchPort",
+    "TcpChar",
+]

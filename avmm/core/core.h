@@ -1,0 +1,438 @@
+/*
+ * The RV64GC hart core: types and internal interfaces shared by the core's
+ * C files. Nothing here depends on Python.h, so the core links into plain C
+ * programs (tests/core/fuzz_core.c) as well as into the avmm._core binding.
+ *
+ * Threading rule: a machine, its harts and the TLBs handed to them are used
+ * from one thread at a time. Guest RAM may be written concurrently by device
+ * threads (like DMA on real hardware), nothing else.
+ */
+#ifndef AVMM_CORE_H
+#define AVMM_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------ limits */
+#define MAX_HARTS 64
+#define MAX_SLOTS 32
+#define MAX_BREAKPOINTS 64
+#define PLIC_MAX_SRC 1024
+#define PLIC_MAX_CTX (2 * MAX_HARTS)
+#define PAGE_SIZE 4096u
+#define PAGE_MASK (~(uint64_t)0xfff)
+#define PA_BITS 56 /* physical addresses at or above 2**56 do not exist */
+
+/* ------------------------------------------------------------ exits */
+enum {
+    EXIT_BUDGET = 0,
+    EXIT_MMIO_READ,
+    EXIT_MMIO_WRITE,
+    EXIT_ECALL,
+    EXIT_WFI,
+    EXIT_PAUSE,
+    EXIT_DEBUG,
+    EXIT_HTIF,
+    EXIT_IPI,
+    EXIT_INTERNAL_ERROR,
+    EXIT_COUNT
+};
+extern const char *const exit_names[EXIT_COUNT];
+
+enum { DEBUG_NONE = 0, DEBUG_BREAKPOINT = 1, DEBUG_STEP = 2, DEBUG_EBREAK = 3 };
+enum { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
+enum { CLOCK_HOST = 0, CLOCK_VIRTUAL = 1 };
+enum { ACC_LOAD = 0, ACC_STORE = 1, ACC_FETCH = 2 };
+
+/* results of memory and CSR helpers */
+enum {
+    MEM_OK = 0,
+    MEM_EXC = 1,     /* exception: h->exc_cause / h->exc_tval are set */
+    MEM_EXIT = 2,    /* the slice ends: h->exit_reason is set */
+    MEM_RECHECK = 3, /* done; interrupt state may have changed */
+};
+
+/* ------------------------------------------------------------ trap causes */
+enum {
+    CAUSE_MISALIGNED_FETCH = 0,
+    CAUSE_FETCH_ACCESS = 1,
+    CAUSE_ILLEGAL = 2,
+    CAUSE_BREAKPOINT = 3,
+    CAUSE_MISALIGNED_LOAD = 4,
+    CAUSE_LOAD_ACCESS = 5,
+    CAUSE_MISALIGNED_STORE = 6,
+    CAUSE_STORE_ACCESS = 7,
+    CAUSE_ECALL_U = 8,
+    CAUSE_ECALL_S = 9,
+    CAUSE_ECALL_M = 11,
+    CAUSE_FETCH_PAGE = 12,
+    CAUSE_LOAD_PAGE = 13,
+    CAUSE_STORE_PAGE = 15,
+};
+#define IRQ_S_SOFT 1
+#define IRQ_M_SOFT 3
+#define IRQ_S_TIMER 5
+#define IRQ_M_TIMER 7
+#define IRQ_S_EXT 9
+#define IRQ_M_EXT 11
+
+#define MIP_SSIP (1ull << IRQ_S_SOFT)
+#define MIP_MSIP (1ull << IRQ_M_SOFT)
+#define MIP_STIP (1ull << IRQ_S_TIMER)
+#define MIP_MTIP (1ull << IRQ_M_TIMER)
+#define MIP_SEIP (1ull << IRQ_S_EXT)
+#define MIP_MEIP (1ull << IRQ_M_EXT)
+#define MIP_ALL (MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP | MIP_SEIP | MIP_MEIP)
+#define MIP_S_MASK (MIP_SSIP | MIP_STIP | MIP_SEIP)
+
+/* ------------------------------------------------------------ mstatus */
+#define MSTATUS_SIE (1ull << 1)
+#define MSTATUS_MIE (1ull << 3)
+#define MSTATUS_SPIE (1ull << 5)
+#define MSTATUS_MPIE (1ull << 7)
+#define MSTATUS_SPP (1ull << 8)
+#define MSTATUS_MPP_SHIFT 11
+#define MSTATUS_MPP (3ull << 11)
+#define MSTATUS_FS_SHIFT 13
+#define MSTATUS_FS (3ull << 13)
+#define MSTATUS_MPRV (1ull << 17)
+#define MSTATUS_SUM (1ull << 18)
+#define MSTATUS_MXR (1ull << 19)
+#define MSTATUS_TVM (1ull << 20)
+#define MSTATUS_TW (1ull << 21)
+#define MSTATUS_TSR (1ull << 22)
+#define MSTATUS_UXL (3ull << 32)
+#define MSTATUS_SXL (3ull << 34)
+#define MSTATUS_SD (1ull << 63)
+#define FS_OFF 0
+#define FS_DIRTY 3
+
+#define SATP_MODE_SHIFT 60
+#define SATP_ASID_SHIFT 44
+#define SATP_ASID_MASK 0xffffull
+#define SATP_PPN_MASK ((1ull << 44) - 1)
+
+#define MENVCFG_FIOM 1ull
+#define MENVCFG_STCE (1ull << 63)
+
+#define DISARMED UINT64_MAX
+
+/* ------------------------------------------------------------ structures */
+typedef struct machine machine_t;
+typedef struct hart hart_t;
+
+typedef struct ram_slot {
+    uint64_t base, size;
+    uint8_t *host;   /* size bytes, between two PROT_NONE guard pages */
+    void *map;       /* the whole mapping, guards included */
+    size_t maplen;
+    uint8_t *dirty;  /* bitmap: one bit per 4 KiB page */
+    bool dirty_logging;
+    int index;
+} ram_slot_t;
+
+/* A modelled host CPU's TLB. Entries are tagged (VMID, ASID or global, VPN at
+ * the entry's level, level) and hold the leaf PTE's permission bits and the
+ * physical page. A superpage is one entry, indexed by its own VPN, so a lookup
+ * probes each level once. */
+typedef struct tlb_entry {
+    uint64_t vpn;  /* va >> (12 + 9 * level) */
+    uint64_t ppn;  /* physical page number of the start of the (super)page */
+    uint32_t vmid;
+    uint16_t asid;
+    uint8_t level; /* 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB, 3 = 512 GiB */
+    uint8_t perm;  /* PTE bits V R W X U G A D; 0 = invalid entry */
+} tlb_entry_t;
+
+#define TLB_WAYS 4
+typedef struct tlb {
+    uint32_t entries, nsets;
+    tlb_entry_t *e;  /* nsets * TLB_WAYS */
+    uint8_t *victim; /* round-robin replacement pointer per set */
+    uint64_t hits, misses, flush_all, flush_vmid, flush_asid, flush_page;
+} tlb_t;
+
+typedef struct plic {
+    uint64_t base;
+    uint32_t ndev;
+    uint8_t prio[PLIC_MAX_SRC];
+    uint32_t line[PLIC_MAX_SRC / 32];
+    uint32_t pending[PLIC_MAX_SRC / 32];
+    uint32_t claimed[PLIC_MAX_SRC / 32];
+    uint32_t enable[PLIC_MAX_CTX][PLIC_MAX_SRC / 32];
+    uint32_t threshold[PLIC_MAX_CTX];
+} plic_t;
+
+/* Per-hart fast cache of host addends, one direct-mapped array per access
+ * type, indexed by virtual page number. Valid within one slice and one
+ * translation context only. A tag is the page-aligned virtual address; an
+ * invalid tag is 1 (never page-aligned, never matches). */
+#define FC_BITS 8
+#define FC_SIZE (1u << FC_BITS)
+#define FC_MASK (FC_SIZE - 1)
+#define FC_INVALID 1ull
+
+/* kinds of a pending MMIO load (how the value goes into the register) */
+enum {
+    LK_I8, LK_I16, LK_I32, LK_I64, LK_U8, LK_U16, LK_U32, LK_F32, LK_F64,
+};
+
+typedef struct hart_stats {
+    uint64_t instret;
+    uint64_t exits[EXIT_COUNT];
+    uint64_t exceptions[16];
+    uint64_t interrupts[16];
+    uint64_t fc_hits, tlb_lookups, page_walks, sfence;
+    uint64_t mmio_read, mmio_write;
+} hart_stats_t;
+
+struct hart {
+    uint64_t x[32];
+    uint64_t f[32];
+    uint64_t fc_tag[3][FC_SIZE];
+    uintptr_t fc_add[3][FC_SIZE]; /* host pointer = vaddr + addend */
+
+    uint64_t pc;
+    int priv;
+    machine_t *m;
+    int hartid;
+    tlb_t *tlb; /* the pCPU TLB of the running slice, else NULL */
+
+    /* CSRs */
+    uint64_t mstatus; /* SD is computed on read */
+    uint64_t misa;
+    uint64_t medeleg, mideleg, mie, mip_sw;
+    uint64_t mtvec, stvec, mscratch, sscratch, mepc, sepc, mcause, scause, mtval, stval;
+    uint32_t mcounteren, scounteren, mcountinhibit;
+    uint64_t menvcfg, senvcfg, satp;
+    uint64_t mcycle, minstret;
+    uint8_t pmpcfg[64];
+    uint64_t pmpaddr[64];
+    uint32_t fflags, frm;
+
+    /* interrupt sources */
+    uint64_t mtimecmp, stimecmp;
+    uint64_t lines;      /* external levels: MEIP, SEIP, MSIP */
+    uint64_t timer_bits; /* MTIP / STIP from the comparators, refreshed at checks */
+
+    /* LR/SC reservation: the bytes an LR read (physical) */
+    bool resv_valid;
+    uint64_t resv_addr;
+    uint32_t resv_size;
+
+    /* exit details */
+    int exit_reason;
+    uint64_t mmio_addr, mmio_value;
+    int mmio_size;
+    bool mmio_pending; /* an MMIO load waits for complete_mmio_read */
+    int mmio_rd, mmio_kind;
+    uint64_t mmio_next_pc;
+    uint64_t htif_value;
+    int debug_cause;
+    char error[256];
+
+    /* guest debug */
+    bool single_step, debug_ebreak;
+    int nbps;
+    uint64_t bps[MAX_BREAKPOINTS];
+    bool bp_resume; /* don't stop at the breakpoint at bp_resume_pc once */
+    uint64_t bp_resume_pc;
+
+    /* exception being raised */
+    uint64_t exc_cause, exc_tval;
+
+    /* slice bookkeeping */
+    uint64_t synced;      /* retired instructions of this slice already accounted */
+    uint32_t pauses;      /* pause hints in this slice */
+
+    hart_stats_t st;
+};
+
+struct machine {
+    ram_slot_t *slots[MAX_SLOTS];
+    int nslots;
+    hart_t *harts[MAX_HARTS];
+    int nharts;
+
+    bool sbi_in_vmm, pause_exit, ipi_exit, sstc;
+    uint32_t pause_window;
+    uint32_t vmid;
+    tlb_t **btlbs; /* Machine.broadcast_tlbs */
+    int nbtlbs;
+
+    int clock_mode;
+    uint64_t timebase, ips;
+    uint64_t time_offset;   /* wraps: guest time = offset + raw */
+    uint64_t host_origin_ns;
+    uint64_t instret;       /* all harts, kept current at sync points */
+
+    bool clint_on;
+    uint64_t clint_base;
+    plic_t *plic; /* NULL: PLIC accesses are MMIO exits */
+    uint64_t kicks;
+
+    bool htif_on;
+    uint64_t tohost, fromhost;
+
+    int nresv; /* harts holding a valid reservation */
+};
+
+/* ------------------------------------------------------------ machine.c */
+machine_t *machine_new(uint64_t timebase);
+void machine_free(machine_t *m);
+ram_slot_t *ram_slot_new(uint64_t base, uint64_t size); /* NULL on mmap failure */
+void ram_slot_free(ram_slot_t *s);
+const char *machine_add_slot(machine_t *m, ram_slot_t *s); /* NULL or an error */
+hart_t *machine_new_hart(machine_t *m);                     /* NULL when full */
+void hart_reset(hart_t *h, uint64_t pc, int priv);
+
+/* RAM slot holding [pa, pa+len), or NULL */
+static inline ram_slot_t *ram_find(machine_t *m, uint64_t pa, uint64_t len)
+{
+    for (int i = 0; i < m->nslots; i++) {
+        ram_slot_t *s = m->slots[i];
+        if (pa - s->base < s->size && len <= s->size - (pa - s->base))
+            return s;
+    }
+    return NULL;
+}
+static inline uint8_t *ram_ptr(machine_t *m, uint64_t pa, uint64_t len)
+{
+    ram_slot_t *s = ram_find(m, pa, len);
+    return s ? s->host + (pa - s->base) : NULL;
+}
+static inline bool page_clean_logged(ram_slot_t *s, uint64_t pa)
+{
+    uint64_t pg = (pa - s->base) >> 12;
+    return s->dirty_logging && !(s->dirty[pg >> 3] & (1u << (pg & 7)));
+}
+void ram_mark_dirty(ram_slot_t *s, uint64_t off, uint64_t len);
+/* host writes (DMA, write_phys): dirty pages and break reservations */
+void machine_host_wrote(machine_t *m, uint64_t pa, uint64_t len);
+/* a guest store by `by` (NULL = host) to [pa, pa+len): break others' reservations */
+void break_reservations(machine_t *m, hart_t *by, uint64_t pa, uint64_t len);
+bool page_has_foreign_resv(machine_t *m, hart_t *h, uint64_t pa);
+void hart_clear_resv(hart_t *h);
+
+uint64_t machine_time(machine_t *m); /* guest time now (m->instret must be current) */
+void machine_set_time(machine_t *m, uint64_t t);
+void machine_set_clock(machine_t *m, int mode, uint64_t ips);
+uint64_t host_ns(void);
+/* instructions (machine-wide) that must retire before guest time reaches t; 0 when
+ * it already has or when t is unreachable in virtual time; UINT64_MAX = never */
+uint64_t machine_insns_until(machine_t *m, uint64_t t);
+
+static inline void hart_account(hart_t *h, uint64_t d)
+{
+    h->st.instret += d;
+    h->m->instret += d;
+    if (!(h->mcountinhibit & 1))
+        h->mcycle += d;
+    if (!(h->mcountinhibit & 4))
+        h->minstret += d;
+}
+/* account retired instructions of the running slice (retired = total so far) */
+static inline void hart_sync(hart_t *h, uint64_t retired)
+{
+    uint64_t d = retired - h->synced;
+    if (d) {
+        h->synced = retired;
+        hart_account(h, d);
+    }
+}
+
+/* ------------------------------------------------------------ csr.c */
+uint64_t hart_mip(hart_t *h); /* effective mip (timer bits from the clock now) */
+void hart_update_timers(hart_t *h);
+/* the interrupt to take now (cause number), or -1 */
+int hart_pending_irq(hart_t *h);
+bool hart_wakeup_pending(hart_t *h);
+void hart_take_trap(hart_t *h, uint64_t cause, uint64_t tval, bool irq);
+/* would this exception be taken in M-mode? */
+bool trap_goes_to_m(hart_t *h, uint64_t cause);
+/* guest CSR access; returns MEM_OK, MEM_EXC (illegal) or MEM_RECHECK */
+enum { CSR_FLUSH = 1, CSR_CHECK = 2 };
+int csr_read(hart_t *h, int csr, uint64_t *val, bool guest);
+int csr_write(hart_t *h, int csr, uint64_t val, bool guest, int *effects);
+bool csr_exists(hart_t *h, int csr);
+uint64_t mstatus_read(hart_t *h);
+int exec_mret(hart_t *h);
+int exec_sret(hart_t *h);
+
+typedef struct csr_name {
+    const char *name;
+    int num;
+} csr_name_t;
+extern const csr_name_t csr_names[];
+extern const int csr_names_count;
+
+/* ------------------------------------------------------------ mmu.c */
+tlb_t *tlb_new(uint32_t entries);
+void tlb_free(tlb_t *t);
+void tlb_flush_all(tlb_t *t);
+void tlb_flush_vmid(tlb_t *t, uint32_t vmid);
+void tlb_flush_asid(tlb_t *t, uint32_t vmid, uint16_t asid);
+void tlb_flush_page(tlb_t *t, uint32_t vmid, uint64_t va, int asid /* -1: any */);
+uint32_t tlb_valid_entries(tlb_t *t);
+
+static inline void fc_flush(hart_t *h)
+{
+    for (unsigned a = 0; a < 3; a++)
+        for (unsigned i = 0; i < FC_SIZE; i++)
+            h->fc_tag[a][i] = FC_INVALID;
+}
+/* translate va for access acc; on failure sets exc_cause/exc_tval and returns MEM_EXC.
+ * *perm gets the leaf PTE bits (0xff in bare/M mode). */
+int mmu_translate(hart_t *h, uint64_t va, int acc, uint64_t *pa, unsigned *perm);
+/* side-effect-free translation for the host; false on a fault */
+bool mmu_probe(hart_t *h, uint64_t va, int acc, uint64_t *pa);
+void exec_sfence(hart_t *h, uint64_t va, bool has_va, uint64_t asid, bool has_asid);
+
+/* memory slow paths (and their fast-cache fills) */
+int mem_load_slow(hart_t *h, uint64_t va, unsigned size, uint64_t *val);
+int mem_store_slow(hart_t *h, uint64_t va, unsigned size, uint64_t val);
+int mem_fetch_slow(hart_t *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
+                   uintptr_t *page_add);
+/* LR/SC/AMO: translate an aligned RAM address; *host gets the pointer */
+int mem_atomic_ptr(hart_t *h, uint64_t va, unsigned size, bool is_lr, uint64_t *pa,
+                   uint8_t **host);
+/* after an atomic store to RAM: dirty log, reservations of others, HTIF */
+int mem_atomic_stored(hart_t *h, uint64_t pa, unsigned size);
+
+/* ------------------------------------------------------------ irqchip.c */
+bool clint_hit(machine_t *m, uint64_t pa);
+bool plic_hit(machine_t *m, uint64_t pa);
+uint64_t clint_read(machine_t *m, uint64_t off, unsigned size);
+/* returns MEM_OK, MEM_RECHECK (own interrupt state changed) or MEM_EXIT (EXIT_IPI) */
+int clint_write(machine_t *m, hart_t *by, uint64_t off, unsigned size, uint64_t val);
+uint64_t plic_read(machine_t *m, hart_t *by, uint64_t off, unsigned size);
+int plic_write(machine_t *m, hart_t *by, uint64_t off, unsigned size, uint64_t val);
+void plic_set_irq(machine_t *m, uint32_t src, bool level);
+void plic_update(machine_t *m, hart_t *by); /* recompute outputs; kicks others */
+
+/* ------------------------------------------------------------ fpu.c */
+/* execute an F/D instruction (opcodes 07, 27, 43, 47, 4b, 4f, 53) except the
+ * memory part of loads/stores; MEM_OK or MEM_EXC */
+int exec_fp(hart_t *h, uint32_t insn);
+static inline bool fp_enabled(hart_t *h)
+{
+    return (h->mstatus & MSTATUS_FS) != 0;
+}
+static inline void fp_dirty(hart_t *h)
+{
+    h->mstatus |= MSTATUS_FS;
+}
+
+/* ------------------------------------------------------------ interp.c */
+int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb);
+/* finish a pending MMIO load with its value: write rd, retire */
+void hart_complete_mmio_read(hart_t *h, uint64_t value);
+
+void hart_error(hart_t *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -130,6 +130,8 @@ class Vm:
         self.irqchip: Irqchip = irqchip
         machine = _core.Machine(timebase_hz=timebase_hz)
         machine.set_clock(host.clock_mode, host.ips)
+        if host.clock_name == "virtual":
+            machine.time = 0  # not the host time that passed since the Machine was made
         machine.sstc = sstc
         machine.pause_exit = pause_exit
         machine.pause_window = pause_window

@@ -13,7 +13,7 @@
 #define NPAGES 8
 #define VA 0x40000000UL
 
-volatile uint64_t vm_index = 0;
+volatile uint64_t vm_index __attribute__((section(".data"))) = 0; /* patched: not in .bss */
 volatile uint64_t iterations = 100000;
 
 static uint64_t root[512] __attribute__((aligned(4096)));

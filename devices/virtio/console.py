@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from ..base import CharBackend
+from ..base import CharBackend, GuestErrorLog
 from .device import VirtioDevice
 
 DEVICE_ID = 3
@@ -20,6 +20,7 @@ RX = 0
 TX = 1
 CONFIG_SIZE = 12  # cols, rows, max_nr_ports, emerg_wr (none offered)
 TX_CHUNK = 64 * 1024  # bytes handed to the backend at a time
+TX_MAX = 1 << 20  # per buffer: a console line is small; a 4 GiB "line" must not stall the VMM
 
 
 @attrs.define
@@ -27,6 +28,7 @@ class ConsoleStats:
     """Plain counters read by the metrics collector."""
 
     tx_bytes: int = 0
+    tx_dropped: int = 0  # output beyond TX_MAX in one buffer
     rx_bytes: int = 0
     rx_dropped: int = 0  # host input lost because the backlog was full
     guest_errors: int = 0
@@ -50,6 +52,7 @@ class VirtioConsole(VirtioDevice):
         self._backend = backend
         self._backlog_limit = rx_backlog
         self._pending = bytearray()
+        self._log = GuestErrorLog(name)
         backend.attach(self.receive)
 
     def config(self) -> bytes:
@@ -95,9 +98,14 @@ class VirtioConsole(VirtioDevice):
         transport = self.transport
         memory = transport.memory
         while (chain := transport.pop(TX)) is not None:
-            for _, addr, n in chain.readable_pieces(0, chain.readable_len, TX_CHUNK):
+            total = chain.readable_len
+            for _, addr, n in chain.readable_pieces(0, min(total, TX_MAX), TX_CHUNK):
                 self._backend.write(memory.read(addr, n))
                 self.stats.tx_bytes += n
+            if total > TX_MAX:
+                self.stats.tx_dropped += total - TX_MAX
+                self.stats.guest_errors += 1
+                self._log("tx-size", f"{total}-byte output buffer cut to {TX_MAX} bytes")
             transport.push(TX, chain, 0)
 
     def state(self) -> dict[str, Any]:

@@ -51,6 +51,15 @@ def test_console_input_waits_for_buffers() -> None:
     assert rx.written(head)[:5] == b"early"
 
 
+def test_console_output_buffer_is_capped() -> None:
+    drv, backend = console()
+    _, tx = drv.start(1 << F_VERSION_1, nqueues=2)
+    head = tx.add([b"y" * ((1 << 20) + 10)], [])
+    tx.kick()
+    assert len(backend.output) == 1 << 20
+    assert tx.used_entries() == [(head, 0)]
+
+
 def test_rng_fills_buffers_from_the_source() -> None:
     ram, irq = Ram(), FakeIrq()
     asked: list[int] = []

@@ -28,6 +28,8 @@ class IsaTest:
     # Built for QEMU with -DQEMU_DEVIATIONS, which leaves out the checks
     # where QEMU 7.2 departs from the specification (each one says why).
     qemu_deviations: bool = False
+    # Run QEMU with -icount shift=0 so minstret counts instructions.
+    qemu_icount: bool = False
     defines: tuple[tuple[str, str | int], ...] = ()
 
     @property
@@ -52,6 +54,16 @@ TESTS: tuple[IsaTest, ...] = (
     IsaTest("c", ("c.S",)),
     IsaTest("zicsr", ("zicsr.c",), qemu_deviations=True),
     IsaTest("traps", ("traps.c",), qemu_deviations=True),
+    IsaTest("deleg", ("deleg.c",), qemu_deviations=True),
+    IsaTest("irq", ("irq.c",), qemu_deviations=True),
+    IsaTest("wfi", ("wfi.c",)),
+    IsaTest("counters", ("counters.c",), qemu_machine="virt", qemu_icount=True),
+    IsaTest("fs_off", ("fs_off.c",)),
+    IsaTest("paging_sv39", ("paging.c",), defines=(("LEVELS", 3),)),
+    IsaTest("paging_sv48", ("paging.c",), defines=(("LEVELS", 4),)),
+    IsaTest("smp_lrsc", ("smp_lrsc.c",), harts=2),
+    IsaTest("smp_amo", ("smp_amo.c",), harts=2),
+    IsaTest("smp_ipi", ("smp_ipi.c",), harts=2),
 )
 
 

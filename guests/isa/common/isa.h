@@ -23,6 +23,7 @@
 #define MODE_MAGIC 0x4d4f4445 /* a7 of the ecall that returns from call_in_mode */
 
 #ifndef __ASSEMBLER__
+#include <stddef.h>
 #include <stdint.h>
 
 #include "guest.h"

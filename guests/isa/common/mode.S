@@ -31,8 +31,14 @@ call_in_mode_sp:
     csrc    mstatus, t0
     slli    t1, a0, MSTATUS_MPP_SHIFT
     csrs    mstatus, t1
-    la      t0, mode_trampoline
+    /* S may not execute user pages and U only executes them (paging) */
+    la      t0, mode_trampoline_s
+    beqz    a0, 2f
     csrw    mepc, t0
+    j       3f
+2:  la      t0, mode_trampoline_u
+    csrw    mepc, t0
+3:
     mv      t0, a1
     mv      a0, a2
     beqz    a3, 1f
@@ -60,7 +66,14 @@ mode_return:
     ret
 
     .section .user.text, "ax", @progbits
-mode_trampoline:
+mode_trampoline_u:
+    jalr    t0
+    li      a7, MODE_MAGIC
+    ecall
+1:  j       1b
+
+    .text
+mode_trampoline_s:
     jalr    t0
     li      a7, MODE_MAGIC
     ecall

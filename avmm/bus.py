@@ -68,6 +68,7 @@ class MmioBus:
     def __init__(self, owner: str = "vm") -> None:
         self._bases: list[int] = []
         self._maps: list[_Mapping] = []
+        self._last: _Mapping | None = None
         self.unmapped_reads = 0
         self.unmapped_writes = 0
         self.guest_error = GuestErrorLog(f"{owner}: mmio bus")
@@ -95,6 +96,7 @@ class MmioBus:
     def unregister(self, name: str) -> None:
         for i, m in enumerate(self._maps):
             if m.name == name:
+                self._last = None
                 del self._maps[i]
                 del self._bases[i]
                 return
@@ -106,10 +108,14 @@ class MmioBus:
         return None if m is None else (m.base, m.device)
 
     def _lookup(self, addr: int) -> _Mapping | None:
+        last = self._last
+        if last is not None and last.base <= addr < last.end:
+            return last  # guests poll one device at a time
         i = bisect.bisect_right(self._bases, addr) - 1
         if i >= 0:
             m = self._maps[i]
             if addr < m.end:
+                self._last = m
                 return m
         return None
 

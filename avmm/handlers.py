@@ -42,51 +42,51 @@ def handle_exit(vcpu: Vcpu, reason: int, mmio: MmioExit | None = None) -> Exit |
 
 def handle_mmio(vcpu: Vcpu, access: MmioExit) -> Exit | None:
     """Route an MMIO access to the VM's bus; unmapped -> the caller decides."""
-    vm = vcpu.vm
-    bus = vm.bus
-    counters = vcpu.counters
-    events = vm.host.events
-    result: Exit | None = None
     if access.is_write:
-        if not bus.write(access.addr, access.size, access.value):
-            counters.mmio_exits_user += 1
-            return access
-        value = access.value
-        # A write may power the VM off (syscon) or move a device deadline (RTC).
-        result = vm.take_system_event(vcpu)
-    else:
-        read = bus.read(access.addr, access.size)
-        vcpu.expect_mmio_read(access.size)
-        if read is None:
-            counters.mmio_exits_user += 1
-            return access
-        vcpu.complete_mmio(read)
-        value = read
-    counters.mmio_exits_bus += 1
+        return _bus_write(vcpu, access.addr, access.size, access.value, access)
+    return _bus_read(vcpu, access.addr, access.size, access)
+
+
+def _bus_read(vcpu: Vcpu, addr: int, size: int, access: MmioExit | None) -> Exit | None:
+    vm = vcpu.vm
+    value = vm.bus.read(addr, size)
+    vcpu.expect_mmio_read(size)
+    if value is None:
+        vcpu.counters.mmio_exits_user += 1
+        return access or MmioExit(vcpu.index, addr, size, False, 0)
+    vcpu.complete_mmio(value)
+    vcpu.counters.mmio_exits_bus += 1
+    events = vm.host.events
     if events.wants(MmioEvent):
-        events.publish(
-            MmioEvent(
-                vm.name,
-                vcpu.index,
-                bus.device_name(access.addr),
-                access.addr,
-                access.size,
-                access.is_write,
-                value,
-            )
-        )
-    return result
+        name = vm.bus.device_name(addr)
+        events.publish(MmioEvent(vm.name, vcpu.index, name, addr, size, False, value))
+    return None
+
+
+def _bus_write(
+    vcpu: Vcpu, addr: int, size: int, value: int, access: MmioExit | None
+) -> Exit | None:
+    vm = vcpu.vm
+    if not vm.bus.write(addr, size, value):
+        vcpu.counters.mmio_exits_user += 1
+        return access or MmioExit(vcpu.index, addr, size, True, value)
+    vcpu.counters.mmio_exits_bus += 1
+    events = vm.host.events
+    if events.wants(MmioEvent):
+        name = vm.bus.device_name(addr)
+        events.publish(MmioEvent(vm.name, vcpu.index, name, addr, size, True, value))
+    # A write may power the VM off (the syscon/test device).
+    return vm.take_system_event(vcpu) if vm.system_event is not None else None
 
 
 def _mmio_read(vcpu: Vcpu) -> Exit | None:
     hart = vcpu.hart
-    return handle_mmio(vcpu, MmioExit(vcpu.index, hart.mmio_addr, hart.mmio_size, False, 0))
+    return _bus_read(vcpu, hart.mmio_addr, hart.mmio_size, None)
 
 
 def _mmio_write(vcpu: Vcpu) -> Exit | None:
     hart = vcpu.hart
-    access = MmioExit(vcpu.index, hart.mmio_addr, hart.mmio_size, True, hart.mmio_value)
-    return handle_mmio(vcpu, access)
+    return _bus_write(vcpu, hart.mmio_addr, hart.mmio_size, hart.mmio_value, None)
 
 
 # ----------------------------------------------------------- the others

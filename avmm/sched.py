@@ -2,9 +2,9 @@
 
 Every vCPU task asks for a pCPU before each slice (:meth:`Scheduler.acquire`)
 and gives it back after (:meth:`Scheduler.release`). Slices run one at a
-time on the event-loop thread; the scheduler grants the next one from a
-``call_soon`` callback, so every slice boundary is a reschedule point where
-other tasks (devices, signals, observers) get to run.
+time on the event-loop thread; a vCPU always passes through the event loop
+before its slice, so every slice boundary is a reschedule point where other
+tasks (devices, signals, observers) get to run.
 
 Policies decide the order among ready vCPUs:
 
@@ -195,17 +195,25 @@ class Scheduler:
         return self._running
 
     async def acquire(self, vcpu: Vcpu) -> Pcpu:
-        """Wait until ``vcpu`` may run a slice; return the pCPU to run it on."""
+        """Wait until ``vcpu`` may run a slice; return the pCPU to run it on.
+
+        Always passes through the event loop at least once: the reschedule point
+        where device tasks, timers and signal handlers run between slices.
+        """
         fut: asyncio.Future[Pcpu] = asyncio.get_running_loop().create_future()
         vcpu.grant = fut
         self.policy.add(vcpu)
-        self._kick()
+        if self._running is None and not self._dispatch_pending:
+            self._dispatch()
         try:
+            if fut.done():
+                await asyncio.sleep(0)  # granted at once: still yield once
+                return fut.result()
             return await fut
         except asyncio.CancelledError:
             if not self.policy.remove(vcpu) and self._running is vcpu:
                 self._running = None
-                self._kick()
+                self._dispatch()
             raise
         finally:
             vcpu.grant = None
@@ -219,39 +227,51 @@ class Scheduler:
         self.slices += 1
         if self._running is vcpu:
             self._running = None
-        if len(self.policy):
-            self._kick()
+        if len(self.policy) and not self._dispatch_pending:
+            self._dispatch()
+
+    @property
+    def yield_pending(self) -> bool:
+        """A directed yield waits: the running vCPU should end its slice."""
+        return self._hint is not None
 
     def yield_to(self, target: Vcpu) -> None:
         """Run ``target`` next (once) if it is ready by then."""
         self._hint = target
 
-    def _kick(self) -> None:
-        if not self._dispatch_pending:
-            self._dispatch_pending = True
-            asyncio.get_running_loop().call_soon(self._dispatch)
-
-    def _dispatch(self) -> None:
+    def _deferred_dispatch(self) -> None:
         self._dispatch_pending = False
+        self._dispatch(defer=False)
+
+    def _dispatch(self, defer: bool = True) -> None:
+        """Grant the slot to the next ready vCPU (nothing happens while one runs)."""
         if self._running is not None or not len(self.policy):
             return
         t0 = time.perf_counter()
-        hint, self._hint = self._hint, None
+        hint = self._hint
+        if hint is not None and hint not in self.policy and defer:
+            # The target was just woken: its task asks for a pCPU later in this
+            # loop iteration. Decide once it has.
+            self._dispatch_pending = True
+            asyncio.get_running_loop().call_soon(self._deferred_dispatch)
+            return
+        self._hint = None
         if hint is not None and self.policy.remove(hint):
             vcpu = hint
             self.directed_yields += 1
         else:
             vcpu = self.policy.pick()
-        pcpu = self._place(vcpu)
         fut = vcpu.grant
         if fut is None or fut.done():  # cancelled meanwhile: try the next one
-            self._kick()
+            self._dispatch(defer=False)
             return
         self._running = vcpu
-        fut.set_result(pcpu)
+        fut.set_result(self._place(vcpu))
         self.dispatch_seconds += time.perf_counter() - t0
 
     def _place(self, vcpu: Vcpu) -> Pcpu:
+        if len(self.pcpus) == 1:
+            return self.pcpus[0]
         # The least-loaded pCPU models N CPUs running in parallel; stay on the
         # previous one when it is within a slice of that (affinity keeps TLBs warm).
         best = min(self.pcpus, key=lambda p: (p.load, p.index))

@@ -42,6 +42,12 @@ _REQ_PAUSE = 2
 _REQ_SIGNAL = 4
 _PAGE = 4096
 _EXIT_NAMES = _core.EXIT_NAMES
+# Exits completed in place, after which the slice goes on with the rest of its budget.
+_IN_PLACE = frozenset(
+    {_core.EXIT_MMIO_READ, _core.EXIT_MMIO_WRITE, _core.EXIT_ECALL, _core.EXIT_HTIF}
+)
+# Re-entries per slice: bounds the host time of a slice full of exits.
+MAX_REENTRIES = 64
 
 
 @attrs.define
@@ -156,19 +162,43 @@ class Vcpu:
             # 4. the value of a pending MMIO load
             if self._mmio_read_size:
                 self._finish_mmio_read()
-            # 5. one slice
+            # 5. one slice: ``budget`` instructions, re-entered in place after
+            # exits the runtime completes itself (MMIO on the bus, SBI, HTIF), as
+            # KVM re-enters the guest after an in-kernel exit.
             before = hart.instret
             vm.current = self
-            reason = hart.run(budget, pcpu.tlb)
-            self.last_pcpu = pcpu
-            counters.slices += 1
-            exits[reason] += 1
-            # 6. the exit, handled while this vCPU still holds its pCPU (as in KVM)
-            result = None
-            if reason:
-                if events.wants(ExitEvent):
+            left = budget
+            reentries = 0
+            publish_exits = events.wants(ExitEvent)
+            while True:
+                reason = hart.run(left, pcpu.tlb)
+                exits[reason] += 1
+                if not reason:
+                    result = None
+                    break
+                # 6. the exit, handled while this vCPU still holds its pCPU
+                if publish_exits:
                     events.publish(ExitEvent(vm.name, self.index, _EXIT_NAMES[reason], hart.pc))
                 result = handle_exit(self, reason)
+                if (
+                    result is not None
+                    or reason not in _IN_PLACE
+                    or reentries >= MAX_REENTRIES
+                    or self._halted
+                    or self._hsm
+                    or self._requests
+                    or self.work
+                    or sched.yield_pending
+                ):
+                    break
+                left = budget - (hart.instret - before)
+                if left < 1:
+                    break
+                if self._mmio_read_size:
+                    self._finish_mmio_read()
+                reentries += 1
+            self.last_pcpu = pcpu
+            counters.slices += 1
             kicks = machine.take_kicks()
             if kicks:
                 vm.wake_harts(kicks)

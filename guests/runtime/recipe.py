@@ -17,6 +17,7 @@ def _build(step: Step) -> None:
     link_guest(step, "idle.elf", [SRC / "idle.c"], defines={"GUEST_MAX_HARTS": 64})
     link_guest(step, "spin.elf", [SRC / "spin.c"])
     link_guest(step, "work.elf", [SRC / "work.c"])
+    link_guest(step, "bench.elf", [SRC / "bench.c"], defines={"GUEST_MAX_HARTS": 64})
     sbi = SRC / "sbi"
     step.run(
         CC,

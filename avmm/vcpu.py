@@ -83,9 +83,8 @@ class VcpuStatistics:
     directed_yields: int
     pause_exits: int
     remote_tlb_flushes: int
-    mmio_exits_bus: int
-    mmio_exits_user: int
-    mmio_exits_incore: int
+    mmio_exits_bus: int  # completed by a device model on the bus (in-core devices never exit)
+    mmio_exits_user: int  # returned to the caller of run(): nothing mapped there
     sbi_calls: int
     htif_requests: int
     core: dict[str, object]  # Hart.stats() as the core reports it
@@ -483,10 +482,6 @@ class Vcpu:
         core = self.hart.stats()
         exits = {name: n for name, n in zip(_EXIT_NAMES, c.exits, strict=True)}
         exits["interrupted"] = c.interrupted_exits
-        mmio = core.get("mmio", {})
-        incore = 0
-        if isinstance(mmio, dict):
-            incore = sum(int(v) for v in mmio.values())
         return VcpuStatistics(
             vm=self.vm.name,
             vcpu=self.index,
@@ -502,7 +497,6 @@ class Vcpu:
             remote_tlb_flushes=c.remote_tlb_flushes,
             mmio_exits_bus=c.mmio_exits_bus,
             mmio_exits_user=c.mmio_exits_user,
-            mmio_exits_incore=incore,
             sbi_calls=c.sbi_calls,
             htif_requests=c.htif_requests,
             core=core,

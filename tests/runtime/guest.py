@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
+import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -58,3 +61,26 @@ def bare_metal_vm(
         vm.setup_irqchip()
     vm.reset_all(load_elf(vm, elf, patch))
     return vm
+
+
+def assemble(source: str, base: int = RAM_BASE) -> bytes:
+    """Machine code of a small assembly snippet linked at ``base``, without compressed
+    instructions (cached by content)."""
+    text = ".option norvc\n" + source + "\n"  # 4-byte instructions: easy pcs
+    key = hashlib.sha256(f"{base:#x}\n{text}".encode()).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / "avmm-runtime-asm"
+    cache.mkdir(exist_ok=True)
+    out = cache / f"{key}.bin"
+    if not out.exists():
+        src, obj, elf = (cache / f"{key}{ext}" for ext in (".S", ".o", ".elf"))
+        src.write_text(text)
+        arch = ("-march=rv64gc", "-mabi=lp64d")
+        subprocess.run(["riscv64-unknown-elf-as", *arch, "-o", obj, src], check=True)
+        subprocess.run(
+            ["riscv64-unknown-elf-ld", "-Ttext", f"{base:#x}", "-e", f"{base:#x}", "-o", elf, obj],
+            check=True,
+        )
+        tmp = cache / f"{key}.tmp"
+        subprocess.run(["riscv64-unknown-elf-objcopy", "-O", "binary", elf, tmp], check=True)
+        tmp.replace(out)
+    return out.read_bytes()

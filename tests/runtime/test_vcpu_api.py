@@ -1,0 +1,141 @@
+"""The KVM-shaped API, driven by hand: run() returns what needs its caller."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from avmm import _core
+from avmm.exits import DebugExit, Interrupted, MmioExit, StopReason
+from avmm.host import Host
+from avmm.vcpu import Vcpu
+from tests.runtime.guest import RAM_BASE, assemble
+
+UNMAPPED = 0x4000_0000
+
+
+async def one_vcpu(source: str, *, clock: str = "host") -> AsyncIterator[Vcpu]:
+    async with Host(clock=clock) as host:
+        vm = host.create_vm("api")
+        vm.add_memory_slot(RAM_BASE, 1 << 20)
+        vcpu = vm.create_vcpu()
+        vm.machine.write_phys(RAM_BASE, assemble(source))
+        vcpu.hart.reset(RAM_BASE)
+        yield vcpu
+
+
+@pytest.fixture
+async def mmio_guest() -> AsyncIterator[Vcpu]:
+    source = f"""
+        li t0, {UNMAPPED:#x}
+        lw a0, 0(t0)
+        sd a0, 8(t0)
+        addi a1, a0, 1
+        j .
+    """
+    async for vcpu in one_vcpu(source):
+        yield vcpu
+
+
+async def test_unmapped_mmio_read_is_completed_by_the_caller(mmio_guest: Vcpu) -> None:
+    exit = await mmio_guest.run()
+    assert exit == MmioExit(0, UNMAPPED, 4, False, 0)
+    mmio_guest.complete_mmio(0xFFFF_FFF0)  # lw sign-extends
+    exit = await mmio_guest.run()
+    assert exit == MmioExit(0, UNMAPPED + 8, 8, True, (1 << 64) - 16)
+    assert mmio_guest.get_reg(10) == (1 << 64) - 16
+    running = asyncio.create_task(mmio_guest.run())  # spins in `j .` from now on
+    await asyncio.sleep(0.01)
+    mmio_guest.request_pause()
+    assert await running == Interrupted(0, StopReason.PAUSE)
+    assert mmio_guest.get_reg(11) == (1 << 64) - 15
+    assert mmio_guest.counters.mmio_exits_user == 2
+
+
+async def test_a_read_nobody_completes_reads_all_ones(mmio_guest: Vcpu) -> None:
+    await mmio_guest.run()
+    await mmio_guest.run()
+    assert mmio_guest.get_reg(10) == (1 << 64) - 1
+
+
+async def test_single_step_and_breakpoints() -> None:
+    source = """
+        addi a0, zero, 1
+        addi a0, a0, 2
+        addi a0, a0, 3
+        j .
+    """
+    async for vcpu in one_vcpu(source):
+        vcpu.set_guest_debug(single_step=True)
+        exit = await vcpu.run()
+        assert exit == DebugExit(0, _core.DEBUG_STEP, RAM_BASE + 4)
+        assert vcpu.get_reg(10) == 1
+        vcpu.set_guest_debug(single_step=False)
+        vcpu.set_breakpoint(RAM_BASE + 8)
+        exit = await vcpu.run()
+        assert exit == DebugExit(0, _core.DEBUG_BREAKPOINT, RAM_BASE + 8)
+        assert vcpu.get_reg(10) == 3  # the breakpointed instruction has not run
+        vcpu.clear_breakpoint(RAM_BASE + 8)
+        vcpu.request_stop()
+        assert await vcpu.run() == Interrupted(0, StopReason.STOP)
+
+
+async def test_registers_and_csrs_by_name_or_number() -> None:
+    async for vcpu in one_vcpu("j ."):
+        vcpu.set_regs(list(range(32)))
+        assert vcpu.get_regs() == [0, *range(1, 32)]  # x0 stays 0
+        vcpu.set_csr("mscratch", 0x1234)
+        assert vcpu.get_csr(_core.CSRS["mscratch"]) == 0x1234
+        with pytest.raises(ValueError, match="unknown CSR"):
+            vcpu.get_csr("nosuchcsr")
+
+
+async def test_run_twice_at_once_is_an_error() -> None:
+    from avmm.errors import CoreError
+
+    async for vcpu in one_vcpu("j ."):
+        first = asyncio.create_task(vcpu.run())
+        await asyncio.sleep(0)
+        with pytest.raises(CoreError, match="already running"):
+            await vcpu.run()
+        vcpu.request_stop()
+        assert await first == Interrupted(0, StopReason.STOP)
+
+
+class Alarm:
+    """A device alarm in wall-clock ns that raises MEIP on the hart when polled."""
+
+    def __init__(self, vcpu: Vcpu, at_ns: int) -> None:
+        self.vcpu = vcpu
+        self.at_ns: int | None = at_ns
+        self.fired_at: int | None = None
+
+    def next_alarm_ns(self) -> int | None:
+        return self.at_ns
+
+    def poll(self) -> None:
+        wall = self.vcpu.vm.wall_clock.now_ns()
+        if self.at_ns is not None and wall >= self.at_ns:
+            self.fired_at = wall
+            self.at_ns = None
+            self.vcpu.inject_irq(_core.MIP_MEIP, True)
+
+
+@pytest.mark.parametrize("clock", ["virtual", "host"])
+async def test_sleeping_vcpu_wakes_at_a_device_deadline(clock: str) -> None:
+    async for vcpu in one_vcpu("wfi\nj .-4", clock=clock):
+        vm = vcpu.vm
+        vcpu.set_csr("mie", _core.MIP_MEIP)  # WFI wakes on MEIP, no trap (MIE off)
+        alarm = Alarm(vcpu, vm.wall_clock.now_ns() + 20_000_000)  # 20 ms of guest time
+        vm.add_wall_alarm(alarm)
+        task = asyncio.create_task(vcpu.run())
+        while alarm.fired_at is None:
+            await asyncio.sleep(0.005)
+        vcpu.request_stop()
+        assert await task == Interrupted(0, StopReason.STOP)
+        assert vm.machine.time >= 200_000  # 20 ms at 10 MHz
+        assert vcpu.counters.halt_wakeups >= 1
+        if clock == "virtual":
+            assert vm.warps == 1  # asleep: time jumped straight to the alarm

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
+from avmm import config
 from avmm.errors import ConfigError
-from avmm.host import Host, VmSpec
+from avmm.host import Host, VmSpec, new_event_loop, run
 
 RAM = 0x8000_0000
 
@@ -92,3 +96,37 @@ async def test_too_many_vcpus() -> None:
         vm.create_vcpu()
     with pytest.raises(ConfigError, match="at most 64 vCPUs"):
         vm.create_vcpu()
+
+
+async def test_host_from_a_config_file(tmp_path: Path) -> None:
+    kernel = tmp_path / "Image"
+    kernel.write_bytes(b"\0" * 64)
+    path = tmp_path / "vm.toml"
+    path.write_text(
+        "version = 1\n[host]\npcpus = 3\nvmid_bits = 4\n"
+        '[sched]\npolicy = "deterministic"\nclock = "virtual"\nseed = 9\nslice = 5000\n'
+        "pause_exit = true\npause_window = 4\ndirected_yield = false\n"
+        f'[vm]\nboot.kernel = "{kernel}"\n'
+    )
+    host = Host.from_config(config.load(path))
+    assert len(host.pcpus) == 3 and host.vmids.bits == 4
+    assert (host.policy_name, host.clock_name, host.seed, host.slice) == (
+        "deterministic",
+        "virtual",
+        9,
+        5000,
+    )
+    vm = host.create_vm("vm")
+    assert vm.machine.pause_exit and vm.machine.pause_window == 4
+    assert not vm.machine.ipi_exit
+
+
+def test_uvloop_when_installed() -> None:
+    import uvloop
+
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+        assert run(asyncio.sleep(0, "done")) == "done"
+    finally:
+        loop.close()

@@ -170,12 +170,14 @@ typedef struct plic {
 
 /* Per-hart fast cache of host addends, one direct-mapped array per access
  * type, indexed by virtual page number. Valid within one slice and one
- * translation context only. A tag is the page-aligned virtual address; an
- * invalid tag is 1 (never page-aligned, never matches). */
+ * translation context only. A tag is the page-aligned virtual address. A
+ * lookup compares it with va & (PAGE_MASK | (size - 1)), which never has bits
+ * 3..11 set, so the invalid tag 0x800 can never match. */
 #define FC_BITS 8
 #define FC_SIZE (1u << FC_BITS)
 #define FC_MASK (FC_SIZE - 1)
-#define FC_INVALID 1ull
+#define FC_INVALID 0x800ull
+#define FC_LOG 64
 
 /* kinds of a pending MMIO load (how the value goes into the register) */
 enum {
@@ -196,6 +198,9 @@ struct hart {
     uint64_t f[32];
     uint64_t fc_tag[3][FC_SIZE];
     uintptr_t fc_add[3][FC_SIZE]; /* host pointer = vaddr + addend */
+    /* installed entries since the last flush, so a flush only clears those */
+    uint16_t fc_log[FC_LOG];
+    unsigned fc_nlog; /* > FC_LOG: overflowed, the next flush clears everything */
 
     uint64_t pc;
     int priv;
@@ -382,9 +387,15 @@ uint32_t tlb_valid_entries(tlb_t *t);
 
 static inline void fc_flush(hart_t *h)
 {
-    for (unsigned a = 0; a < 3; a++)
-        for (unsigned i = 0; i < FC_SIZE; i++)
-            h->fc_tag[a][i] = FC_INVALID;
+    if (h->fc_nlog <= FC_LOG) {
+        for (unsigned k = 0; k < h->fc_nlog; k++)
+            (&h->fc_tag[0][0])[h->fc_log[k]] = FC_INVALID;
+    } else {
+        for (unsigned a = 0; a < 3; a++)
+            for (unsigned i = 0; i < FC_SIZE; i++)
+                h->fc_tag[a][i] = FC_INVALID;
+    }
+    h->fc_nlog = 0;
 }
 /* translate va for access acc; on failure sets exc_cause/exc_tval and returns MEM_EXC.
  * *perm gets the leaf PTE bits (0xff in bare/M mode). */

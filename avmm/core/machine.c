@@ -138,6 +138,7 @@ hart_t *machine_new_hart(machine_t *m)
     memset(h, 0, sizeof(*h));
     h->m = m;
     h->hartid = m->nharts;
+    h->fc_nlog = FC_LOG + 1; /* nothing initialised yet: the first flush clears all */
     hart_reset(h, 0, PRIV_M);
     m->harts[m->nharts++] = h;
     return h;

@@ -357,6 +357,10 @@ static inline void wr_le(uint8_t *p, unsigned size, uint64_t v)
 static inline void fc_install(hart_t *h, int acc, uint64_t va, uint8_t *host_page)
 {
     size_t i = (va >> 12) & FC_MASK;
+    if (h->fc_nlog < FC_LOG)
+        h->fc_log[h->fc_nlog] = (uint16_t)((unsigned)acc * FC_SIZE + i);
+    if (h->fc_nlog <= FC_LOG)
+        h->fc_nlog++;
     h->fc_tag[acc][i] = va & PAGE_MASK;
     h->fc_add[acc][i] = (uintptr_t)host_page - (uintptr_t)(va & PAGE_MASK);
 }

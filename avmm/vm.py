@@ -309,13 +309,14 @@ class Vm:
         self.machine.vmid = self.vmid_tag.vmid
 
     def wake_harts(self, mask: int) -> None:
-        """Kick the vCPUs whose interrupt state changed in the core."""
+        """Kick the vCPUs whose interrupt state changed in the core: an IPI, a PLIC
+        line, or a comparator another hart wrote (so deadlines are re-read too)."""
         vcpus = self.vcpus
         while mask:
             bit = mask & -mask
             index = bit.bit_length() - 1
             if index < len(vcpus):
-                vcpus[index].kick()
+                vcpus[index].timer_changed()
             mask ^= bit
 
     def process_kicks(self) -> None:

@@ -139,3 +139,44 @@ async def test_sleeping_vcpu_wakes_at_a_device_deadline(clock: str) -> None:
         assert vcpu.counters.halt_wakeups >= 1
         if clock == "virtual":
             assert vm.warps == 1  # asleep: time jumped straight to the alarm
+
+
+@pytest.mark.parametrize("clock", ["virtual", "host"])
+async def test_a_sleeper_wakes_when_another_hart_sets_its_timer(clock: str) -> None:
+    # Hart 1 sleeps in WFI with no deadline; then hart 0 arms hart 1's mtimecmp
+    # through the in-core CLINT and sleeps for good. Hart 1 must wake at that
+    # deadline and store to an unmapped address, which run() reports.
+    source = f"""
+        csrr a0, mhartid
+        bnez a0, 2f
+        li t0, 30000
+    1:  addi t0, t0, -1
+        bnez t0, 1b
+        li t0, 0x02004008
+        li t1, 0x0200bff8
+        ld t2, 0(t1)
+        addi t2, t2, 1000
+        sd t2, 0(t0)
+    3:  wfi
+        j 3b
+    2:  li t0, 0x80
+        csrw mie, t0
+        wfi
+        li t0, {UNMAPPED:#x}
+        sw zero, 0(t0)
+        j .
+    """
+    async with Host(clock=clock) as host:
+        vm = host.create_vm("timer")
+        vm.add_memory_slot(RAM_BASE, 1 << 20)
+        vm.create_vcpu()
+        vm.create_vcpu()
+        vm.setup_irqchip()
+        vm.reset_all(RAM_BASE)
+        vm.machine.write_phys(RAM_BASE, assemble(source))
+        boot = asyncio.create_task(vm.vcpus[0].run())
+        exit = await asyncio.wait_for(vm.vcpus[1].run(), timeout=30)  # a hang guard
+        assert exit == MmioExit(1, UNMAPPED, 4, True, 0)
+        assert vm.vcpus[1].counters.halt_wakeups >= 1
+        vm.stop()
+        assert await boot == Interrupted(0, StopReason.STOP)

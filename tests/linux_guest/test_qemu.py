@@ -1,0 +1,87 @@
+"""The guest boots on QEMU's virt board (the peer VMM) and its self-check passes.
+
+Every run is bounded by a timeout; a hung guest fails the test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from guests.linux import qemu
+
+pytestmark = pytest.mark.slow
+
+BOOT_TIMEOUT = 240.0  # seconds; a boot takes about one on an idle machine
+
+
+@pytest.mark.parametrize("smp", [1, 4, 8])
+def test_self_check_passes_and_counts_boots(
+    kernel: Path, initrd: Path, tmp_path: Path, smp: int
+) -> None:
+    disk = qemu.blank_disk(tmp_path / "disk.img")
+    for boots in (0, 1):
+        run = qemu.boot(kernel, initrd, smp=smp, disk=disk, timeout=BOOT_TIMEOUT)
+        assert not run.timed_out, run.console[-3000:]
+        check = run.check
+        assert check.userspace_up
+        assert (check.cpus_online, check.cpus_present) == (smp, smp), run.console[-3000:]
+        assert check.atomics_threads == smp
+        assert check.problems == ()
+        assert check.disk_boots == boots
+        assert check.passed, run.console[-3000:]
+        assert run.returncode == 0
+
+
+def test_userspace_line_comes_before_the_check(kernel: Path, initrd: Path) -> None:
+    run = qemu.boot(
+        kernel, initrd, smp=2, append="console=ttyS0 avmm.check=nodisk", timeout=BOOT_TIMEOUT
+    )
+    console = run.console.replace("\r", "")
+    assert console.index("\navmm: userspace up\n") < console.index("\navmm-check: start ")
+    assert run.check.passed
+
+
+def test_missing_disk_fails_unless_nodisk_was_asked(kernel: Path, initrd: Path) -> None:
+    run = qemu.boot(kernel, initrd, smp=2, append="console=ttyS0 avmm.check=1")
+    assert run.check.disk_skipped == "missing"
+    assert run.check.failed == "disk"
+    assert not run.check.passed
+    assert run.returncode == 0  # the guest still powers off cleanly
+
+    run = qemu.boot(kernel, initrd, smp=2, append="console=ttyS0 avmm.check=nodisk")
+    assert run.check.disk_skipped == "nodisk"
+    assert run.check.passed
+    assert run.returncode == 0
+
+
+def test_unknown_check_mode_fails_and_powers_off(kernel: Path, initrd: Path) -> None:
+    run = qemu.boot(kernel, initrd, smp=1, append="console=ttyS0 avmm.check=maybe")
+    assert "avmm-check: FAIL bad avmm.check=maybe" in run.console
+    assert run.returncode == 0
+
+
+def test_check_iterations_come_from_the_command_line(kernel: Path, initrd: Path) -> None:
+    run = qemu.boot(
+        kernel,
+        initrd,
+        smp=2,
+        append="console=ttyS0 avmm.check=nodisk avmm.check_iters=1234",
+        timeout=BOOT_TIMEOUT,
+    )
+    assert run.check.atomics_total == 2 * 1234
+    assert run.check.passed
+
+
+def test_interactive_shell_on_the_console(kernel: Path, initrd: Path) -> None:
+    with qemu.Console(kernel, initrd, smp=2, append="console=ttyS0 earlycon") as con:
+        con.expect(r"avmm: userspace up")
+        con.expect(r"avmm:/# ")
+        con.send("echo $((6*7))\r")
+        con.expect(r"\r*\n42\r*\n")
+        con.expect(r"avmm:/# ")
+        con.send("poweroff -f\r")
+        assert con.wait(timeout=60) == 0
+        # cttyhack gave the shell a controlling tty.
+        assert "job control turned off" not in con.output

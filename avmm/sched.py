@@ -218,13 +218,15 @@ class Scheduler:
         finally:
             vcpu.grant = None
 
-    def release(self, vcpu: Vcpu, pcpu: Pcpu, instructions: int) -> None:
-        """``vcpu`` finished a slice of ``instructions`` on ``pcpu``."""
-        pcpu.slices += 1
-        pcpu.instructions += instructions
-        # A slice ended early still occupied the pCPU for a moment.
-        pcpu.load += max(instructions, 1)
-        self.slices += 1
+    def release(self, vcpu: Vcpu, pcpu: Pcpu, instructions: int, *, ran: bool = True) -> None:
+        """``vcpu`` finished a slice of ``instructions`` on ``pcpu`` (``ran`` False:
+        it gave the pCPU back unused, e.g. a stop request arrived while it queued)."""
+        if ran:
+            pcpu.slices += 1
+            pcpu.instructions += instructions
+            # A slice ended early still occupied the pCPU for a moment.
+            pcpu.load += max(instructions, 1)
+            self.slices += 1
         if self._running is vcpu:
             self._running = None
         if len(self.policy) and not self._dispatch_pending:

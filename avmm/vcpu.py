@@ -130,16 +130,9 @@ class Vcpu:
 
     async def _loop(self) -> Exit:
         vm = self.vm
-        host = vm.host
-        sched = host.scheduler
-        vmids = host.vmids
-        tag = vm.vmid_tag
+        sched = vm.host.scheduler
         hart = self.hart
-        machine = vm.machine
-        counters = self.counters
-        exits = counters.exits
-        events = host.events
-        budget = host.slice
+        budget = vm.host.slice
         while True:
             # 1. requests, and sleeping until something wakes this vCPU
             if self._requests:
@@ -149,72 +142,85 @@ class Vcpu:
                 continue
             pcpu = await sched.acquire(self)
             if self._requests or self._halted or self._hsm:  # arrived while queued
-                sched.release(self, pcpu, 0)
+                sched.release(self, pcpu, 0, ran=False)
                 continue
-            # 2. VMID of the current generation; flushes this pCPU owes
-            if tag.generation != vmids.generation:
-                vm.refresh_vmid()
-            pcpu.enter(self, vm.key, tag.vmid)
-            # 3. remote fences
-            if self._flushes:
-                self._apply_flushes()
-            # 4. the value of a pending MMIO load
-            if self._mmio_read_size:
-                self._finish_mmio_read()
-            # 5. one slice: ``budget`` instructions, re-entered in place after
-            # exits the runtime completes itself (MMIO on the bus, SBI, HTIF), as
-            # KVM re-enters the guest after an in-kernel exit.
             before = hart.instret
-            vm.current = self
-            left = budget
-            reentries = 0
-            publish_exits = events.wants(ExitEvent)
-            while True:
-                reason = hart.run(left, pcpu.tlb)
-                exits[reason] += 1
-                if not reason:
-                    result = None
-                    break
-                # 6. the exit, handled while this vCPU still holds its pCPU
-                if publish_exits:
-                    events.publish(ExitEvent(vm.name, self.index, _EXIT_NAMES[reason], hart.pc))
-                result = handle_exit(self, reason)
-                if (
-                    result is not None
-                    or reason not in _IN_PLACE
-                    or reentries >= MAX_REENTRIES
-                    or self._halted
-                    or self._hsm
-                    or self._requests
-                    or self.work
-                    or sched.yield_pending
-                ):
-                    break
-                left = budget - (hart.instret - before)
-                if left < 1:
-                    break
-                if self._mmio_read_size:
-                    self._finish_mmio_read()
-                reentries += 1
-            self.last_pcpu = pcpu
-            counters.slices += 1
-            kicks = machine.take_kicks()
-            if kicks:
-                vm.wake_harts(kicks)
-            vm.current = None
-            if self.work:  # deterministic policy: device work finishes inside the slot
-                try:
-                    await vm.spawner.wait_for(self)
-                except asyncio.CancelledError:
-                    sched.release(self, pcpu, hart.instret - before)
-                    raise
-            next_wake = vm.next_wake
-            if next_wake is not None and next_wake <= machine.time:
-                vm.wake_due()
-            # 7. reschedule point: the next acquire() waits for the scheduler
-            sched.release(self, pcpu, hart.instret - before)
+            try:
+                result = await self._slice(pcpu, budget)
+            finally:
+                # 7. reschedule point: the next acquire() waits for the scheduler
+                vm.current = None
+                sched.release(self, pcpu, hart.instret - before)
             if result is not None:
                 return result
+
+    async def _slice(self, pcpu: Pcpu, budget: int) -> Exit | None:
+        """Steps 2 to 6 on ``pcpu``, which this vCPU holds throughout."""
+        vm = self.vm
+        host = vm.host
+        hart = self.hart
+        events = host.events
+        exits = self.counters.exits
+        sched = host.scheduler
+        # 2. VMID of the current generation; flushes this pCPU owes
+        tag = vm.vmid_tag
+        if tag.generation != host.vmids.generation:
+            vm.refresh_vmid()
+        pcpu.enter(self, vm.key, tag.vmid)
+        # 3. remote fences
+        if self._flushes:
+            self._apply_flushes()
+        # 4. the value of a pending MMIO load
+        if self._mmio_read_size:
+            self._finish_mmio_read()
+        # 5. one slice: ``budget`` instructions, re-entered in place after exits
+        # the runtime completes itself (MMIO on the bus, SBI, HTIF), as KVM
+        # re-enters the guest after an in-kernel exit.
+        before = hart.instret
+        vm.current = self
+        left = budget
+        reentries = 0
+        publish_exits = events.wants(ExitEvent)
+        while True:
+            reason = hart.run(left, pcpu.tlb)
+            exits[reason] += 1
+            if not reason:
+                result = None
+                break
+            # 6. the exit, handled while this vCPU still holds its pCPU
+            if publish_exits:
+                events.publish(ExitEvent(vm.name, self.index, _EXIT_NAMES[reason], hart.pc))
+            result = handle_exit(self, reason)
+            if (
+                result is not None
+                or reason not in _IN_PLACE
+                or reentries >= MAX_REENTRIES
+                or self._halted
+                or self._hsm
+                or self._requests
+                or self.work
+                or sched.yield_pending
+            ):
+                break
+            left = budget - (hart.instret - before)
+            if left < 1:
+                break
+            if self._mmio_read_size:
+                self._finish_mmio_read()
+            reentries += 1
+        self.last_pcpu = pcpu
+        self.counters.slices += 1
+        machine = vm.machine
+        kicks = machine.take_kicks()
+        if kicks:
+            vm.wake_harts(kicks)
+        if self.work:  # deterministic policy: device work finishes inside the slot
+            vm.current = None
+            await vm.spawner.wait_for(self)
+        next_wake = vm.next_wake
+        if next_wake is not None and next_wake <= machine.time:
+            vm.wake_due()
+        return result
 
     def _may_run(self) -> bool:
         """Leave a halted/HSM state if it is over; True when a slice may run."""

@@ -180,3 +180,31 @@ async def test_a_sleeper_wakes_when_another_hart_sets_its_timer(clock: str) -> N
         assert vm.vcpus[1].counters.halt_wakeups >= 1
         vm.stop()
         assert await boot == Interrupted(0, StopReason.STOP)
+
+
+class Broken:
+    """A device model with a host bug: every read raises."""
+
+    name = "broken"
+    size = 0x1000
+
+    def read(self, offset: int, size: int) -> int:
+        raise RuntimeError("device model bug")
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        pass
+
+    def state(self) -> dict[str, object]:
+        return {}
+
+    def restore(self, state: dict[str, object]) -> None:
+        pass
+
+
+async def test_a_host_bug_in_a_device_propagates_and_frees_the_pcpu(mmio_guest: Vcpu) -> None:
+    vm = mmio_guest.vm
+    vm.add_device(UNMAPPED, Broken())
+    with pytest.raises(RuntimeError, match="device model bug"):
+        await mmio_guest.run()
+    assert vm.host.scheduler.running is None
+    assert vm.current is None

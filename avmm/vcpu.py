@@ -402,7 +402,6 @@ class Vcpu:
         if state is self._hsm:
             return
         self._hsm = state
-        self.vm.hsm_changed(self)
         events = self.vm.host.events
         if events.wants(HsmEvent):
             events.publish(HsmEvent(self.vm.name, self.index, state.name.lower()))

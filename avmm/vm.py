@@ -40,7 +40,7 @@ from avmm.exits import (
 from avmm.guestmem import GuestMemory
 from avmm.irq import CorePlicLine, HartTimerLine, MsipLine, plic_context_lines
 from avmm.memory import MemorySlot, SlotStatistics, check_slot
-from avmm.sbi import HsmState, SbiCounters
+from avmm.sbi import SbiCounters
 from avmm.spawner import VmSpawner
 from avmm.vcpu import Vcpu, VcpuStatistics
 from avmm.vmid import VmidTag
@@ -350,10 +350,6 @@ class Vm:
     def vcpu_wakes(self, vcpu: Vcpu) -> None:
         if self.host.clock_name == "virtual":
             self._recompute_next_wake()
-
-    def hsm_changed(self, vcpu: Vcpu) -> None:
-        if vcpu.hsm_state is HsmState.STOPPED and vcpu.sleeping:
-            self.vcpu_sleeps(vcpu)
 
     def work_done(self) -> None:
         """A device's background work finished: time may jump again."""

@@ -18,6 +18,13 @@ Conventions
   faults become guest traps, and what cannot be a trap becomes
   ``EXIT_INTERNAL_ERROR`` with a description in ``Hart.error``.
 - All counters are kept in C and read on demand (``stats()``).
+- A Machine, its harts and the TLBs handed to them are used from one thread.
+  ``Hart.run`` releases the GIL during the slice; other threads may keep
+  reading and writing guest RAM through memoryviews (like DMA), nothing else.
+- PMP CSRs (pmpcfg*, pmpaddr*) are stored as written and not enforced.
+- LR/SC: the reservation is the bytes the LR read; an SC succeeds only on
+  bytes inside it. Any store by another hart (or ``write_phys``/``mark_dirty``)
+  to the reservation's naturally aligned 8-byte granule breaks it.
 """
 
 from typing import Final
@@ -107,7 +114,13 @@ class Hart:
     @property
     def machine(self) -> Machine: ...
     def run(self, budget: int, tlb: Tlb) -> int:
-        """Execute at most ``budget`` (>= 1) instructions using ``tlb``; return EXIT_*."""
+        """Execute at most ``budget`` (>= 1) instructions using ``tlb``; return EXIT_*.
+
+        The budget counts steps: a retired instruction, or an instruction that
+        raised an exception (it does not retire, but a trap storm still ends
+        the slice). Taking an interrupt is not a step. ``instret`` counts
+        retired instructions only; an ecall completed by the VMM (EXIT_ECALL)
+        retires, an MMIO load retires in ``complete_mmio_read``."""
     def reset(self, pc: int, priv: int = ...) -> None:
         """Architectural reset: registers 0, CSRs at reset values, pc, priv (default M)."""
     # --- architectural state (host access: no privilege checks)
@@ -158,7 +171,8 @@ class Hart:
     def clear_breakpoint(self, vaddr: int) -> None: ...
     # --- whole hart as plain data, and counters
     def state(self) -> dict[str, object]:
-        """x, f, pc, priv, csr (name -> value), mtimecmp, stimecmp, lines, reservation."""
+        """x, f, pc, priv, csr (name -> value), mip_sw, mtimecmp, stimecmp, lines,
+        reservation ([addr, size] or None), mmio_pending (dict or None)."""
     def set_state(self, state: dict[str, object]) -> None: ...
     def stats(self) -> dict[str, object]:
         """instret, exits {reason: n}, exceptions {cause: n}, interrupts {cause: n},

@@ -94,7 +94,12 @@ def recipes() -> list[Recipe]:
     return [
         Recipe(
             name="isa",
-            inputs=(*LIB_INPUTS, "guests/isa/recipe.py", "guests/isa/common/*", "guests/isa/tests/*"),
+            inputs=(
+                *LIB_INPUTS,
+                "guests/isa/recipe.py",
+                "guests/isa/common/*",
+                "guests/isa/tests/*",
+            ),
             tools=TOOLS,
             build=_build,
             description="ISA test programs (one ELF per instruction group / privileged behaviour)",

@@ -13,16 +13,8 @@
 #include "guest.h"
 
 #if !defined(GUEST_CONSOLE_UART) || !defined(GUEST_EXIT_SIFIVE)
-#define GUEST_USES_HTIF 1
 volatile uint64_t tohost __attribute__((section(".htif"), aligned(8)));
 volatile uint64_t fromhost __attribute__((section(".htif"), aligned(8)));
-
-static void htif_request(uint64_t value) {
-    tohost = value;
-    while (tohost != 0)
-        ;
-    fromhost = 0;
-}
 #endif
 
 /* ------------------------------------------------------------ console */
@@ -38,7 +30,12 @@ static void raw_putchar(char c) {
     *UART_THR = (uint8_t)c;
 }
 #else
-static void raw_putchar(char c) { htif_request((1ULL << 56) | (1ULL << 48) | (uint8_t)c); }
+static void raw_putchar(char c) {
+    tohost = (1ULL << 56) | (1ULL << 48) | (uint8_t)c;
+    while (tohost != 0)
+        ;
+    fromhost = 0;
+}
 #endif
 
 static spinlock_t console_spin;

@@ -11,12 +11,12 @@
 static volatile uint32_t arrived;
 static __thread unsigned long my_id;
 
-void secondary_main(unsigned long hartid) {
-    my_id = hartid;
-    __atomic_fetch_add(&arrived, 1, __ATOMIC_SEQ_CST);
+void secondary_main(unsigned long id) {
+    my_id = id;
     console_lock();
     printf("hart %lu up, sp=%p\n", my_id, __builtin_frame_address(0));
     console_unlock();
+    __atomic_fetch_add(&arrived, 1, __ATOMIC_SEQ_CST);
     for (;;)
         wfi();
 }

@@ -1,6 +1,6 @@
-/* Runtime self-test: a load from an unmapped address is reported by the
- * default trap handler (cause, tval, epc) and ends the run with
- * GUEST_EXIT_TRAP; a hook can handle a trap and resume. */
+/* Runtime self-test: a hook handles a trap and resumes; without a hook the
+ * default handler reports an unexpected trap (cause, tval, epc) and ends
+ * the run with GUEST_EXIT_TRAP. */
 #include <stdio.h>
 
 #include "guest.h"
@@ -21,7 +21,10 @@ int main(void) {
         return 1;
     printf("hook handled ebreak\n");
     trap_set_hook(NULL);
-    volatile uint64_t *bad = (volatile uint64_t *)0x50000000UL;
-    (void)*bad;
+    __asm__ volatile(".option push\n\t.option norvc\n"
+                     ".globl unexpected_insn\n"
+                     "unexpected_insn:\n\t"
+                     ".4byte 0x0000000b\n\t" /* custom-0: illegal */
+                     ".option pop");
     return 0;
 }

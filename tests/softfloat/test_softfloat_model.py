@@ -56,9 +56,10 @@ def lib(tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
         _sig(lib, f"f{w}_fma", t, [t, t, t, ctypes.c_bool, ctypes.c_bool, ctypes.c_int, Flags])
         for dst in ("i32", "u32", "i64", "u64"):
             _sig(lib, f"f{w}_to_{dst}", u64, [t, ctypes.c_int, Flags])
-    for src, t in (("i32", i32), ("u32", u32), ("i64", i64), ("u64", u64)):
-        _sig(lib, f"{src}_to_f32", u32, [t, ctypes.c_int, Flags])
-        _sig(lib, f"{src}_to_f64", u64, [t, ctypes.c_int, Flags])
+    ints: list[tuple[str, type]] = [("i32", i32), ("u32", u32), ("i64", i64), ("u64", u64)]
+    for src, it in ints:
+        _sig(lib, f"{src}_to_f32", u32, [it, ctypes.c_int, Flags])
+        _sig(lib, f"{src}_to_f64", u64, [it, ctypes.c_int, Flags])
     _sig(lib, "f32_to_f64", u64, [u32, Flags])
     _sig(lib, "f64_to_f32", u32, [u64, ctypes.c_int, Flags])
     return lib

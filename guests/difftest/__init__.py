@@ -1,0 +1,1 @@
+"""Differential tests against QEMU: program generator, harness, signature comparison."""

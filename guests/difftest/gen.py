@@ -1,0 +1,767 @@
+"""Generate differential-test programs: random (seeded) and directed FP ones.
+
+A program is an assembly file that defines ``difftest_body`` (called by
+``main.c``) and its data. The body loads a random initial state (x and f
+registers, fcsr, a 1 KiB scratch buffer), runs the generated instructions
+and stores every register and fcsr into the signature; ``main.c`` prints
+the signature, the scratch buffer and the directed results as hex lines.
+
+Nothing a program does may trap and nothing may depend on timing, so both
+QEMU and avmm must print the same signature.
+
+Registers: ``s0`` (x8) points at the scratch buffer and ``sp`` (x2) at its
+middle; neither is ever written by generated code (they are the bases for
+the compressed loads and stores).
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections.abc import Callable, Sequence
+
+import attrs
+
+SCRATCH = 1024  # bytes
+SP_OFFSET = 512  # sp = scratch + SP_OFFSET
+
+CATEGORIES = ("int", "mem", "muldiv", "amo", "fp_s", "fp_d", "fcvt", "compressed", "mixed")
+
+# Registers generated code may write: all but x0, sp (x2) and s0 (x8).
+WRITABLE = tuple(i for i in range(1, 32) if i not in (2, 8))
+ROUNDING = ("rne", "rtz", "rdn", "rup", "rmm", "dyn")
+ABI = [
+    "zero",
+    "ra",
+    "sp",
+    "gp",
+    "tp",
+    "t0",
+    "t1",
+    "t2",
+    "s0",
+    "s1",
+    "a0",
+    "a1",
+    "a2",
+    "a3",
+    "a4",
+    "a5",
+    "a6",
+    "a7",
+    "s2",
+    "s3",
+    "s4",
+    "s5",
+    "s6",
+    "s7",
+    "s8",
+    "s9",
+    "s10",
+    "s11",
+    "t3",
+    "t4",
+    "t5",
+    "t6",
+]
+
+
+@attrs.frozen
+class Program:
+    """One generated program: its assembly and what its directed results mean."""
+
+    name: str
+    category: str
+    seed: int | None
+    asm: str
+    # For directed programs: a description of each result entry, in order.
+    entries: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- values
+def _f32(x: float) -> int:
+    return int(struct.unpack("<I", struct.pack("<f", x))[0])
+
+
+def _f64(x: float) -> int:
+    return int(struct.unpack("<Q", struct.pack("<d", x))[0])
+
+
+SPECIAL_S = (
+    0x00000000,  # +0
+    0x80000000,  # -0
+    0x00000001,  # min subnormal
+    0x807FFFFF,  # -max subnormal
+    0x00800000,  # min normal
+    0x3F800000,  # 1
+    0xBF800000,  # -1
+    0x3EAAAAAB,  # 1/3
+    0x7F7FFFFF,  # max
+    0xFF7FFFFF,  # -max
+    0x7F800000,  # +inf
+    0xFF800000,  # -inf
+    0x7FC00000,  # canonical qNaN
+    0xFFC12345,  # qNaN with payload
+    0x7F800001,  # sNaN
+    0x7FBFFFFF,  # sNaN
+    0x4F000000,  # 2^31
+    0xCF000000,  # -2^31
+    0x5F000000,  # 2^63
+    0x4B800001,  # 2^24 + 2 (integer-valued)
+    0x3F000000,  # 0.5
+    0x40200000,  # 2.5
+)
+SPECIAL_D = (
+    0x0000000000000000,
+    0x8000000000000000,
+    0x0000000000000001,
+    0x800FFFFFFFFFFFFF,
+    0x0010000000000000,
+    0x3FF0000000000000,
+    0xBFF0000000000000,
+    0x3FD5555555555555,
+    0x7FEFFFFFFFFFFFFF,
+    0xFFEFFFFFFFFFFFFF,
+    0x7FF0000000000000,
+    0xFFF0000000000000,
+    0x7FF8000000000000,
+    0xFFF8000000012345,
+    0x7FF0000000000001,
+    0x7FF7FFFFFFFFFFFF,
+    0x41E0000000000000,  # 2^31
+    0xC1E0000000000000,
+    0x43E0000000000000,  # 2^63
+    0x43F0000000000000,  # 2^64
+    0x4340000000000001,  # 2^53 + 2
+    0x3FE0000000000000,
+    0x4004000000000000,  # 2.5
+    0x36A0000000000000,  # 2^-149
+)
+SPECIAL_X = (
+    0,
+    1,
+    2**64 - 1,
+    2**63,
+    2**63 - 1,
+    2**31,
+    2**31 - 1,
+    2**32 - 1,
+    0xFFFFFFFF80000000,
+    2**53 + 1,
+    0xFFFFFFFFFF000001,
+    0x8000000000000001,
+)
+
+
+def _box(x: int) -> int:
+    return 0xFFFFFFFF00000000 | x
+
+
+class _Gen:
+    """Random choices for one program."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.lines: list[str] = []
+        self.label = 0
+
+    # ------------------------------------------------------------ operands
+    def xr(self) -> str:
+        return ABI[self.rng.choice(WRITABLE)]
+
+    def xs(self) -> str:
+        return ABI[self.rng.randrange(32)]
+
+    def fr(self) -> str:
+        return f"f{self.rng.randrange(32)}"
+
+    def rm(self) -> str:
+        return self.rng.choice(ROUNDING)
+
+    def simm(self, bits: int) -> int:
+        return self.rng.randrange(-(1 << (bits - 1)), 1 << (bits - 1))
+
+    def xval(self) -> int:
+        r = self.rng.random()
+        if r < 0.35:
+            return self.rng.choice(SPECIAL_X)
+        if r < 0.5:
+            return self.rng.randrange(-64, 64) & (2**64 - 1)
+        return self.rng.getrandbits(64)
+
+    def fval(self) -> int:
+        r = self.rng.random()
+        if r < 0.3:
+            return self.rng.choice(SPECIAL_D)
+        if r < 0.6:
+            return _box(self.rng.choice(SPECIAL_S))
+        if r < 0.65:  # a single that is not NaN-boxed
+            return (self.rng.getrandbits(32) << 32 | self.rng.choice(SPECIAL_S)) & (
+                0xFFFFFFFE_FFFFFFFF
+            )
+        if r < 0.8:
+            return _box(_f32(self.rng.uniform(-1e6, 1e6)))
+        return _f64(self.rng.uniform(-1e12, 1e12) * self.rng.choice((1.0, 1e-300, 1e300)))
+
+    def new_label(self) -> str:
+        self.label += 1
+        return f".L{self.label}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("\t" + line)
+
+    # ------------------------------------------------------------ memory
+    def mem_operand(self, size: int, aligned: bool = False) -> str:
+        if self.rng.random() < 0.5:
+            off = self.rng.randrange(0, SCRATCH - size + 1)
+            if aligned:
+                off -= off % size
+            return f"{off}(s0)"
+        off = self.rng.randrange(-SP_OFFSET, SCRATCH - SP_OFFSET - size + 1)
+        if aligned:
+            off -= off % size
+        return f"{off}(sp)"
+
+
+# ---------------------------------------------------------------- instruction kinds
+def _alu(g: _Gen) -> None:
+    r = g.rng.random()
+    if r < 0.45:
+        op = g.rng.choice(
+            [
+                "add",
+                "sub",
+                "sll",
+                "slt",
+                "sltu",
+                "xor",
+                "srl",
+                "sra",
+                "or",
+                "and",
+                "addw",
+                "subw",
+                "sllw",
+                "srlw",
+                "sraw",
+            ]
+        )
+        g.emit(f"{op} {g.xr()}, {g.xs()}, {g.xs()}")
+    elif r < 0.75:
+        op = g.rng.choice(["addi", "slti", "sltiu", "xori", "ori", "andi", "addiw"])
+        g.emit(f"{op} {g.xr()}, {g.xs()}, {g.simm(12)}")
+    elif r < 0.9:
+        op, top = g.rng.choice(
+            (("slli", 64), ("srli", 64), ("srai", 64), ("slliw", 32), ("srliw", 32), ("sraiw", 32))
+        )
+        g.emit(f"{op} {g.xr()}, {g.xs()}, {g.rng.randrange(top)}")
+    else:
+        op = g.rng.choice(("lui", "auipc"))
+        g.emit(f"{op} {g.xr()}, {g.rng.randrange(1 << 20)}")
+
+
+def _muldiv(g: _Gen) -> None:
+    op = g.rng.choice(
+        [
+            "mul",
+            "mulh",
+            "mulhsu",
+            "mulhu",
+            "div",
+            "divu",
+            "rem",
+            "remu",
+            "mulw",
+            "divw",
+            "divuw",
+            "remw",
+            "remuw",
+        ]
+    )
+    g.emit(f"{op} {g.xr()}, {g.xs()}, {g.xs()}")
+
+
+def _load_store(g: _Gen) -> None:
+    r = g.rng.random()
+    if r < 0.4:
+        op, size = g.rng.choice(
+            (("lb", 1), ("lbu", 1), ("lh", 2), ("lhu", 2), ("lw", 4), ("lwu", 4), ("ld", 8))
+        )
+        g.emit(f"{op} {g.xr()}, {g.mem_operand(size)}")
+    elif r < 0.8:
+        op, size = g.rng.choice((("sb", 1), ("sh", 2), ("sw", 4), ("sd", 8)))
+        g.emit(f"{op} {g.xs()}, {g.mem_operand(size)}")
+    else:
+        op, size = g.rng.choice((("flw", 4), ("fld", 8), ("fsw", 4), ("fsd", 8)))
+        g.emit(f"{op} {g.fr()}, {g.mem_operand(size, aligned=g.rng.random() < 0.5)}")
+
+
+def _amo(g: _Gen) -> None:
+    width = g.rng.choice(("w", "d"))
+    size = 4 if width == "w" else 8
+    off = g.rng.randrange(0, SCRATCH // size) * size
+    addr = g.xr()
+    g.emit(f"addi {addr}, s0, {off}")
+    order = g.rng.choice(("", ".aq", ".rl", ".aqrl"))
+    if g.rng.random() < 0.6:
+        op = g.rng.choice(["swap", "add", "xor", "and", "or", "min", "max", "minu", "maxu"])
+        g.emit(f"amo{op}.{width}{order} {g.xr()}, {g.xs()}, ({addr})")
+        return
+    # LR/SC: the address register survives until the SC
+    rd = g.xr()
+    while rd == addr:
+        rd = g.xr()
+    g.emit(f"lr.{width}{order} {rd}, ({addr})")
+    for _ in range(g.rng.randrange(4)):
+        dst = g.xr()
+        while dst == addr:
+            dst = g.xr()
+        g.emit(f"add {dst}, {g.xs()}, {g.xs()}")
+    g.emit(f"sc.{width}{order} {g.xr()}, {g.xs()}, ({addr})")
+    if g.rng.random() < 0.3:  # no reservation left
+        g.emit(f"sc.{width} {g.xr()}, {g.xs()}, ({addr})")
+
+
+def _branch(g: _Gen, body: Callable[[_Gen], None]) -> None:
+    """A forward branch or jump over a few instructions."""
+    label = g.new_label()
+    kind = g.rng.random()
+    if kind < 0.6:
+        op = g.rng.choice(["beq", "bne", "blt", "bge", "bltu", "bgeu"])
+        g.emit(f"{op} {g.xs()}, {g.xs()}, {label}")
+    elif kind < 0.8:
+        g.emit(f"jal {g.xr()}, {label}")
+    else:
+        tmp = g.xr()
+        g.emit(f"lla {tmp}, {label}")
+        g.emit(f"jalr {g.xr()}, 0({tmp})")
+    for _ in range(g.rng.randrange(1, 4)):
+        body(g)
+    g.lines.append(f"{label}:")
+
+
+def _fp_arith(g: _Gen, fmt: str) -> None:
+    r = g.rng.random()
+    if r < 0.35:
+        op = g.rng.choice(("fadd", "fsub", "fmul", "fdiv"))
+        g.emit(f"{op}.{fmt} {g.fr()}, {g.fr()}, {g.fr()}, {g.rm()}")
+    elif r < 0.45:
+        g.emit(f"fsqrt.{fmt} {g.fr()}, {g.fr()}, {g.rm()}")
+    elif r < 0.6:
+        op = g.rng.choice(("fmadd", "fmsub", "fnmsub", "fnmadd"))
+        g.emit(f"{op}.{fmt} {g.fr()}, {g.fr()}, {g.fr()}, {g.fr()}, {g.rm()}")
+    elif r < 0.7:
+        op = g.rng.choice(("fmin", "fmax", "fsgnj", "fsgnjn", "fsgnjx"))
+        g.emit(f"{op}.{fmt} {g.fr()}, {g.fr()}, {g.fr()}")
+    elif r < 0.8:
+        op = g.rng.choice(("feq", "flt", "fle"))
+        g.emit(f"{op}.{fmt} {g.xr()}, {g.fr()}, {g.fr()}")
+    elif r < 0.85:
+        g.emit(f"fclass.{fmt} {g.xr()}, {g.fr()}")
+    elif r < 0.93:
+        if fmt == "s":
+            g.emit(g.rng.choice((f"fmv.x.w {g.xr()}, {g.fr()}", f"fmv.w.x {g.fr()}, {g.xs()}")))
+        else:
+            g.emit(g.rng.choice((f"fmv.x.d {g.xr()}, {g.fr()}", f"fmv.d.x {g.fr()}, {g.xs()}")))
+    else:
+        _fcsr_op(g)
+
+
+def _fcsr_op(g: _Gen) -> None:
+    r = g.rng.random()
+    if r < 0.4:
+        g.emit(f"fsrmi {g.xr()}, {g.rng.randrange(5)}")  # only valid modes
+    elif r < 0.6:
+        g.emit(f"fsflagsi {g.xr()}, {g.rng.randrange(32)}")
+    elif r < 0.8:
+        g.emit(f"frflags {g.xr()}")
+    else:
+        g.emit(f"frcsr {g.xr()}")
+
+
+def _fcvt(g: _Gen) -> None:
+    r = g.rng.random()
+    fmt = g.rng.choice(("s", "d"))
+    ity = g.rng.choice(("w", "wu", "l", "lu"))
+    if r < 0.4:
+        g.emit(f"fcvt.{ity}.{fmt} {g.xr()}, {g.fr()}, {g.rm()}")
+    elif r < 0.75:
+        if fmt == "d" and ity in ("w", "wu"):
+            g.emit(f"fcvt.d.{ity} {g.fr()}, {g.xs()}")  # exact: no rounding mode
+        else:
+            g.emit(f"fcvt.{fmt}.{ity} {g.fr()}, {g.xs()}, {g.rm()}")
+    elif r < 0.9:
+        g.emit(f"fcvt.s.d {g.fr()}, {g.fr()}, {g.rm()}")
+    else:
+        g.emit(f"fcvt.d.s {g.fr()}, {g.fr()}")
+
+
+C_REGS = ("s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5")  # x8..x15
+C_WRITABLE = C_REGS[1:]  # not s0
+
+
+def _compressed(g: _Gen) -> None:
+    rng = g.rng
+    rd = ABI[rng.choice(WRITABLE)]
+    cr = rng.choice(C_WRITABLE)
+    kind = rng.randrange(22)
+    nz6 = rng.choice([i for i in range(-32, 32) if i != 0])
+    if kind == 0:
+        g.emit(f"c.li {rd}, {rng.randrange(-32, 32)}")
+    elif kind == 1:
+        g.emit(f"c.addi {rd}, {nz6}")
+    elif kind == 2:
+        g.emit(f"c.addiw {rd}, {rng.randrange(-32, 32)}")
+    elif kind == 3:
+        imm = rng.choice([*range(1, 32), *range(0xFFFE0, 0x100000)])
+        lui_rd = rd
+        while lui_rd in ("sp",):
+            lui_rd = ABI[rng.choice(WRITABLE)]
+        g.emit(f"c.lui {lui_rd}, {imm}")
+    elif kind == 4:
+        g.emit(f"c.slli {rd}, {rng.randrange(1, 64)}")
+    elif kind == 5:
+        g.emit(f"c.{rng.choice(('srli', 'srai'))} {cr}, {rng.randrange(1, 64)}")
+    elif kind == 6:
+        g.emit(f"c.andi {cr}, {rng.randrange(-32, 32)}")
+    elif kind == 7:
+        op = rng.choice(("sub", "xor", "or", "and", "subw", "addw"))
+        g.emit(f"c.{op} {cr}, {rng.choice(C_REGS)}")
+    elif kind == 8:
+        g.emit(f"c.mv {rd}, {ABI[rng.randrange(1, 32)]}")
+    elif kind == 9:
+        g.emit(f"c.add {rd}, {ABI[rng.randrange(1, 32)]}")
+    elif kind == 10:
+        g.emit(f"c.addi4spn {cr}, sp, {rng.randrange(1, 256) * 4}")
+    elif kind == 11:
+        g.emit(f"c.lw {cr}, {rng.randrange(32) * 4}(s0)")
+    elif kind == 12:
+        g.emit(f"c.ld {cr}, {rng.randrange(32) * 8}(s0)")
+    elif kind == 13:
+        g.emit(f"c.sw {rng.choice(C_REGS)}, {rng.randrange(32) * 4}(s0)")
+    elif kind == 14:
+        g.emit(f"c.sd {rng.choice(C_REGS)}, {rng.randrange(32) * 8}(s0)")
+    elif kind == 15:
+        fr = f"f{rng.randrange(8, 16)}"
+        op = rng.choice(("c.fld", "c.fsd"))
+        g.emit(f"{op} {fr}, {rng.randrange(32) * 8}(s0)")
+    elif kind == 16:
+        g.emit(f"c.lwsp {rd}, {rng.randrange(64) * 4}(sp)")
+    elif kind == 17:
+        g.emit(f"c.ldsp {rd}, {rng.randrange(64) * 8}(sp)")
+    elif kind == 18:
+        op = rng.choice(("c.swsp", "c.sdsp"))
+        scale = 4 if op == "c.swsp" else 8
+        g.emit(f"{op} {ABI[rng.randrange(32)]}, {rng.randrange(64) * scale}(sp)")
+    elif kind == 19:
+        op = rng.choice(("c.fldsp", "c.fsdsp"))
+        g.emit(f"{op} {g.fr()}, {rng.randrange(64) * 8}(sp)")
+    elif kind == 20:
+        label = g.new_label()
+        op = rng.choice(("c.beqz", "c.bnez"))
+        g.emit(f"{op} {rng.choice(C_REGS)}, {label}")
+        for _ in range(rng.randrange(1, 3)):
+            g.emit(f"c.addi {rd}, {nz6}")
+        g.lines.append(f"{label}:")
+    else:
+        label = g.new_label()
+        tmp = ABI[rng.choice(WRITABLE)]
+        r = rng.random()
+        if r < 0.4:
+            g.emit(f"c.j {label}")
+        else:
+            g.emit(f"lla {tmp}, {label}")
+            g.emit(f"{'c.jr' if r < 0.7 else 'c.jalr'} {tmp}")
+        g.emit(f"c.li {rd}, 7")
+        g.lines.append(f"{label}:")
+
+
+def _mixed(g: _Gen) -> None:
+    g.rng.choice(_MIXED)(g)
+
+
+_MIXED: tuple[Callable[[_Gen], None], ...] = (
+    _alu,
+    _alu,
+    _muldiv,
+    _load_store,
+    _amo,
+    lambda g: _fp_arith(g, "s"),
+    lambda g: _fp_arith(g, "d"),
+    _fcvt,
+    _compressed,
+    lambda g: _branch(g, _alu),
+)
+
+_BODIES: dict[str, Callable[[_Gen], None]] = {
+    "int": lambda g: _branch(g, _alu) if g.rng.random() < 0.1 else _alu(g),
+    "mem": lambda g: _load_store(g) if g.rng.random() < 0.7 else _alu(g),
+    "muldiv": lambda g: _muldiv(g) if g.rng.random() < 0.7 else _alu(g),
+    "amo": lambda g: _amo(g) if g.rng.random() < 0.6 else _load_store(g),
+    "fp_s": lambda g: _fp_arith(g, "s"),
+    "fp_d": lambda g: _fp_arith(g, "d"),
+    "fcvt": lambda g: _fcvt(g) if g.rng.random() < 0.7 else _fp_arith(g, g.rng.choice("sd")),
+    "compressed": _compressed,
+    "mixed": _mixed,
+}
+
+
+# ---------------------------------------------------------------- program text
+def _data(label: str, values: Sequence[int], align: int = 8) -> list[str]:
+    lines = [f"\t.balign {align}", f"{label}:"]
+    lines += [f"\t.dword {v:#018x}" for v in values]
+    return lines
+
+
+_PROLOGUE = (
+    """\
+/* generated by guests/difftest/gen.py: {name} */
+\t.option norelax /* gp holds random values: no gp-relative relaxation */
+\t.text
+\t.globl difftest_body
+difftest_body:
+\tla t0, difftest_saved
+\tsd ra, 0(t0)
+\tsd sp, 8(t0)
+\tsd gp, 16(t0)
+\tsd tp, 24(t0)
+\tsd s0, 32(t0)
+\tsd s1, 40(t0)
+\tsd s2, 48(t0)
+\tsd s3, 56(t0)
+\tsd s4, 64(t0)
+\tsd s5, 72(t0)
+\tsd s6, 80(t0)
+\tsd s7, 88(t0)
+\tsd s8, 96(t0)
+\tsd s9, 104(t0)
+\tsd s10, 112(t0)
+\tsd s11, 120(t0)
+\tla t0, difftest_init_f
+"""
+    + "".join(f"\tfld f{i}, {8 * i}(t0)\n" for i in range(32))
+    + """\
+\tla t0, difftest_init_fcsr
+\tld t0, 0(t0)
+\tfscsr t0
+\tla t6, difftest_init_x
+"""
+    + "".join(f"\tld {ABI[i]}, {8 * i}(t6)\n" for i in range(1, 31) if i not in (2, 8))
+    + """\
+\tla s0, difftest_scratch
+\taddi sp, s0, {sp_offset}
+\tld t6, 248(t6)
+\t.option push
+\t.option rvc
+"""
+)
+
+_EPILOGUE = (
+    """\
+\t.option pop
+\tcsrw sscratch, t6
+\tla t6, difftest_sig_x
+"""
+    + "".join(f"\tsd {ABI[i]}, {8 * i}(t6)\n" for i in range(1, 31))
+    + """\
+\tcsrr t5, sscratch
+\tsd t5, 248(t6)
+\tla t6, difftest_sig_f
+"""
+    + "".join(f"\tfsd f{i}, {8 * i}(t6)\n" for i in range(32))
+    + """\
+\tfrcsr t5
+\tla t6, difftest_sig_fcsr
+\tsd t5, 0(t6)
+\tfscsr zero
+\tla t0, difftest_saved
+\tld ra, 0(t0)
+\tld sp, 8(t0)
+\tld gp, 16(t0)
+\tld tp, 24(t0)
+\tld s0, 32(t0)
+\tld s1, 40(t0)
+\tld s2, 48(t0)
+\tld s3, 56(t0)
+\tld s4, 64(t0)
+\tld s5, 72(t0)
+\tld s6, 80(t0)
+\tld s7, 88(t0)
+\tld s8, 96(t0)
+\tld s9, 104(t0)
+\tld s10, 112(t0)
+\tld s11, 120(t0)
+\tret
+"""
+)
+
+
+def _assemble(
+    name: str,
+    body: list[str],
+    init_x: Sequence[int],
+    init_f: Sequence[int],
+    fcsr: int,
+    scratch: bytes,
+    results: int = 0,
+    extra_data: Sequence[str] = (),
+) -> str:
+    lines = [_PROLOGUE.format(name=name, sp_offset=SP_OFFSET), *body, _EPILOGUE, "\t.data"]
+    lines += _data("difftest_init_x", init_x)
+    lines += _data("difftest_init_f", init_f)
+    lines += _data("difftest_init_fcsr", [fcsr])
+    lines += ["\t.balign 64", "\t.globl difftest_scratch", "difftest_scratch:"]
+    for i in range(0, len(scratch), 16):
+        lines.append("\t.byte " + ", ".join(str(b) for b in scratch[i : i + 16]))
+    lines += ["\t.globl difftest_results_count", "\t.balign 8", "difftest_results_count:"]
+    lines += [f"\t.dword {results}"]
+    lines += list(extra_data)
+    lines += ["\t.bss", "\t.balign 8"]
+    lines += ["difftest_saved:", "\t.space 128"]
+    lines += ["\t.globl difftest_sig_x", "difftest_sig_x:", "\t.space 256"]
+    lines += ["\t.globl difftest_sig_f", "difftest_sig_f:", "\t.space 256"]
+    lines += ["\t.globl difftest_sig_fcsr", "difftest_sig_fcsr:", "\t.space 8"]
+    lines += ["\t.globl difftest_results", "\t.balign 16", "difftest_results:"]
+    lines += [f"\t.space {max(16, 16 * results)}"]
+    return "\n".join(lines) + "\n"
+
+
+def random_program(category: str, seed: int, length: int = 300) -> Program:
+    """A random program of about ``length`` instructions in ``category``."""
+    if category not in _BODIES:
+        raise ValueError(f"unknown category {category!r} (have: {', '.join(CATEGORIES)})")
+    rng = random.Random(f"{category}:{seed}")
+    g = _Gen(rng)
+    while len([ln for ln in g.lines if ln.startswith("\t")]) < length:
+        _BODIES[category](g)
+    init_x = [0] + [g.xval() for _ in range(31)]
+    init_f = [g.fval() for _ in range(32)]
+    fcsr = rng.randrange(5) << 5 | rng.randrange(32)
+    scratch = bytes(rng.getrandbits(8) for _ in range(SCRATCH))
+    name = f"{category}-{seed}"
+    return Program(name, category, seed, _assemble(name, g.lines, init_x, init_f, fcsr, scratch))
+
+
+# ---------------------------------------------------------------- directed FP programs
+@attrs.frozen
+class _Case:
+    insn: str  # with {d} {a} {b} {c} {rm} placeholders
+    operands: tuple[int, ...]  # pool values for a, b, c
+    rm: str
+    int_result: bool = False
+    int_source: bool = False
+
+
+def _directed(name: str, cases: list[_Case]) -> Program:
+    """Each case: load operands, clear fflags, run, store result and fflags."""
+    pool: list[int] = []
+    index: dict[int, int] = {}
+
+    def slot(v: int) -> int:
+        if v not in index:
+            index[v] = len(pool)
+            pool.append(v)
+        return index[v]
+
+    body = ["\tla t2, difftest_pool", "\tla t3, difftest_results"]
+    entries = []
+    for case in cases:
+        regs = []
+        for i, v in enumerate(case.operands):
+            off = 8 * slot(v)
+            if off >= 2048:
+                raise ValueError("operand pool too large")
+            if case.int_source:
+                body.append(f"\tld t{4 + i}, {off}(t2)")
+                regs.append(f"t{4 + i}")
+            else:
+                body.append(f"\tfld ft{i}, {off}(t2)")
+                regs.append(f"ft{i}")
+        while len(regs) < 3:
+            regs.append("ft0")
+        dest = "t0" if case.int_result else "ft3"
+        insn = case.insn.format(d=dest, a=regs[0], b=regs[1], c=regs[2], rm=case.rm)
+        body.append("\tfsflags zero")
+        body.append(f"\t{insn}")
+        body.append("\tsd t0, 0(t3)" if case.int_result else "\tfsd ft3, 0(t3)")
+        body.append("\tfrflags t1")
+        body.append("\tsd t1, 8(t3)")
+        body.append("\taddi t3, t3, 16")
+        ops = ", ".join(f"{v:#x}" for v in case.operands)
+        entries.append(f"{insn.split()[0]} {ops} rm={case.rm}")
+    extra = _data("difftest_pool", pool)
+    asm = _assemble(name, body, [0] * 32, [0] * 32, 0, bytes(SCRATCH), len(cases), extra_data=extra)
+    return Program(name, "directed", None, asm, tuple(entries))
+
+
+_RMS = ("rne", "rtz", "rdn", "rup", "rmm")
+_POOL_S = (*(_box(v) for v in SPECIAL_S[:16]), 0x000000003F800000)  # last: unboxed
+_POOL_D = SPECIAL_D[:16]
+
+
+def directed_programs() -> list[Program]:
+    """Directed FP edge cases: operation x special operands x rounding mode."""
+    progs = []
+    for fmt, pool in (("s", _POOL_S), ("d", _POOL_D)):
+        cases = []
+        for a in pool:
+            for b in pool:
+                for op in ("fadd", "fmul", "fdiv"):
+                    for rm in _RMS:
+                        cases.append(_Case(f"{op}.{fmt} {{d}}, {{a}}, {{b}}, {{rm}}", (a, b), rm))
+                for op in ("fsub",):
+                    cases.append(_Case(f"{op}.{fmt} {{d}}, {{a}}, {{b}}, {{rm}}", (a, b), "rdn"))
+                for op in ("fmin", "fmax", "fsgnj", "fsgnjn", "fsgnjx"):
+                    cases.append(_Case(f"{op}.{fmt} {{d}}, {{a}}, {{b}}", (a, b), "-"))
+                for op in ("feq", "flt", "fle"):
+                    insn = f"{op}.{fmt} {{d}}, {{a}}, {{b}}"
+                    cases.append(_Case(insn, (a, b), "-", int_result=True))
+        progs.append(_directed(f"directed-binary-{fmt}", cases))
+    # unary, conversions
+    cases = []
+    for fmt, pool in (("s", _POOL_S), ("d", _POOL_D)):
+        for a in pool:
+            cases.append(_Case(f"fclass.{fmt} {{d}}, {{a}}", (a,), "-", int_result=True))
+            for rm in _RMS:
+                cases.append(_Case(f"fsqrt.{fmt} {{d}}, {{a}}, {{rm}}", (a,), rm))
+                for ity in ("w", "wu", "l", "lu"):
+                    cases.append(
+                        _Case(f"fcvt.{ity}.{fmt} {{d}}, {{a}}, {{rm}}", (a,), rm, int_result=True)
+                    )
+                other = "d" if fmt == "s" else "s"
+                if fmt == "d":
+                    cases.append(_Case(f"fcvt.{other}.{fmt} {{d}}, {{a}}, {{rm}}", (a,), rm))
+            if fmt == "s":
+                cases.append(_Case("fcvt.d.s {d}, {a}", (a,), "-"))
+    for x in SPECIAL_X:
+        for rm in _RMS:
+            for ity in ("w", "wu", "l", "lu"):
+                cases.append(_Case(f"fcvt.s.{ity} {{d}}, {{a}}, {{rm}}", (x,), rm, int_source=True))
+                if ity in ("l", "lu"):
+                    cases.append(
+                        _Case(f"fcvt.d.{ity} {{d}}, {{a}}, {{rm}}", (x,), rm, int_source=True)
+                    )
+        cases.append(_Case("fcvt.d.w {d}, {a}", (x,), "-", int_source=True))
+        cases.append(_Case("fcvt.d.wu {d}, {a}", (x,), "-", int_source=True))
+    progs.append(_directed("directed-unary-cvt", cases))
+    # fused multiply-add on a sample of operand triples
+    rng = random.Random("directed-fma")
+    cases = []
+    for fmt, pool in (("s", _POOL_S), ("d", _POOL_D)):
+        for _ in range(120):
+            a, b, c = (rng.choice(pool) for _ in range(3))
+            for op in ("fmadd", "fmsub", "fnmsub", "fnmadd"):
+                insn = f"{op}.{fmt} {{d}}, {{a}}, {{b}}, {{c}}, {{rm}}"
+                for rm in _RMS:
+                    cases.append(_Case(insn, (a, b, c), rm))
+    progs.append(_directed("directed-fma", cases))
+    return progs
+
+
+DIRECTED_NAMES = ("directed-binary-s", "directed-binary-d", "directed-unary-cvt", "directed-fma")
+
+# Seeds run in CI: a few per category (and the directed programs).
+CI_SEEDS: tuple[tuple[str, int], ...] = tuple(
+    (cat, seed) for cat in CATEGORIES for seed in range(1, 5 if cat != "mixed" else 9)
+)
+CI_LENGTH = 300

@@ -464,6 +464,20 @@ static void gen_pair(const fmt_t *f, int op, uint64_t *a, uint64_t *b)
         }
         break;
     }
+    case 4: { /* a op b within an ulp or two of 2^emin or of the largest
+               * finite number, where tininess and overflow are decided */
+        uint64_t bound = rndn(2) ? 1ull << f->fb : mk(f, 0, f->emax - 1, ~0ull);
+        uint64_t mag = *a & ~(1ull << (f->w - 1));
+        uint32_t fl = 0;
+        if (op == MUL)
+            *b = sf_op(f->w, DIV, bound, mag, 0, RM_RNE, &fl);
+        else if (op == DIV)
+            *b = sf_op(f->w, DIV, mag, bound, 0, RM_RNE, &fl);
+        else
+            *b = bound;
+        *b = fit(f, (*b + rndn(5) - 2) ^ ((uint64_t)rndn(2) << (f->w - 1)));
+        break;
+    }
     default: *b = gen(f); break;
     }
 }

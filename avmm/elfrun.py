@@ -208,22 +208,23 @@ class _Runner:
         raise HartInternalError(f"unexpected exit {name!r}", hart=hart.hartid, pc=hart.pc)
 
     def _wait_for_timer(self, asleep: list[bool]) -> None:
-        """Every hart sleeps: move guest time to the earliest armed deadline."""
+        """Every hart sleeps: move guest time to the earliest deadline that can
+        still wake one (a comparator already passed did not wake it)."""
+        now = self.machine.time
         deadlines = [
             d
             for h, s in zip(self.harts, asleep, strict=True)
             if s
             for d in (h.next_deadline(),)
-            if d is not None
+            if d is not None and d > now
         ]
         if not deadlines:
             raise AllHartsWaitingError(bytes(self.console))
-        ticks = min(deadlines) - self.machine.time
-        if ticks > 0:
-            if self.host_clock:
-                time.sleep(ticks / self.machine.timebase_hz)
-            else:
-                self.machine.warp(ticks)
+        ticks = min(deadlines) - now
+        if self.host_clock:
+            time.sleep(ticks / self.machine.timebase_hz)
+        else:
+            self.machine.warp(ticks)
 
     def run(self, slice_: int, limit: int) -> None:
         asleep = [False] * len(self.harts)

@@ -48,9 +48,13 @@ def test_instruction_limit_stops_a_guest_that_never_exits(selftest_dir: Path) ->
     assert isinstance(err.value, AvmmError)
 
 
-def test_all_harts_waiting_without_a_timer_is_an_error(selftest_dir: Path) -> None:
-    with pytest.raises(AllHartsWaitingError, match="no timer armed"):
-        run_elf(selftest_dir / "idle.elf")
+@pytest.mark.parametrize("mode", [0, 1, 2], ids=["none", "expired", "disabled"])
+def test_all_harts_waiting_without_a_timer_is_an_error(selftest_dir: Path, mode: int) -> None:
+    # 0: nothing armed; 1: a timer that expired, interrupt disabled; 2: a
+    # timer that will expire, interrupt disabled (time moves there, then stops)
+    for clock in ("virtual", "host"):
+        with pytest.raises(AllHartsWaitingError, match="no timer armed"):
+            run_elf(selftest_dir / "idle.elf", patch={"idle_mode": mode}, clock=clock)
 
 
 def test_access_outside_ram_and_clint_is_unexpected_mmio(selftest_dir: Path) -> None:

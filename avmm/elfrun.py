@@ -129,6 +129,12 @@ class _Runner:
         path: Path,
     ) -> None:
         self.machine = _core.Machine()
+        # Bare metal: every trap reaches the guest's own M-mode; the hart has
+        # no Sstc, like the QEMU CPU the tests compare with.
+        self.machine.sbi_in_vmm = False
+        self.machine.pause_exit = False
+        self.machine.ipi_exit = False
+        self.machine.sstc = False
         self.machine.add_ram(RAM_BASE, memory)
         for paddr, data, memsz in image.segments:
             if paddr < RAM_BASE or paddr + memsz > RAM_BASE + memory:

@@ -14,6 +14,7 @@ def _build(step: Step) -> None:
     link_guest(step, "smp.elf", [src / "smp.c"], defines={"NHARTS": 2})
     link_guest(step, "idle.elf", [src / "idle.c"])
     link_guest(step, "patch.elf", [src / "patch.c"])
+    link_guest(step, "misa.elf", [src / "misa.c"])
     # UART console with HTIF exit: on avmm's elfrun the UART is unexpected MMIO.
     link_guest(step, "hello-uart.elf", [src / "hello.c"], console="uart")
     # The same programs for QEMU's virt board: UART console, SiFive test exit.

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from avmm import _core
 from avmm.elfrun import run_elf
 from guests.lib.qemu import run_qemu
 
@@ -60,3 +61,15 @@ def test_secondary_harts_run_secondary_main(selftest_dir: Path) -> None:
         lines = console.decode().splitlines()
         assert lines[-1] == "hart 0 saw 1 secondaries"
         assert lines[0].startswith("hart 1 up, sp=0x")
+
+
+def test_qemu_models_the_same_extensions_as_avmm(selftest_dir: Path) -> None:
+    qemu = run_qemu(selftest_dir / "misa.elf").console
+    avmm = run_elf(selftest_dir / "misa.elf").console
+    assert qemu == avmm
+    misa = int(avmm.split()[1], 16)
+    assert misa >> 62 == 2  # MXL = 64 bits
+    letters = {chr(ord("a") + i) for i in range(26) if misa >> i & 1}
+    # misa shows the single-letter extensions of the core's ISA string, plus S and U
+    base = _core.ISA.split("_")[0].removeprefix("rv64")
+    assert letters == set(base) | {"s", "u"}

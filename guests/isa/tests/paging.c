@@ -38,6 +38,8 @@
 #define VA_AD (VA_BASE + 0x7000)
 #define VA_REMAP (VA_BASE + 0x8000)
 #define VA_UCODE (VA_BASE + 0x9000)
+#define VA_CODE (VA_BASE + 0xa000) /* two executable pages, then nothing */
+#define VA_LOAD_EDGE (VA_BASE + 0xd000) /* readable page, then nothing */
 #define VA_2M (VA_BASE + MEGA)
 #define VA_2M_BAD (VA_BASE + 2 * MEGA)
 #define VA_1G 0xc0000000ULL
@@ -49,6 +51,7 @@ typedef uint64_t pte_t;
 static pte_t tables[24][512] __attribute__((aligned(4096)));
 static unsigned tables_used;
 static uint64_t data[6][512] __attribute__((aligned(4096)));
+static uint16_t code[2][2048] __attribute__((aligned(4096)));
 static uint64_t satp_value;
 
 USER_DATA static uint64_t user_stack[512] __attribute__((aligned(16)));
@@ -114,6 +117,15 @@ static void build(void) {
     pte_ad = map(VA_AD, (uint64_t)data[3], 0, PTE_R | PTE_W);
     pte_remap = map(VA_REMAP, (uint64_t)data[4], 0, PTE_R | PTE_W | PTE_A | PTE_D);
     map(VA_UCODE, ustart, 0, PTE_R | PTE_X | PTE_U | PTE_A);
+    /* addi a0, a0, 1 split across the two code pages, then c.jr ra; and the
+     * same instruction again at the end of the second page, before a hole */
+    code[0][2047] = 0x0513;
+    code[1][0] = 0x0015;
+    code[1][1] = 0x8082;
+    code[1][2047] = 0x0513;
+    map(VA_CODE, (uint64_t)code[0], 0, PTE_R | PTE_X | PTE_A);
+    map(VA_CODE + PAGE, (uint64_t)code[1], 0, PTE_R | PTE_X | PTE_A);
+    map(VA_LOAD_EDGE, (uint64_t)data[5], 0, PTE_R | PTE_A);
     map(VA_2M, SUPER_PA, 1, PTE_R | PTE_W | PTE_A | PTE_D);
     map(VA_2M_BAD, SUPER_PA + PAGE, 1, PTE_R | PTE_W | PTE_A | PTE_D); /* misaligned */
     map(VA_1G, RAM, 2, PTE_R | PTE_A);
@@ -153,6 +165,19 @@ static uint64_t s_fetch(uint64_t va) {
                      ::"r"(&m_resume), "r"(va)
                      : "t0", "ra", "memory");
     return 0;
+}
+
+/* Call the code at va with a0 = 41; a fetch fault resumes after the call. */
+static uint64_t s_call(uint64_t va) {
+    register uint64_t a0 __asm__("a0") = 41;
+    __asm__ volatile("lla t0, 1f\n\t"
+                     "sd t0, 0(%1)\n\t"
+                     "jalr ra, %2\n"
+                     "1:"
+                     : "+r"(a0)
+                     : "r"(&m_resume), "r"(va)
+                     : "t0", "ra", "memory");
+    return a0;
 }
 
 static uint64_t s_ld_sum(uint64_t va) {
@@ -257,6 +282,19 @@ static void faults(void) {
     EXPECT_FAULT(in_s(s_sd, NON_CANONICAL | 8), CAUSE_STORE_PAGE_FAULT, NON_CANONICAL | 8);
     EXPECT_FAULT(in_s(s_ld, 0xffff000080000000ULL), CAUSE_LOAD_PAGE_FAULT, 0xffff000080000000ULL);
     CHECK_EQ(m_trap.prev_priv, PRV_S);
+}
+
+static void page_crossing(void) {
+    __asm__ volatile("fence.i" ::: "memory"); /* the code pages were written as data */
+    /* a 4-byte instruction split across two executable pages runs */
+    EXPECT_OK(in_s(s_call, VA_CODE + PAGE - 2), 42);
+    /* split across an executable page and a hole: the fault names the hole */
+    EXPECT_FAULT(in_s(s_call, VA_CODE + 2 * PAGE - 2), CAUSE_FETCH_PAGE_FAULT, VA_CODE + 2 * PAGE);
+    CHECK_EQ(m_trap.epc, VA_CODE + 2 * PAGE - 2);
+    /* a misaligned load across a readable page and a hole: the fault names
+     * the part that faulted */
+    EXPECT_FAULT(in_s(s_ld, VA_LOAD_EDGE + PAGE - 4), CAUSE_LOAD_PAGE_FAULT, VA_LOAD_EDGE + PAGE);
+    EXPECT_OK(in_s(s_ld, VA_LOAD_EDGE + PAGE - 8), data[5][511]);
 }
 
 static void user_supervisor(void) {
@@ -378,6 +416,7 @@ void test_main(void) {
     build();
     page_sizes();
     faults();
+    page_crossing();
     user_supervisor();
     mxr();
     mprv();

@@ -231,6 +231,19 @@ class Plic:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def reset(self) -> None:
+        """Power-on state: priorities, enables and thresholds 0, nothing in service.
+
+        Input lines keep their levels (the devices drive them); a source whose
+        line is high is pending again, as after any gateway reset.
+        """
+        self._priority = [0] * self.ndev
+        self._claimed = 0
+        self._pending = self._line
+        self._enable = [0] * self.contexts
+        self._threshold = [0] * self.contexts
+        self._update()
+
     def state(self) -> dict[str, Any]:
         return {
             "priority": list(self._priority),

@@ -171,6 +171,14 @@ class GoldfishRtc:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def reset(self) -> None:
+        """Reboot: the alarm and interrupt are cleared; the clock keeps its time."""
+        self._alarm_running = False
+        self._irq_enabled = False
+        self._irq_pending = False
+        self._update_irq()
+        self._deadline_changed()
+
     def state(self) -> dict[str, Any]:
         return {
             "offset": self._offset,

@@ -111,6 +111,20 @@ def test_cancelled_alarm_never_fires() -> None:
     assert not irq.level
 
 
+def test_reset_drops_the_alarm_and_interrupt_but_keeps_time() -> None:
+    rtc, irq, _, deadlines = make()
+    target = EPOCH + 10**12
+    rtc.write(TIME_HIGH, 4, target >> 32)
+    rtc.write(TIME_LOW, 4, target & 0xFFFF_FFFF)
+    set_alarm(rtc, target - 1)
+    assert irq.level
+    set_alarm(rtc, target + 10**9)
+    rtc.reset()
+    assert not irq.level
+    assert rtc.next_alarm_ns() is None and deadlines[-1] is None
+    assert read_time(rtc) == target
+
+
 def test_bad_accesses_are_counted() -> None:
     rtc, _, _, _ = make()
     assert rtc.read(0x20, 4) == 0

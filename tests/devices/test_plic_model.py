@@ -141,6 +141,21 @@ def test_wrong_width_and_unknown_registers_are_guest_errors() -> None:
     assert plic.stats.guest_errors == 5
 
 
+def test_reset_clears_configuration_but_keeps_input_levels() -> None:
+    plic, out = make(1)
+    plic.write(4 * 3, 4, 1)
+    enable(plic, 1, 3)
+    plic.source(3).set_level(True)
+    assert claim(plic, 1) == 3
+    plic.reset()
+    assert not out[1].level
+    assert plic.read(4 * 3, 4) == 0 and plic.read(0x2080, 4) == 0
+    assert plic.read(0x1000, 4) == 1 << 3  # still high, so pending again
+    plic.write(4 * 3, 4, 1)
+    enable(plic, 1, 3)
+    assert claim(plic, 1) == 3
+
+
 def test_state_round_trips_through_msgpack() -> None:
     plic, _ = make(2)
     for source, prio in ((1, 2), (33, 6), (95, 5)):

@@ -18,6 +18,8 @@ setup(
                 "-std=gnu11",
                 "-fno-strict-aliasing",
                 "-ffp-contract=off",
+                # keep the interpreter's replicated dispatch jumps apart (threaded code)
+                "-fno-crossjumping",
                 "-Wall",
                 "-Wextra",
                 "-Wno-unused-parameter",

@@ -179,6 +179,17 @@ typedef struct plic {
 #define FC_INVALID 0x800ull
 #define FC_LOG 64
 
+/* A decoded instruction (see interp.c): tagged by its raw bits (a 16-bit
+ * compressed instruction zero-extended), 16 bytes. */
+typedef struct dinsn {
+    uint32_t raw;
+    uint8_t op, rd, rs1, rs2; /* rd = 32: a write to x0, goes to the sink */
+    int32_t imm;
+    uint8_t len;
+} dinsn_t;
+#define DC_BITS 15
+#define DC_MASK ((1u << DC_BITS) - 1)
+
 /* kinds of a pending MMIO load (how the value goes into the register) */
 enum {
     LK_I8, LK_I16, LK_I32, LK_I64, LK_U8, LK_U16, LK_U32, LK_F32, LK_F64,
@@ -194,7 +205,7 @@ typedef struct hart_stats {
 } hart_stats_t;
 
 struct hart {
-    uint64_t x[32];
+    uint64_t x[33]; /* x[32] is the sink for writes to x0 */
     uint64_t f[32];
     uint64_t fc_tag[3][FC_SIZE];
     uintptr_t fc_add[3][FC_SIZE]; /* host pointer = vaddr + addend */
@@ -285,6 +296,8 @@ struct machine {
     uint64_t tohost, fromhost;
 
     int nresv; /* harts holding a valid reservation */
+
+    dinsn_t *dc; /* decoded-instruction cache shared by the harts, 1 << DC_BITS */
 };
 
 /* ------------------------------------------------------------ machine.c */

@@ -261,37 +261,339 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
     hart_account(h, 1);
 }
 
-/* ------------------------------------------------------------ the loop */
-
-#define SYNC() hart_sync(h, n - exc)
 
 #define RD ((insn >> 7) & 31)
 #define RS1 ((insn >> 15) & 31)
 #define RS2 ((insn >> 20) & 31)
 #define F3 ((insn >> 12) & 7)
 #define F7 (insn >> 25)
-#define IMM_I ((uint64_t)((int64_t)(int32_t)insn >> 20))
-#define IMM_S ((uint64_t)(((int64_t)(int32_t)(insn & 0xfe000000u) >> 20) | ((insn >> 7) & 0x1f)))
 #define IMM_B                                                                                \
     ((uint64_t)(((int64_t)(int32_t)(insn & 0x80000000u) >> 19) | ((insn & 0x80) << 4) |     \
                 ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e)))
 #define IMM_J                                                                                \
     ((uint64_t)(((int64_t)(int32_t)(insn & 0x80000000u) >> 11) | (insn & 0xff000) |          \
                 ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe)))
-#define IMM_U ((uint64_t)(int64_t)(int32_t)(insn & 0xfffff000u))
+#define IMM_S ((uint64_t)(((int64_t)(int32_t)(insn & 0xfe000000u) >> 20) | ((insn >> 7) & 0x1f)))
 
-/* compressed fields */
-#define CRS1P (8 + ((insn >> 7) & 7))
-#define CRS2P (8 + ((insn >> 2) & 7))
-#define CRD RD
-#define CRS2 ((insn >> 2) & 31)
-#define CI_IMM ((uint64_t)sext(((insn >> 7) & 0x20) | ((insn >> 2) & 0x1f), 6))
-#define CI_UIMM ((((insn >> 7) & 0x20) | ((insn >> 2) & 0x1f)))
+/* ------------------------------------------------------------ decoder */
+
+/* Decoded instructions are cached machine-wide, direct-mapped by pc and
+ * tagged by the raw instruction bits: decoding is a pure function of the
+ * bits, so an entry whose tag equals the bits just fetched is valid whatever
+ * the pc, the hart or any store to code since (no invalidation needed). */
+
+enum {
+    OP_ILLEGAL,
+    /* ops that write x[rd] (rd = 32, the sink, when the instruction names x0) */
+    OP_LUI, OP_AUIPC, OP_JAL, OP_JALR,
+    OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU,
+    OP_ADDI, OP_SLTI, OP_SLTIU, OP_XORI, OP_ORI, OP_ANDI, OP_SLLI, OP_SRLI, OP_SRAI,
+    OP_ADD, OP_SUB, OP_SLL, OP_SLT, OP_SLTU, OP_XOR, OP_SRL, OP_SRA, OP_OR, OP_AND,
+    OP_ADDIW, OP_SLLIW, OP_SRLIW, OP_SRAIW, OP_ADDW, OP_SUBW, OP_SLLW, OP_SRLW, OP_SRAW,
+    OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU,
+    OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW,
+    OP_LAST_WX = OP_REMUW,
+    OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
+    OP_SB, OP_SH, OP_SW, OP_SD,
+    OP_FENCE, OP_PAUSE, OP_AMO, OP_CSR, OP_ECALL, OP_EBREAK, OP_MRET, OP_SRET, OP_WFI,
+    OP_SFENCE, OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FP,
+    OP_COUNT
+};
+
+static void set(dinsn_t *d, int op, unsigned rd, unsigned rs1, unsigned rs2, int64_t imm)
+{
+    d->op = (uint8_t)op;
+    d->rd = (uint8_t)rd;
+    d->rs1 = (uint8_t)rs1;
+    d->rs2 = (uint8_t)rs2;
+    d->imm = (int32_t)imm;
+}
+
+static void decode_c(dinsn_t *d, uint32_t c)
+{
+    unsigned rd = (c >> 7) & 31, rs2 = (c >> 2) & 31;
+    unsigned rdp = 8 + ((c >> 2) & 7), rs1p = 8 + ((c >> 7) & 7);
+    int64_t ci = sext(((c >> 7) & 0x20) | ((c >> 2) & 0x1f), 6);
+    unsigned cu = ((c >> 7) & 0x20) | ((c >> 2) & 0x1f);
+    uint64_t lw = ((c >> 7) & 0x38) | ((c >> 4) & 4) | ((c << 1) & 0x40);
+    uint64_t ld = ((c >> 7) & 0x38) | ((c << 1) & 0xc0);
+    switch (((c & 3) << 3) | (c >> 13)) {
+    case 0x00: { /* C.ADDI4SPN; zero is reserved (and covers the all-zero word) */
+        uint64_t imm = ((c >> 7) & 0x30) | ((c >> 1) & 0x3c0) | ((c >> 4) & 0x4) |
+                       ((c >> 2) & 0x8);
+        if (imm)
+            set(d, OP_ADDI, rdp, 2, 0, (int64_t)imm);
+        return;
+    }
+    case 0x01: set(d, OP_FLD, rdp, rs1p, 0, (int64_t)ld); return;
+    case 0x02: set(d, OP_LW, rdp, rs1p, 0, (int64_t)lw); return;
+    case 0x03: set(d, OP_LD, rdp, rs1p, 0, (int64_t)ld); return;
+    case 0x05: set(d, OP_FSD, 0, rs1p, rdp, (int64_t)ld); return;
+    case 0x06: set(d, OP_SW, 0, rs1p, rdp, (int64_t)lw); return;
+    case 0x07: set(d, OP_SD, 0, rs1p, rdp, (int64_t)ld); return;
+    case 0x08: set(d, OP_ADDI, rd, rd, 0, ci); return; /* C.ADDI, C.NOP */
+    case 0x09:
+        if (rd)
+            set(d, OP_ADDIW, rd, rd, 0, ci);
+        return;
+    case 0x0a: set(d, OP_ADDI, rd, 0, 0, ci); return; /* C.LI */
+    case 0x0b:
+        if (rd == 2) { /* C.ADDI16SP */
+            uint64_t v = ((c >> 3) & 0x200) | ((c >> 2) & 0x10) | ((c << 1) & 0x40) |
+                         ((c << 4) & 0x180) | ((c << 3) & 0x20);
+            if (v)
+                set(d, OP_ADDI, 2, 2, 0, sext(v, 10));
+        } else if (cu) { /* C.LUI */
+            set(d, OP_LUI, rd, 0, 0, ci * 4096);
+        }
+        return;
+    case 0x0c:
+        switch ((c >> 10) & 3) {
+        case 0: set(d, OP_SRLI, rs1p, rs1p, 0, cu); return;
+        case 1: set(d, OP_SRAI, rs1p, rs1p, 0, cu); return;
+        case 2: set(d, OP_ANDI, rs1p, rs1p, 0, ci); return;
+        default: {
+            static const int ops[8] = {OP_SUB, OP_XOR, OP_OR, OP_AND, OP_SUBW, OP_ADDW,
+                                       OP_ILLEGAL, OP_ILLEGAL};
+            int op = ops[((c >> 10) & 4) | ((c >> 5) & 3)];
+            if (op != OP_ILLEGAL)
+                set(d, op, rs1p, rs1p, rdp, 0);
+            return;
+        }
+        }
+    case 0x0d: /* C.J */
+        set(d, OP_JAL, 0, 0, 0,
+            sext(((c >> 1) & 0x800) | ((c >> 7) & 0x10) | ((c >> 1) & 0x300) |
+                     ((c << 2) & 0x400) | ((c >> 1) & 0x40) | ((c << 1) & 0x80) |
+                     ((c >> 2) & 0xe) | ((c << 3) & 0x20),
+                 12));
+        return;
+    case 0x0e: /* C.BEQZ */
+    case 0x0f: /* C.BNEZ */
+        set(d, (c & 0x2000) ? OP_BNE : OP_BEQ, 0, rs1p, 0,
+            sext(((c >> 4) & 0x100) | ((c >> 7) & 0x18) | ((c << 1) & 0xc0) | ((c >> 2) & 6) |
+                     ((c << 3) & 0x20),
+                 9));
+        return;
+    case 0x10: set(d, OP_SLLI, rd, rd, 0, cu); return;
+    case 0x11: /* C.FLDSP */
+        set(d, OP_FLD, rd, 2, 0, ((c >> 7) & 0x20) | ((c >> 2) & 0x18) | ((c << 4) & 0x1c0));
+        return;
+    case 0x12: /* C.LWSP */
+        if (rd)
+            set(d, OP_LW, rd, 2, 0, ((c >> 7) & 0x20) | ((c >> 2) & 0x1c) | ((c << 4) & 0xc0));
+        return;
+    case 0x13: /* C.LDSP */
+        if (rd)
+            set(d, OP_LD, rd, 2, 0, ((c >> 7) & 0x20) | ((c >> 2) & 0x18) | ((c << 4) & 0x1c0));
+        return;
+    case 0x14:
+        if (!(c & 0x1000)) {
+            if (!rs2) { /* C.JR */
+                if (rd)
+                    set(d, OP_JALR, 0, rd, 0, 0);
+            } else { /* C.MV */
+                set(d, OP_ADD, rd, 0, rs2, 0);
+            }
+        } else if (!rs2) {
+            if (!rd)
+                set(d, OP_EBREAK, 0, 0, 0, 0); /* C.EBREAK */
+            else
+                set(d, OP_JALR, 1, rd, 0, 0); /* C.JALR */
+        } else { /* C.ADD */
+            set(d, OP_ADD, rd, rd, rs2, 0);
+        }
+        return;
+    case 0x15: /* C.FSDSP */
+        set(d, OP_FSD, 0, 2, rs2, ((c >> 7) & 0x38) | ((c >> 1) & 0x1c0));
+        return;
+    case 0x16: /* C.SWSP */
+        set(d, OP_SW, 0, 2, rs2, ((c >> 7) & 0x3c) | ((c >> 1) & 0xc0));
+        return;
+    case 0x17: /* C.SDSP */
+        set(d, OP_SD, 0, 2, rs2, ((c >> 7) & 0x38) | ((c >> 1) & 0x1c0));
+        return;
+    default:
+        return;
+    }
+}
+
+static void decode_32(dinsn_t *d, uint32_t insn)
+{
+    unsigned rd = RD, rs1 = RS1, rs2 = RS2, f3 = F3, f7 = F7;
+    int64_t imm_i = (int32_t)insn >> 20;
+    switch (insn & 0x7f) {
+    case 0x37: set(d, OP_LUI, rd, 0, 0, (int32_t)(insn & 0xfffff000u)); return;
+    case 0x17: set(d, OP_AUIPC, rd, 0, 0, (int32_t)(insn & 0xfffff000u)); return;
+    case 0x6f: set(d, OP_JAL, rd, 0, 0, (int64_t)IMM_J); return;
+    case 0x67:
+        if (!f3)
+            set(d, OP_JALR, rd, rs1, 0, imm_i);
+        return;
+    case 0x63: {
+        static const int ops[8] = {OP_BEQ, OP_BNE, OP_ILLEGAL, OP_ILLEGAL,
+                                   OP_BLT, OP_BGE, OP_BLTU, OP_BGEU};
+        if (ops[f3] != OP_ILLEGAL)
+            set(d, ops[f3], 0, rs1, rs2, (int64_t)IMM_B);
+        return;
+    }
+    case 0x03: {
+        static const int ops[8] = {OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU,
+                                   OP_ILLEGAL};
+        if (ops[f3] != OP_ILLEGAL)
+            set(d, ops[f3], rd, rs1, 0, imm_i);
+        return;
+    }
+    case 0x23:
+        if (f3 < 4)
+            set(d, OP_SB + (int)f3, 0, rs1, rs2, (int64_t)IMM_S);
+        return;
+    case 0x13: {
+        static const int ops[8] = {OP_ADDI, OP_SLLI, OP_SLTI, OP_SLTIU,
+                                   OP_XORI, OP_SRLI, OP_ORI, OP_ANDI};
+        int op = ops[f3];
+        if (f3 == 1 && (insn >> 26))
+            return;
+        if (f3 == 5) {
+            if ((insn >> 26) == 0x10)
+                op = OP_SRAI;
+            else if (insn >> 26)
+                return;
+        }
+        set(d, op, rd, rs1, 0, (f3 == 1 || f3 == 5) ? (imm_i & 63) : imm_i);
+        return;
+    }
+    case 0x1b:
+        if (f3 == 0)
+            set(d, OP_ADDIW, rd, rs1, 0, imm_i);
+        else if (f3 == 1 && f7 == 0)
+            set(d, OP_SLLIW, rd, rs1, 0, rs2);
+        else if (f3 == 5 && f7 == 0)
+            set(d, OP_SRLIW, rd, rs1, 0, rs2);
+        else if (f3 == 5 && f7 == 0x20)
+            set(d, OP_SRAIW, rd, rs1, 0, rs2);
+        return;
+    case 0x33: {
+        int op;
+        switch ((f7 << 3) | f3) {
+        case 0x000: op = OP_ADD; break;
+        case 0x100: op = OP_SUB; break;
+        case 0x001: op = OP_SLL; break;
+        case 0x002: op = OP_SLT; break;
+        case 0x003: op = OP_SLTU; break;
+        case 0x004: op = OP_XOR; break;
+        case 0x005: op = OP_SRL; break;
+        case 0x105: op = OP_SRA; break;
+        case 0x006: op = OP_OR; break;
+        case 0x007: op = OP_AND; break;
+        case 0x008: op = OP_MUL; break;
+        case 0x009: op = OP_MULH; break;
+        case 0x00a: op = OP_MULHSU; break;
+        case 0x00b: op = OP_MULHU; break;
+        case 0x00c: op = OP_DIV; break;
+        case 0x00d: op = OP_DIVU; break;
+        case 0x00e: op = OP_REM; break;
+        case 0x00f: op = OP_REMU; break;
+        default: return;
+        }
+        set(d, op, rd, rs1, rs2, 0);
+        return;
+    }
+    case 0x3b: {
+        int op;
+        switch ((f7 << 3) | f3) {
+        case 0x000: op = OP_ADDW; break;
+        case 0x100: op = OP_SUBW; break;
+        case 0x001: op = OP_SLLW; break;
+        case 0x005: op = OP_SRLW; break;
+        case 0x105: op = OP_SRAW; break;
+        case 0x008: op = OP_MULW; break;
+        case 0x00c: op = OP_DIVW; break;
+        case 0x00d: op = OP_DIVUW; break;
+        case 0x00e: op = OP_REMW; break;
+        case 0x00f: op = OP_REMUW; break;
+        default: return;
+        }
+        set(d, op, rd, rs1, rs2, 0);
+        return;
+    }
+    case 0x0f:
+        if (f3 == 0) /* fence (pause is the fence with pred=W, succ=0) */
+            set(d, insn == 0x0100000fu ? OP_PAUSE : OP_FENCE, 0, 0, 0, 0);
+        else if (f3 == 1) /* fence.i: decoded entries are validated by their bits */
+            set(d, OP_FENCE, 0, 0, 0, 0);
+        return;
+    case 0x2f: set(d, OP_AMO, 0, 0, 0, 0); return; /* validated when executed */
+    case 0x73:
+        if (f3 == 0) {
+            if (rd)
+                return;
+            if (f7 == 0x09)
+                set(d, OP_SFENCE, 0, rs1, rs2, 0);
+            else if (insn == 0x00000073u)
+                set(d, OP_ECALL, 0, 0, 0, 0);
+            else if (insn == 0x00100073u)
+                set(d, OP_EBREAK, 0, 0, 0, 0);
+            else if (insn == 0x30200073u)
+                set(d, OP_MRET, 0, 0, 0, 0);
+            else if (insn == 0x10200073u)
+                set(d, OP_SRET, 0, 0, 0, 0);
+            else if (insn == 0x10500073u)
+                set(d, OP_WFI, 0, 0, 0, 0);
+        } else if (f3 != 4) {
+            set(d, OP_CSR, 0, 0, 0, 0);
+        }
+        return;
+    case 0x07:
+        if (f3 == 2 || f3 == 3)
+            set(d, f3 == 2 ? OP_FLW : OP_FLD, rd, rs1, 0, imm_i);
+        return;
+    case 0x27:
+        if (f3 == 2 || f3 == 3)
+            set(d, f3 == 2 ? OP_FSW : OP_FSD, 0, rs1, rs2, (int64_t)IMM_S);
+        return;
+    case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+        set(d, OP_FP, 0, 0, 0, 0);
+        return;
+    default:
+        return;
+    }
+}
+
+static void decode(dinsn_t *d, uint32_t raw)
+{
+    set(d, OP_ILLEGAL, 0, 0, 0, 0);
+    d->raw = raw;
+    if ((raw & 3) != 3) {
+        d->len = 2;
+        decode_c(d, raw);
+    } else {
+        d->len = 4;
+        decode_32(d, raw);
+    }
+    if (d->op != OP_ILLEGAL && d->op <= OP_LAST_WX && d->rd == 0)
+        d->rd = 32; /* writes to x0 go to the sink */
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* fast-cache hits are counted in a local (a memory counter would chain every
+ * load and store through store forwarding) and flushed with the instret sync */
+#define SYNC()                                                                               \
+    do {                                                                                     \
+        hart_sync(h, n - exc);                                                               \
+        h->st.fc_hits += fch;                                                                \
+        fch = 0;                                                                             \
+    } while (0)
+#define IMM ((uint64_t)(int64_t)d->imm)
+#define XD x[d->rd]
+#define X1 x[d->rs1]
+#define X2 x[d->rs2]
 
 #define ILLEGAL()                                                                            \
     do {                                                                                     \
         h->exc_cause = CAUSE_ILLEGAL;                                                        \
-        h->exc_tval = insn;                                                                  \
+        h->exc_tval = d->raw;                                                                \
         goto trap;                                                                           \
     } while (0)
 
@@ -303,7 +605,7 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
         if (likely(h->fc_tag[ACC_LOAD][i_] == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {     \
             T t_;                                                                            \
             memcpy(&t_, (const void *)(h->fc_add[ACC_LOAD][i_] + (uintptr_t)va_), sizeof(T)); \
-            h->st.fc_hits++;                                                                 \
+            fch++;                                                                 \
             x[rdi] = (uint64_t)t_;                                                           \
         } else {                                                                             \
             uint64_t v_;                                                                     \
@@ -311,7 +613,7 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
             r = mem_load_slow(h, va_, sizeof(T), &v_);                                       \
             if (unlikely(r)) {                                                               \
                 lkind = (kind);                                                              \
-                lrd = (rdi);                                                                 \
+                lrd = (rdi) & 31;                                                            \
                 goto load_fail;                                                              \
             }                                                                                \
             x[rdi] = (uint64_t)(T)v_;                                                        \
@@ -328,7 +630,7 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
         if (likely(h->fc_tag[ACC_LOAD][i_] == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {     \
             T t_;                                                                            \
             memcpy(&t_, (const void *)(h->fc_add[ACC_LOAD][i_] + (uintptr_t)va_), sizeof(T)); \
-            h->st.fc_hits++;                                                                 \
+            fch++;                                                                 \
             v_ = t_;                                                                         \
         } else {                                                                             \
             SYNC();                                                                          \
@@ -350,7 +652,7 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
         size_t i_ = (va_ >> 12) & FC_MASK;                                                   \
         if (likely(h->fc_tag[ACC_STORE][i_] == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {    \
             memcpy((void *)(h->fc_add[ACC_STORE][i_] + (uintptr_t)va_), &v_, sizeof(T));     \
-            h->st.fc_hits++;                                                                 \
+            fch++;                                                                 \
         } else {                                                                             \
             SYNC();                                                                          \
             r = mem_store_slow(h, va_, sizeof(T), (uint64_t)v_);                             \
@@ -372,15 +674,76 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
         fpage = FC_INVALID;                                                                  \
     } while (0)
 
+/* Fetch at pc and jump to the handler of the decoded instruction. Replicated
+ * at the end of every handler (threaded code), so each handler's indirect
+ * jump is predicted on its own. */
+#define DISPATCH()                                                                           \
+    do {                                                                                     \
+        if (unlikely(n >= chunk_end))                                                        \
+            goto check;                                                                      \
+        if (unlikely((pc & PAGE_MASK) != fpage || (pc & 0xfff) > 0xffc))                     \
+            goto fetch_slow;                                                                 \
+        memcpy(&raw, (const void *)((uintptr_t)pc + fadd), 4);                               \
+        if ((raw & 3) != 3)                                                                  \
+            raw &= 0xffff;                                                                   \
+        d = &dc[(pc >> 1) & DC_MASK];                                                        \
+        if (unlikely(d->raw != raw))                                                         \
+            goto decode_slow;                                                                \
+        goto *labels[d->op];                                                                 \
+    } while (0)
+
+#define NEXT()                                                                               \
+    do {                                                                                     \
+        pc += d->len;                                                                        \
+        n++;                                                                                 \
+        DISPATCH();                                                                          \
+    } while (0)
+
+#define JUMP(target)                                                                         \
+    do {                                                                                     \
+        pc = (target);                                                                       \
+        n++;                                                                                 \
+        DISPATCH();                                                                          \
+    } while (0)
+
 int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
 {
+    static void *const labels[OP_COUNT] = {
+        [OP_ILLEGAL] = &&L_ILLEGAL, [OP_LUI] = &&L_LUI, [OP_AUIPC] = &&L_AUIPC,
+        [OP_JAL] = &&L_JAL, [OP_JALR] = &&L_JALR,
+        [OP_LB] = &&L_LB, [OP_LH] = &&L_LH, [OP_LW] = &&L_LW, [OP_LD] = &&L_LD,
+        [OP_LBU] = &&L_LBU, [OP_LHU] = &&L_LHU, [OP_LWU] = &&L_LWU,
+        [OP_ADDI] = &&L_ADDI, [OP_SLTI] = &&L_SLTI, [OP_SLTIU] = &&L_SLTIU,
+        [OP_XORI] = &&L_XORI, [OP_ORI] = &&L_ORI, [OP_ANDI] = &&L_ANDI,
+        [OP_SLLI] = &&L_SLLI, [OP_SRLI] = &&L_SRLI, [OP_SRAI] = &&L_SRAI,
+        [OP_ADD] = &&L_ADD, [OP_SUB] = &&L_SUB, [OP_SLL] = &&L_SLL, [OP_SLT] = &&L_SLT,
+        [OP_SLTU] = &&L_SLTU, [OP_XOR] = &&L_XOR, [OP_SRL] = &&L_SRL, [OP_SRA] = &&L_SRA,
+        [OP_OR] = &&L_OR, [OP_AND] = &&L_AND,
+        [OP_ADDIW] = &&L_ADDIW, [OP_SLLIW] = &&L_SLLIW, [OP_SRLIW] = &&L_SRLIW,
+        [OP_SRAIW] = &&L_SRAIW, [OP_ADDW] = &&L_ADDW, [OP_SUBW] = &&L_SUBW,
+        [OP_SLLW] = &&L_SLLW, [OP_SRLW] = &&L_SRLW, [OP_SRAW] = &&L_SRAW,
+        [OP_MUL] = &&L_MUL, [OP_MULH] = &&L_MULH, [OP_MULHSU] = &&L_MULHSU,
+        [OP_MULHU] = &&L_MULHU, [OP_DIV] = &&L_DIV, [OP_DIVU] = &&L_DIVU, [OP_REM] = &&L_REM,
+        [OP_REMU] = &&L_REMU, [OP_MULW] = &&L_MULW, [OP_DIVW] = &&L_DIVW,
+        [OP_DIVUW] = &&L_DIVUW, [OP_REMW] = &&L_REMW, [OP_REMUW] = &&L_REMUW,
+        [OP_BEQ] = &&L_BEQ, [OP_BNE] = &&L_BNE, [OP_BLT] = &&L_BLT, [OP_BGE] = &&L_BGE,
+        [OP_BLTU] = &&L_BLTU, [OP_BGEU] = &&L_BGEU,
+        [OP_SB] = &&L_SB, [OP_SH] = &&L_SH, [OP_SW] = &&L_SW, [OP_SD] = &&L_SD,
+        [OP_FENCE] = &&L_FENCE, [OP_PAUSE] = &&L_PAUSE, [OP_AMO] = &&L_AMO,
+        [OP_CSR] = &&L_CSR, [OP_ECALL] = &&L_ECALL, [OP_EBREAK] = &&L_EBREAK,
+        [OP_MRET] = &&L_XRET, [OP_SRET] = &&L_XRET, [OP_WFI] = &&L_WFI,
+        [OP_SFENCE] = &&L_SFENCE, [OP_FLW] = &&L_FLW, [OP_FLD] = &&L_FLD,
+        [OP_FSW] = &&L_FSW, [OP_FSD] = &&L_FSD, [OP_FP] = &&L_FP,
+    };
     machine_t *const m = h->m;
     uint64_t *const x = h->x;
-    uint64_t pc = h->pc, npc;
-    uint64_t n = 0, exc = 0, chunk_end;
+    dinsn_t *const dc = m->dc;
+    dinsn_t *d = dc;
+    uint64_t pc = h->pc;
+    uint64_t n = 0, exc = 0, chunk_end = 0, fch = 0;
     uint64_t fpage = FC_INVALID;
     uintptr_t fadd = 0;
-    uint32_t insn;
+    uint32_t raw;
     int r, lkind = 0;
     unsigned lrd = 0;
 
@@ -424,473 +787,205 @@ check:
         if (lim < chunk_end - n)
             chunk_end = n + lim;
     }
+    DISPATCH();
 
-    for (;;) {
-        if (unlikely(n >= chunk_end))
-            goto check;
-        x[0] = 0;
-
-        /* ---- fetch */
-        if (likely((pc & PAGE_MASK) == fpage && (pc & 0xfff) <= 0xffc)) {
-            memcpy(&insn, (const void *)((uintptr_t)pc + fadd), 4);
+fetch_slow:
+    if (n >= chunk_end)
+        goto check;
+    {
+        size_t fi = (pc >> 12) & FC_MASK;
+        if ((pc & 0xfff) <= 0xffc && h->fc_tag[ACC_FETCH][fi] == (pc & PAGE_MASK)) {
+            fpage = pc & PAGE_MASK;
+            fadd = h->fc_add[ACC_FETCH][fi];
+            h->bp_resume = false;
+            memcpy(&raw, (const void *)((uintptr_t)pc + fadd), 4);
+            if ((raw & 3) != 3)
+                raw &= 0xffff;
         } else {
-            size_t fi = (pc >> 12) & FC_MASK;
-            if ((pc & 0xfff) <= 0xffc && h->fc_tag[ACC_FETCH][fi] == (pc & PAGE_MASK)) {
-                fpage = pc & PAGE_MASK;
-                fadd = h->fc_add[ACC_FETCH][fi];
-                h->bp_resume = false;
-                memcpy(&insn, (const void *)((uintptr_t)pc + fadd), 4);
-            } else {
-                SYNC();
-                r = mem_fetch_slow(h, pc, &insn, &fpage, &fadd);
-                if (unlikely(r)) {
-                    if (r == MEM_EXC)
-                        goto trap;
-                    goto exit;
-                }
-            }
-        }
-
-        /* ---- compressed */
-        if ((insn & 3) != 3) {
-            insn &= 0xffff;
-            npc = pc + 2;
-            switch (((insn & 3) << 3) | (insn >> 13)) {
-            case 0x00: { /* C.ADDI4SPN */
-                uint64_t imm = ((insn >> 7) & 0x30) | ((insn >> 1) & 0x3c0) |
-                               ((insn >> 4) & 0x4) | ((insn >> 2) & 0x8);
-                if (!imm)
-                    ILLEGAL(); /* includes the all-zero instruction */
-                x[CRS2P] = x[2] + imm;
-                break;
-            }
-            case 0x01: /* C.FLD */
-                LDF(uint64_t, x[CRS1P] + (((insn >> 7) & 0x38) | ((insn << 1) & 0xc0)), LK_F64,
-                    CRS2P);
-                break;
-            case 0x02: /* C.LW */
-                LDX(int32_t,
-                    x[CRS1P] + (((insn >> 7) & 0x38) | ((insn >> 4) & 4) | ((insn << 1) & 0x40)),
-                    LK_I32, CRS2P);
-                break;
-            case 0x03: /* C.LD */
-                LDX(uint64_t, x[CRS1P] + (((insn >> 7) & 0x38) | ((insn << 1) & 0xc0)), LK_I64,
-                    CRS2P);
-                break;
-            case 0x05: /* C.FSD */
-                STF(uint64_t, x[CRS1P] + (((insn >> 7) & 0x38) | ((insn << 1) & 0xc0)),
-                    h->f[CRS2P]);
-                break;
-            case 0x06: /* C.SW */
-                ST(uint32_t,
-                   x[CRS1P] + (((insn >> 7) & 0x38) | ((insn >> 4) & 4) | ((insn << 1) & 0x40)),
-                   x[CRS2P]);
-                break;
-            case 0x07: /* C.SD */
-                ST(uint64_t, x[CRS1P] + (((insn >> 7) & 0x38) | ((insn << 1) & 0xc0)),
-                   x[CRS2P]);
-                break;
-            case 0x08: /* C.ADDI (C.NOP) */
-                x[CRD] = x[CRD] + CI_IMM;
-                break;
-            case 0x09: /* C.ADDIW */
-                if (!CRD)
-                    ILLEGAL();
-                x[CRD] = (uint64_t)(int64_t)(int32_t)(x[CRD] + CI_IMM);
-                break;
-            case 0x0a: /* C.LI */
-                x[CRD] = CI_IMM;
-                break;
-            case 0x0b:
-                if (CRD == 2) { /* C.ADDI16SP */
-                    uint64_t v = ((insn >> 3) & 0x200) | ((insn >> 2) & 0x10) |
-                                 ((insn << 1) & 0x40) | ((insn << 4) & 0x180) |
-                                 ((insn << 3) & 0x20);
-                    if (!v)
-                        ILLEGAL();
-                    x[2] += (uint64_t)sext(v, 10);
-                } else { /* C.LUI */
-                    if (!CI_UIMM)
-                        ILLEGAL();
-                    x[CRD] = CI_IMM << 12;
-                }
-                break;
-            case 0x0c: {
-                unsigned rdp = CRS1P;
-                switch ((insn >> 10) & 3) {
-                case 0: x[rdp] = x[rdp] >> CI_UIMM; break;
-                case 1: x[rdp] = (uint64_t)((int64_t)x[rdp] >> CI_UIMM); break;
-                case 2: x[rdp] &= CI_IMM; break;
-                default: {
-                    uint64_t a = x[rdp], b = x[CRS2P];
-                    switch (((insn >> 10) & 4) | ((insn >> 5) & 3)) {
-                    case 0: x[rdp] = a - b; break;
-                    case 1: x[rdp] = a ^ b; break;
-                    case 2: x[rdp] = a | b; break;
-                    case 3: x[rdp] = a & b; break;
-                    case 4: x[rdp] = (uint64_t)(int64_t)(int32_t)(a - b); break;
-                    case 5: x[rdp] = (uint64_t)(int64_t)(int32_t)(a + b); break;
-                    default: ILLEGAL();
-                    }
-                }
-                }
-                break;
-            }
-            case 0x0d: /* C.J */
-                npc = pc + (uint64_t)sext(((insn >> 1) & 0x800) | ((insn >> 7) & 0x10) |
-                                              ((insn >> 1) & 0x300) | ((insn << 2) & 0x400) |
-                                              ((insn >> 1) & 0x40) | ((insn << 1) & 0x80) |
-                                              ((insn >> 2) & 0xe) | ((insn << 3) & 0x20),
-                                          12);
-                break;
-            case 0x0e: /* C.BEQZ */
-            case 0x0f: { /* C.BNEZ */
-                bool z = x[CRS1P] == 0;
-                if (z == !(insn & 0x2000))
-                    npc = pc + (uint64_t)sext(((insn >> 4) & 0x100) | ((insn >> 7) & 0x18) |
-                                                  ((insn << 1) & 0xc0) | ((insn >> 2) & 6) |
-                                                  ((insn << 3) & 0x20),
-                                              9);
-                break;
-            }
-            case 0x10: /* C.SLLI */
-                x[CRD] = x[CRD] << CI_UIMM;
-                break;
-            case 0x11: /* C.FLDSP */
-                LDF(uint64_t,
-                    x[2] + (((insn >> 7) & 0x20) | ((insn >> 2) & 0x18) | ((insn << 4) & 0x1c0)),
-                    LK_F64, CRD);
-                break;
-            case 0x12: /* C.LWSP */
-                if (!CRD)
-                    ILLEGAL();
-                LDX(int32_t,
-                    x[2] + (((insn >> 7) & 0x20) | ((insn >> 2) & 0x1c) | ((insn << 4) & 0xc0)),
-                    LK_I32, CRD);
-                break;
-            case 0x13: /* C.LDSP */
-                if (!CRD)
-                    ILLEGAL();
-                LDX(uint64_t,
-                    x[2] + (((insn >> 7) & 0x20) | ((insn >> 2) & 0x18) | ((insn << 4) & 0x1c0)),
-                    LK_I64, CRD);
-                break;
-            case 0x14: {
-                unsigned rs1 = CRD, rs2 = CRS2;
-                if (!(insn & 0x1000)) {
-                    if (!rs2) { /* C.JR */
-                        if (!rs1)
-                            ILLEGAL();
-                        npc = x[rs1] & ~1ull;
-                    } else { /* C.MV */
-                        x[rs1] = x[rs2];
-                    }
-                } else if (!rs2) {
-                    if (!rs1) { /* C.EBREAK */
-                        goto ebreak;
-                    } else { /* C.JALR */
-                        uint64_t t = x[rs1] & ~1ull;
-                        x[1] = npc;
-                        npc = t;
-                    }
-                } else { /* C.ADD */
-                    x[rs1] = x[rs1] + x[rs2];
-                }
-                break;
-            }
-            case 0x15: /* C.FSDSP */
-                STF(uint64_t, x[2] + (((insn >> 7) & 0x38) | ((insn >> 1) & 0x1c0)),
-                    h->f[CRS2]);
-                break;
-            case 0x16: /* C.SWSP */
-                ST(uint32_t, x[2] + (((insn >> 7) & 0x3c) | ((insn >> 1) & 0xc0)), x[CRS2]);
-                break;
-            case 0x17: /* C.SDSP */
-                ST(uint64_t, x[2] + (((insn >> 7) & 0x38) | ((insn >> 1) & 0x1c0)), x[CRS2]);
-                break;
-            default:
-                ILLEGAL();
-            }
-            pc = npc;
-            n++;
-            continue;
-        }
-
-        /* ---- 32-bit */
-        npc = pc + 4;
-        switch (insn & 0x7f) {
-        case 0x03: { /* LOAD */
-            uint64_t va = x[RS1] + IMM_I;
-            switch (F3) {
-            case 0: LDX(int8_t, va, LK_I8, RD); break;
-            case 1: LDX(int16_t, va, LK_I16, RD); break;
-            case 2: LDX(int32_t, va, LK_I32, RD); break;
-            case 3: LDX(uint64_t, va, LK_I64, RD); break;
-            case 4: LDX(uint8_t, va, LK_U8, RD); break;
-            case 5: LDX(uint16_t, va, LK_U16, RD); break;
-            case 6: LDX(uint32_t, va, LK_U32, RD); break;
-            default: ILLEGAL();
-            }
-            break;
-        }
-        case 0x07: { /* LOAD-FP */
-            uint64_t va = x[RS1] + IMM_I;
-            if (F3 == 2)
-                LDF(uint32_t, va, LK_F32, RD);
-            else if (F3 == 3)
-                LDF(uint64_t, va, LK_F64, RD);
-            else
-                ILLEGAL();
-            break;
-        }
-        case 0x0f: /* MISC-MEM */
-            if (F3 == 0) {
-                if (insn == 0x0100000fu && m->pause_exit && ++h->pauses >= m->pause_window) {
-                    pc = npc;
-                    n++;
-                    h->exit_reason = EXIT_PAUSE;
-                    goto exit;
-                }
-            } else if (F3 != 1) { /* fence.i: no decoded-instruction cache to flush */
-                ILLEGAL();
-            }
-            break;
-        case 0x13: { /* OP-IMM */
-            uint64_t a = x[RS1], imm = IMM_I;
-            switch (F3) {
-            case 0: x[RD] = a + imm; break;
-            case 1:
-                if (insn >> 26)
-                    ILLEGAL();
-                x[RD] = a << (imm & 63);
-                break;
-            case 2: x[RD] = (int64_t)a < (int64_t)imm; break;
-            case 3: x[RD] = a < imm; break;
-            case 4: x[RD] = a ^ imm; break;
-            case 5:
-                if ((insn >> 26) == 0)
-                    x[RD] = a >> (imm & 63);
-                else if ((insn >> 26) == 0x10)
-                    x[RD] = (uint64_t)((int64_t)a >> (imm & 63));
-                else
-                    ILLEGAL();
-                break;
-            case 6: x[RD] = a | imm; break;
-            default: x[RD] = a & imm; break;
-            }
-            break;
-        }
-        case 0x17: /* AUIPC */
-            x[RD] = pc + IMM_U;
-            break;
-        case 0x1b: { /* OP-IMM-32 */
-            uint32_t a = (uint32_t)x[RS1];
-            unsigned sh = RS2;
-            switch (F3) {
-            case 0: x[RD] = (uint64_t)(int64_t)(int32_t)(a + (uint32_t)IMM_I); break;
-            case 1:
-                if (F7)
-                    ILLEGAL();
-                x[RD] = (uint64_t)(int64_t)(int32_t)(a << sh);
-                break;
-            case 5:
-                if (F7 == 0)
-                    x[RD] = (uint64_t)(int64_t)(int32_t)(a >> sh);
-                else if (F7 == 0x20)
-                    x[RD] = (uint64_t)(int64_t)((int32_t)a >> sh);
-                else
-                    ILLEGAL();
-                break;
-            default: ILLEGAL();
-            }
-            break;
-        }
-        case 0x23: { /* STORE */
-            uint64_t va = x[RS1] + IMM_S, v = x[RS2];
-            switch (F3) {
-            case 0: ST(uint8_t, va, v); break;
-            case 1: ST(uint16_t, va, v); break;
-            case 2: ST(uint32_t, va, v); break;
-            case 3: ST(uint64_t, va, v); break;
-            default: ILLEGAL();
-            }
-            break;
-        }
-        case 0x27: { /* STORE-FP */
-            uint64_t va = x[RS1] + IMM_S, v = h->f[RS2];
-            if (F3 == 2)
-                STF(uint32_t, va, v);
-            else if (F3 == 3)
-                STF(uint64_t, va, v);
-            else
-                ILLEGAL();
-            break;
-        }
-        case 0x2f: /* AMO */
             SYNC();
-            h->pc = pc;
-            r = exec_amo(h, insn);
+            r = mem_fetch_slow(h, pc, &raw, &fpage, &fadd);
             if (unlikely(r)) {
                 if (r == MEM_EXC)
                     goto trap;
-                pc = npc;
-                n++;
-                goto exit; /* HTIF */
+                goto exit;
             }
-            break;
-        case 0x33: { /* OP */
-            uint64_t a = x[RS1], b = x[RS2];
-            switch ((F7 << 3) | F3) {
-            case 0x000: x[RD] = a + b; break;
-            case 0x100: x[RD] = a - b; break;
-            case 0x001: x[RD] = a << (b & 63); break;
-            case 0x002: x[RD] = (int64_t)a < (int64_t)b; break;
-            case 0x003: x[RD] = a < b; break;
-            case 0x004: x[RD] = a ^ b; break;
-            case 0x005: x[RD] = a >> (b & 63); break;
-            case 0x105: x[RD] = (uint64_t)((int64_t)a >> (b & 63)); break;
-            case 0x006: x[RD] = a | b; break;
-            case 0x007: x[RD] = a & b; break;
-            case 0x008: x[RD] = a * b; break;
-            case 0x009: x[RD] = mulh((int64_t)a, (int64_t)b); break;
-            case 0x00a: x[RD] = mulhsu((int64_t)a, b); break;
-            case 0x00b: x[RD] = mulhu(a, b); break;
-            case 0x00c: x[RD] = divs((int64_t)a, (int64_t)b); break;
-            case 0x00d: x[RD] = b ? a / b : UINT64_MAX; break;
-            case 0x00e: x[RD] = rems((int64_t)a, (int64_t)b); break;
-            case 0x00f: x[RD] = b ? a % b : a; break;
-            default: ILLEGAL();
-            }
-            break;
         }
-        case 0x37: /* LUI */
-            x[RD] = IMM_U;
-            break;
-        case 0x3b: { /* OP-32 */
-            uint32_t a = (uint32_t)x[RS1], b = (uint32_t)x[RS2];
-            switch ((F7 << 3) | F3) {
-            case 0x000: x[RD] = (uint64_t)(int64_t)(int32_t)(a + b); break;
-            case 0x100: x[RD] = (uint64_t)(int64_t)(int32_t)(a - b); break;
-            case 0x001: x[RD] = (uint64_t)(int64_t)(int32_t)(a << (b & 31)); break;
-            case 0x005: x[RD] = (uint64_t)(int64_t)(int32_t)(a >> (b & 31)); break;
-            case 0x105: x[RD] = (uint64_t)(int64_t)((int32_t)a >> (b & 31)); break;
-            case 0x008: x[RD] = (uint64_t)(int64_t)(int32_t)(a * b); break;
-            case 0x00c: x[RD] = divw((int32_t)a, (int32_t)b); break;
-            case 0x00d: x[RD] = (uint64_t)(int64_t)(int32_t)(b ? a / b : UINT32_MAX); break;
-            case 0x00e: x[RD] = remw((int32_t)a, (int32_t)b); break;
-            case 0x00f: x[RD] = (uint64_t)(int64_t)(int32_t)(b ? a % b : a); break;
-            default: ILLEGAL();
-            }
-            break;
-        }
-        case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: /* F/D */
-            if (exec_fp(h, insn) != MEM_OK)
-                goto trap;
-            break;
-        case 0x63: { /* BRANCH */
-            uint64_t a = x[RS1], b = x[RS2];
-            bool t;
-            switch (F3) {
-            case 0: t = a == b; break;
-            case 1: t = a != b; break;
-            case 4: t = (int64_t)a < (int64_t)b; break;
-            case 5: t = (int64_t)a >= (int64_t)b; break;
-            case 6: t = a < b; break;
-            case 7: t = a >= b; break;
-            default: ILLEGAL();
-            }
-            if (t)
-                npc = pc + IMM_B;
-            break;
-        }
-        case 0x67: { /* JALR */
-            if (F3)
-                ILLEGAL();
-            uint64_t t = (x[RS1] + IMM_I) & ~1ull;
-            x[RD] = npc;
-            npc = t;
-            break;
-        }
-        case 0x6f: /* JAL */
-            x[RD] = npc;
-            npc = pc + IMM_J;
-            break;
-        case 0x73: /* SYSTEM */
-            if (F3 == 0) {
-                if (RD != 0)
-                    ILLEGAL();
-                if (F7 == 0x09) { /* SFENCE.VMA */
-                    if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
-                        ILLEGAL();
-                    exec_sfence(h, x[RS1], RS1 != 0, x[RS2], RS2 != 0);
-                    FLUSH_CTX();
-                    break;
-                }
-                switch (insn) {
-                case 0x00000073u: { /* ECALL */
-                    uint64_t cause = h->priv == PRIV_U   ? CAUSE_ECALL_U
-                                     : h->priv == PRIV_S ? CAUSE_ECALL_S
-                                                         : CAUSE_ECALL_M;
-                    if (m->sbi_in_vmm && trap_goes_to_m(h, cause)) {
-                        pc = npc;
-                        n++;
-                        h->exit_reason = EXIT_ECALL;
-                        goto exit;
-                    }
-                    h->exc_cause = cause;
-                    h->exc_tval = 0;
-                    goto trap;
-                }
-                case 0x00100073u: /* EBREAK */
-                    goto ebreak;
-                case 0x30200073u: /* MRET */
-                case 0x10200073u: /* SRET */
-                    SYNC();
-                    h->pc = pc;
-                    if ((insn == 0x30200073u ? exec_mret(h) : exec_sret(h)) != MEM_OK)
-                        ILLEGAL();
-                    pc = h->pc;
-                    n++;
-                    FLUSH_CTX();
-                    goto check;
-                case 0x10500073u: /* WFI */
-                    if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW)))
-                        ILLEGAL();
-                    SYNC();
-                    if (hart_wakeup_pending(h))
-                        break; /* an interrupt is pending: wfi is a nop */
-                    pc = npc;
-                    n++;
-                    h->exit_reason = EXIT_WFI;
-                    goto exit;
-                default:
-                    ILLEGAL();
-                }
-            }
-            if (F3 == 4)
-                ILLEGAL();
-            {
-                int eff = 0;
-                SYNC();
-                h->pc = pc;
-                if (exec_csr(h, insn, &eff) != MEM_OK)
-                    ILLEGAL();
-                pc = npc;
-                n++;
-                if (eff & CSR_FLUSH)
-                    FLUSH_CTX();
-                if (eff)
-                    goto check;
-                continue;
-            }
-        default:
-            ILLEGAL();
-        }
-        pc = npc;
-        n++;
     }
+    d = &dc[(pc >> 1) & DC_MASK];
+    if (d->raw == raw)
+        goto *labels[d->op];
+decode_slow:
+    decode(d, raw);
+    goto *labels[d->op];
 
-ebreak:
+    /* ---- integer */
+L_LUI: XD = IMM; NEXT();
+L_AUIPC: XD = pc + IMM; NEXT();
+L_JAL: XD = pc + d->len; JUMP(pc + IMM);
+L_JALR: {
+    uint64_t t = (X1 + IMM) & ~1ull;
+    XD = pc + d->len;
+    JUMP(t);
+}
+L_ADDI: XD = X1 + IMM; NEXT();
+L_SLTI: XD = (int64_t)X1 < (int64_t)IMM; NEXT();
+L_SLTIU: XD = X1 < IMM; NEXT();
+L_XORI: XD = X1 ^ IMM; NEXT();
+L_ORI: XD = X1 | IMM; NEXT();
+L_ANDI: XD = X1 & IMM; NEXT();
+L_SLLI: XD = X1 << d->imm; NEXT();
+L_SRLI: XD = X1 >> d->imm; NEXT();
+L_SRAI: XD = (uint64_t)((int64_t)X1 >> d->imm); NEXT();
+L_ADD: XD = X1 + X2; NEXT();
+L_SUB: XD = X1 - X2; NEXT();
+L_SLL: XD = X1 << (X2 & 63); NEXT();
+L_SLT: XD = (int64_t)X1 < (int64_t)X2; NEXT();
+L_SLTU: XD = X1 < X2; NEXT();
+L_XOR: XD = X1 ^ X2; NEXT();
+L_SRL: XD = X1 >> (X2 & 63); NEXT();
+L_SRA: XD = (uint64_t)((int64_t)X1 >> (X2 & 63)); NEXT();
+L_OR: XD = X1 | X2; NEXT();
+L_AND: XD = X1 & X2; NEXT();
+L_ADDIW: XD = (uint64_t)(int64_t)(int32_t)(X1 + IMM); NEXT();
+L_SLLIW: XD = (uint64_t)(int64_t)(int32_t)((uint32_t)X1 << d->imm); NEXT();
+L_SRLIW: XD = (uint64_t)(int64_t)(int32_t)((uint32_t)X1 >> d->imm); NEXT();
+L_SRAIW: XD = (uint64_t)(int64_t)((int32_t)X1 >> d->imm); NEXT();
+L_ADDW: XD = (uint64_t)(int64_t)(int32_t)(X1 + X2); NEXT();
+L_SUBW: XD = (uint64_t)(int64_t)(int32_t)(X1 - X2); NEXT();
+L_SLLW: XD = (uint64_t)(int64_t)(int32_t)((uint32_t)X1 << (X2 & 31)); NEXT();
+L_SRLW: XD = (uint64_t)(int64_t)(int32_t)((uint32_t)X1 >> (X2 & 31)); NEXT();
+L_SRAW: XD = (uint64_t)(int64_t)((int32_t)X1 >> (X2 & 31)); NEXT();
+L_MUL: XD = X1 * X2; NEXT();
+L_MULH: XD = mulh((int64_t)X1, (int64_t)X2); NEXT();
+L_MULHSU: XD = mulhsu((int64_t)X1, X2); NEXT();
+L_MULHU: XD = mulhu(X1, X2); NEXT();
+L_DIV: XD = divs((int64_t)X1, (int64_t)X2); NEXT();
+L_DIVU: XD = X2 ? X1 / X2 : UINT64_MAX; NEXT();
+L_REM: XD = rems((int64_t)X1, (int64_t)X2); NEXT();
+L_REMU: XD = X2 ? X1 % X2 : X1; NEXT();
+L_MULW: XD = (uint64_t)(int64_t)(int32_t)((uint32_t)X1 * (uint32_t)X2); NEXT();
+L_DIVW: XD = divw((int32_t)X1, (int32_t)X2); NEXT();
+L_DIVUW: {
+    uint32_t a = (uint32_t)X1, b = (uint32_t)X2;
+    XD = (uint64_t)(int64_t)(int32_t)(b ? a / b : UINT32_MAX);
+    NEXT();
+}
+L_REMW: XD = remw((int32_t)X1, (int32_t)X2); NEXT();
+L_REMUW: {
+    uint32_t a = (uint32_t)X1, b = (uint32_t)X2;
+    XD = (uint64_t)(int64_t)(int32_t)(b ? a % b : a);
+    NEXT();
+}
+L_BEQ: if (X1 == X2) JUMP(pc + IMM); NEXT();
+L_BNE: if (X1 != X2) JUMP(pc + IMM); NEXT();
+L_BLT: if ((int64_t)X1 < (int64_t)X2) JUMP(pc + IMM); NEXT();
+L_BGE: if ((int64_t)X1 >= (int64_t)X2) JUMP(pc + IMM); NEXT();
+L_BLTU: if (X1 < X2) JUMP(pc + IMM); NEXT();
+L_BGEU: if (X1 >= X2) JUMP(pc + IMM); NEXT();
+
+    /* ---- memory */
+L_LB: LDX(int8_t, X1 + IMM, LK_I8, d->rd); NEXT();
+L_LH: LDX(int16_t, X1 + IMM, LK_I16, d->rd); NEXT();
+L_LW: LDX(int32_t, X1 + IMM, LK_I32, d->rd); NEXT();
+L_LD: LDX(uint64_t, X1 + IMM, LK_I64, d->rd); NEXT();
+L_LBU: LDX(uint8_t, X1 + IMM, LK_U8, d->rd); NEXT();
+L_LHU: LDX(uint16_t, X1 + IMM, LK_U16, d->rd); NEXT();
+L_LWU: LDX(uint32_t, X1 + IMM, LK_U32, d->rd); NEXT();
+L_SB: ST(uint8_t, X1 + IMM, X2); NEXT();
+L_SH: ST(uint16_t, X1 + IMM, X2); NEXT();
+L_SW: ST(uint32_t, X1 + IMM, X2); NEXT();
+L_SD: ST(uint64_t, X1 + IMM, X2); NEXT();
+L_FLW: LDF(uint32_t, X1 + IMM, LK_F32, d->rd); NEXT();
+L_FLD: LDF(uint64_t, X1 + IMM, LK_F64, d->rd); NEXT();
+L_FSW: STF(uint32_t, X1 + IMM, h->f[d->rs2]); NEXT();
+L_FSD: STF(uint64_t, X1 + IMM, h->f[d->rs2]); NEXT();
+L_AMO:
+    SYNC();
+    h->pc = pc;
+    r = exec_amo(h, d->raw);
+    if (unlikely(r)) {
+        if (r == MEM_EXC)
+            goto trap;
+        pc += d->len;
+        n++;
+        goto exit; /* HTIF */
+    }
+    NEXT();
+
+    /* ---- FP arithmetic */
+L_FP:
+    if (exec_fp(h, d->raw) != MEM_OK)
+        goto trap;
+    NEXT();
+
+    /* ---- fences and hints */
+L_FENCE: NEXT();
+L_PAUSE:
+    if (m->pause_exit && ++h->pauses >= m->pause_window) {
+        pc += d->len;
+        n++;
+        h->exit_reason = EXIT_PAUSE;
+        goto exit;
+    }
+    NEXT();
+
+    /* ---- system */
+L_SFENCE:
+    if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
+        ILLEGAL();
+    exec_sfence(h, X1, d->rs1 != 0, X2, d->rs2 != 0);
+    FLUSH_CTX();
+    NEXT();
+L_ECALL: {
+    uint64_t cause = h->priv == PRIV_U   ? CAUSE_ECALL_U
+                     : h->priv == PRIV_S ? CAUSE_ECALL_S
+                                         : CAUSE_ECALL_M;
+    if (m->sbi_in_vmm && trap_goes_to_m(h, cause)) {
+        pc += d->len;
+        n++;
+        h->exit_reason = EXIT_ECALL;
+        goto exit;
+    }
+    h->exc_cause = cause;
+    h->exc_tval = 0;
+    goto trap;
+}
+L_XRET:
+    SYNC();
+    h->pc = pc;
+    if ((d->op == OP_MRET ? exec_mret(h) : exec_sret(h)) != MEM_OK)
+        ILLEGAL();
+    pc = h->pc;
+    n++;
+    FLUSH_CTX();
+    goto check;
+L_WFI:
+    if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW)))
+        ILLEGAL();
+    SYNC();
+    if (hart_wakeup_pending(h))
+        NEXT(); /* an interrupt is pending: wfi is a nop */
+    pc += d->len;
+    n++;
+    h->exit_reason = EXIT_WFI;
+    goto exit;
+L_CSR: {
+    int eff = 0;
+    SYNC();
+    h->pc = pc;
+    if (exec_csr(h, d->raw, &eff) != MEM_OK)
+        ILLEGAL();
+    pc += d->len;
+    n++;
+    if (eff & CSR_FLUSH)
+        FLUSH_CTX();
+    if (eff)
+        goto check;
+    DISPATCH();
+}
+L_ILLEGAL:
+    ILLEGAL();
+L_EBREAK:
     if (h->debug_ebreak) {
         h->exit_reason = EXIT_DEBUG;
         h->debug_cause = DEBUG_EBREAK;
@@ -907,14 +1002,14 @@ load_fail:
     h->mmio_pending = true;
     h->mmio_rd = (int)lrd;
     h->mmio_kind = lkind;
-    h->mmio_next_pc = npc;
+    h->mmio_next_pc = pc + d->len;
     h->st.mmio_read++;
     goto exit;
 
 store_fail:
     if (r == MEM_EXC)
         goto trap;
-    pc = npc; /* the store retired */
+    pc += d->len; /* the store retired */
     n++;
     if (r == MEM_RECHECK)
         goto check;

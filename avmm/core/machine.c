@@ -32,6 +32,12 @@ machine_t *machine_new(uint64_t timebase)
     m->pause_window = 1;
     m->clock_mode = CLOCK_HOST;
     m->host_origin_ns = host_ns();
+    /* zeroed entries are valid: raw 0 decodes to the illegal instruction */
+    m->dc = calloc((size_t)1 << DC_BITS, sizeof(dinsn_t));
+    if (!m->dc) {
+        free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -43,6 +49,7 @@ void machine_free(machine_t *m)
         free(m->harts[i]);
     free(m->plic);
     free(m->btlbs);
+    free(m->dc);
     free(m);
 }
 

@@ -93,15 +93,6 @@ class MmioBus:
         self._bases.insert(i, base)
         self._maps.insert(i, _Mapping(base, device, label))
 
-    def unregister(self, name: str) -> None:
-        for i, m in enumerate(self._maps):
-            if m.name == name:
-                self._last = None
-                del self._maps[i]
-                del self._bases[i]
-                return
-        raise KeyError(name)
-
     def find(self, addr: int) -> tuple[int, MmioDevice] | None:
         """(base, device) of the device whose range holds ``addr``."""
         m = self._lookup(addr)

@@ -48,9 +48,6 @@ class VmClock:
     def timebase_hz(self) -> int:
         return self._machine.timebase_hz
 
-    def ticks_to_seconds(self, ticks: int) -> float:
-        return ticks / self._machine.timebase_hz
-
 
 class VmWallClock:
     """Wall-clock time of a VM in ns: a boot epoch plus guest time.

@@ -87,10 +87,3 @@ class Interrupted(Exit):
     """The vCPU stopped at a slice boundary because of a request or a signal."""
 
     reason: StopReason
-
-
-def is_terminal(exit: Exit) -> bool:
-    """True for exits that end the VM (as opposed to ones a caller completes)."""
-    return isinstance(exit, HtifExit | SystemEvent | InternalError) or (
-        isinstance(exit, Interrupted) and exit.reason is not StopReason.PAUSE
-    )

@@ -220,11 +220,6 @@ class Host:
             vm.create_vcpu()
         return vm
 
-    def remove_vm(self, vm: Vm) -> None:
-        self.vms.pop(vm.name, None)
-        for pcpu in self.pcpus:
-            pcpu.forget(vm.key)
-
     def next_vcpu_key(self) -> int:
         self._keys += 1
         return self._keys

@@ -57,9 +57,6 @@ class Pcpu:
                 self.migration_flushes += 1
             self.last_vcpu_ran[vm_key] = vcpu.index
 
-    def forget(self, vm_key: int) -> None:
-        self.last_vcpu_ran.pop(vm_key, None)
-
     def statistics(self) -> PcpuStatistics:
         return PcpuStatistics(
             index=self.index,

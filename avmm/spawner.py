@@ -59,7 +59,3 @@ class VmSpawner:
         """Wait for every outstanding piece of work (VM teardown)."""
         if self._tasks:
             await asyncio.wait(list(self._tasks))
-
-    def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()

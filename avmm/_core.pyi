@@ -176,7 +176,9 @@ class Hart:
     def set_state(self, state: dict[str, object]) -> None: ...
     def stats(self) -> dict[str, object]:
         """instret, exits {reason: n}, exceptions {cause: n}, interrupts {cause: n},
-        tlb_l1_hits, tlb_lookups, page_walks, sfence, mmio {read/write: n}."""
+        tlb_l1_hits, tlb_lookups, page_walks, sfence, mmio {read/write: n} (exits),
+        mmio_fast {clint/plic: n} (accesses the in-core irqchip served, no exit),
+        ipis (in-core CLINT msip writes that set this hart's MSIP)."""
 
 class Machine:
     """Guest RAM, clock, in-core irqchip and harts of one VM."""

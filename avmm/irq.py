@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from avmm import _core
 
 if TYPE_CHECKING:
+    from avmm.devices.base import IrqLine
     from avmm.vcpu import Vcpu
     from avmm.vm import Vm
 
@@ -39,8 +40,11 @@ class CorePlicLine:
         if level == self.level:
             return
         self.level = level
-        self._vm.machine.set_irq(self.source, level)
-        self._vm.process_kicks()
+        vm = self._vm
+        if level:
+            vm.irq_injections[self.source] += 1
+        vm.machine.set_irq(self.source, level)
+        vm.process_kicks()
 
 
 class HartLine:
@@ -71,7 +75,25 @@ class MsipLine(HartLine):
         raised = bool(level) and not self.level
         super().set_level(level)
         if raised:
+            self._vcpu.counters.ipis += 1
             self._vcpu.vm.directed_yield(self._vcpu)
+
+
+class CountedLine:
+    """A Python PLIC's input ``source``, counting its rising edges for the metrics."""
+
+    def __init__(self, vm: Vm, source: int, line: IrqLine) -> None:
+        self._vm = vm
+        self.source = source
+        self._line = line
+        self.level = False
+
+    def set_level(self, level: bool) -> None:
+        level = bool(level)
+        if level and not self.level:
+            self._vm.irq_injections[self.source] += 1
+        self.level = level
+        self._line.set_level(level)
 
 
 class HartTimerLine:

@@ -263,6 +263,7 @@ def _targets(vcpu: Vcpu, mask: int, base: int) -> list[Vcpu] | None:
 def _send_ipi(vcpu: Vcpu, targets: list[Vcpu]) -> None:
     for target in targets:
         target.hart.post_mip(_core.MIP_SSIP)
+        target.counters.ipis += 1
         target.kick()
     others = [t for t in targets if t is not vcpu]
     if others:

@@ -170,7 +170,10 @@ class SchedulerStatistics:
     slices: int
     directed_yields: int  # grants that went to a directed-yield target
     dispatch_seconds: float  # host time spent choosing and granting
-    ready: int
+    ready: int  # vCPUs waiting for a pCPU now
+    running: int  # 1 while a vCPU holds the execution slot
+    requests: int  # slice requests (acquire calls)
+    runnable_sum: int  # sum over requests of the runnable vCPUs (waiting + running) seen
 
 
 class Scheduler:
@@ -188,6 +191,8 @@ class Scheduler:
         self.slices = 0
         self.directed_yields = 0
         self.dispatch_seconds = 0.0
+        self.requests = 0
+        self.runnable_sum = 0
 
     @property
     def running(self) -> Vcpu | None:
@@ -203,6 +208,10 @@ class Scheduler:
         fut: asyncio.Future[Pcpu] = asyncio.get_running_loop().create_future()
         vcpu.grant = fut
         self.policy.add(vcpu)
+        # Run-queue length as each request sees it: waiting vCPUs plus the one holding
+        # the slot (Linux's nr_running); its mean over time is sum / requests.
+        self.requests += 1
+        self.runnable_sum += len(self.policy) + (self._running is not None)
         if self._running is None and not self._dispatch_pending:
             self._dispatch()
         try:
@@ -289,4 +298,7 @@ class Scheduler:
             directed_yields=self.directed_yields,
             dispatch_seconds=self.dispatch_seconds,
             ready=len(self.policy),
+            running=int(self._running is not None),
+            requests=self.requests,
+            runnable_sum=self.runnable_sum,
         )

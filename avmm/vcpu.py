@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from bisect import bisect_left
+from typing import TYPE_CHECKING, cast
 
 import attrs
 
@@ -48,6 +49,10 @@ _IN_PLACE = frozenset(
 )
 # Re-entries per slice: bounds the host time of a slice full of exits.
 MAX_REENTRIES = 64
+# Upper bounds (host seconds) of the slice-duration histogram's buckets; one more
+# bucket counts the slices above the last bound. Fixed, so the hot path only
+# bisects and bumps an int.
+SLICE_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2)
 
 
 @attrs.define
@@ -67,6 +72,10 @@ class VcpuCounters:
     mmio_exits_user: int = 0  # returned to the caller (nothing mapped)
     sbi_calls: int = 0
     htif_requests: int = 0
+    ipis: int = 0  # IPIs received through the SBI or a Python CLINT (the core counts its own)
+    # slice durations: counts per SLICE_BUCKETS bucket (not cumulative) and their sum
+    slice_buckets: list[int] = attrs.Factory(lambda: [0] * (len(SLICE_BUCKETS) + 1))
+    slice_seconds: float = 0.0
 
 
 @attrs.frozen
@@ -87,6 +96,9 @@ class VcpuStatistics:
     mmio_exits_user: int  # returned to the caller of run(): nothing mapped there
     sbi_calls: int
     htif_requests: int
+    ipis: int  # IPIs received: SBI IPI, Python CLINT and in-core CLINT msip writes
+    slice_buckets: tuple[int, ...]  # slices per SLICE_BUCKETS bucket (+ one above), host time
+    slice_seconds: float  # host seconds of all slices
     core: dict[str, object]  # Hart.stats() as the core reports it
 
 
@@ -181,6 +193,7 @@ class Vcpu:
         left = budget
         reentries = 0
         publish_exits = events.wants(ExitEvent)
+        t0 = time.perf_counter()
         while True:
             reason = hart.run(left, pcpu.tlb)
             exits[reason] += 1
@@ -208,8 +221,12 @@ class Vcpu:
             if self._mmio_read_size:
                 self._finish_mmio_read()
             reentries += 1
+        seconds = time.perf_counter() - t0
+        counters = self.counters
+        counters.slice_buckets[bisect_left(SLICE_BUCKETS, seconds)] += 1
+        counters.slice_seconds += seconds
         self.last_pcpu = pcpu
-        self.counters.slices += 1
+        counters.slices += 1
         machine = vm.machine
         kicks = machine.take_kicks()
         if kicks:
@@ -302,6 +319,22 @@ class Vcpu:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def reset(self) -> None:
+        """Forget the run-time state of the last boot, for a machine reset (reboot):
+        requests, remote fences, a pending MMIO load, WFI and HSM state. The hart's
+        architectural state is reset by whoever boots the machine again."""
+        if self._in_run:
+            raise CoreError(f"vcpu {self.vm.name}/{self.index}: reset while running")
+        self._requests = 0
+        self._flushes.clear()
+        self._halted = False
+        self._start = None
+        self._mmio_read_size = 0
+        self._mmio_value = None
+        self._cancel_timer()
+        self.work.clear()
+        self.set_hsm_state(HsmState.STARTED)
 
     # ----------------------------------------------------------- requests
 
@@ -504,6 +537,9 @@ class Vcpu:
             mmio_exits_user=c.mmio_exits_user,
             sbi_calls=c.sbi_calls,
             htif_requests=c.htif_requests,
+            ipis=c.ipis + cast(int, core["ipis"]),
+            slice_buckets=tuple(c.slice_buckets),
+            slice_seconds=c.slice_seconds,
             core=core,
         )
 

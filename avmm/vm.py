@@ -38,7 +38,7 @@ from avmm.exits import (
     SystemEventKind,
 )
 from avmm.guestmem import GuestMemory
-from avmm.irq import CorePlicLine, HartTimerLine, MsipLine, plic_context_lines
+from avmm.irq import CorePlicLine, CountedLine, HartTimerLine, MsipLine, plic_context_lines
 from avmm.memory import MemorySlot, SlotStatistics, check_slot
 from avmm.sbi import SbiCounters
 from avmm.spawner import VmSpawner
@@ -46,6 +46,8 @@ from avmm.vcpu import Vcpu, VcpuStatistics
 from avmm.vmid import VmidTag
 
 if TYPE_CHECKING:
+    from avmm.devices.clint import Clint
+    from avmm.devices.plic import Plic
     from avmm.host import Host
 
 Irqchip = Literal["core", "python"]
@@ -97,6 +99,9 @@ class VmStatistics:
     guest_errors: int
     sbi_calls: dict[int, int]
     sbi_not_supported: dict[int, int]
+    irq_injections: dict[int, int]  # PLIC source -> rising edges, for every wired line
+    console_tx_bytes: int  # SBI / HTIF console output
+    console_rx_bytes: int  # SBI / HTIF console input the guest read
     device_work: int
     slots: tuple[SlotStatistics, ...]
     bus: BusStatistics
@@ -161,6 +166,9 @@ class Vm:
         self._errors = GuestErrorLog(name)
         self.unmapped_mmio = 0
         self.warps = 0
+        self.irq_injections: dict[int, int] = {}  # PLIC source -> rising edges (wired lines)
+        self.console_tx_bytes = 0  # written by the guest through SBI / HTIF
+        self.console_rx_bytes = 0  # read by the guest through SBI / HTIF
         self._irqchip_ready = False
         self.result: VmResult | None = None
         self.system_event: tuple[SystemEventKind, int] | None = None
@@ -221,6 +229,8 @@ class Vm:
         if self.irqchip == "core":
             self.machine.enable_clint(clint_base)
             self.machine.enable_plic(plic_base, ndev)
+            self._irqchip_models: tuple[Clint, Plic] | None = None
+            self._irqchip_power_on = self.machine.irqchip_state()
         else:
             from avmm.devices.clint import Clint
             from avmm.devices.plic import Plic
@@ -234,6 +244,7 @@ class Vm:
             self.bus.register(clint_base, clint, name="clint")
             self.bus.register(plic_base, plic, name="plic")
             self._plic_source = plic.source
+            self._irqchip_models = (clint, plic)
         self._ndev = ndev
         self._irqchip_ready = True
 
@@ -243,9 +254,10 @@ class Vm:
             raise ConfigError(f"{self.name}.irqchip", "set up the irqchip before wiring devices")
         if not 1 <= source < self._ndev:
             raise ConfigError(f"{self.name}.irq", f"source {source} is not in 1..{self._ndev - 1}")
+        self.irq_injections.setdefault(source, 0)
         if self._plic_source is None:
             return CorePlicLine(self, source)
-        return self._plic_source(source)
+        return CountedLine(self, source, self._plic_source(source))
 
     # ------------------------------------------------------------ devices
 
@@ -392,6 +404,32 @@ class Vm:
                 vcpu.kick()
         self._recompute_next_wake()
 
+    # -------------------------------------------------------------- reset
+
+    def reset(self) -> None:
+        """Power-on state for a reboot: every hart reset (M-mode, pc 0) and its vCPU's
+        run-time state forgotten, the interrupt controllers as after setup. RAM is
+        kept, as on QEMU; the devices on the bus belong to their owner (the board),
+        which resets them first, so the lines they drive are low. Call while no
+        vCPU runs."""
+        if not self._irqchip_ready:
+            raise ConfigError(f"{self.name}.irqchip", "set up the irqchip before a reset")
+        for vcpu in self.vcpus:
+            vcpu.reset()
+        models = self._irqchip_models
+        if models is None:
+            self.machine.set_irqchip_state(self._irqchip_power_on)
+        else:
+            clint, plic = models
+            clint.reset()
+            plic.reset()
+        for vcpu in self.vcpus:
+            vcpu.hart.reset(0, _core.PRIV_M)
+        self.system_event = None
+        self.result = None
+        self._resume.set()
+        self.next_wake = None
+
     # -------------------------------------------------------------- power
 
     def poweroff(self, exit_code: int) -> None:
@@ -413,6 +451,7 @@ class Vm:
     # ------------------------------------------------------- console, logs
 
     def console_write(self, data: bytes) -> None:
+        self.console_tx_bytes += len(data)
         self.console.write(data)
 
     def console_read(self, n: int) -> bytes:
@@ -423,6 +462,7 @@ class Vm:
             self._input_attached = True
         data = bytes(self._input[:n])
         del self._input[:n]
+        self.console_rx_bytes += len(data)
         return data
 
     def guest_error(self, vcpu: Vcpu | None, message: str, key: str | None = None) -> None:
@@ -550,6 +590,9 @@ class Vm:
             guest_errors=self._errors.count + self.bus.guest_error.count,
             sbi_calls=dict(self.sbi_counters.calls),
             sbi_not_supported=dict(self.sbi_counters.not_supported),
+            irq_injections=dict(self.irq_injections),
+            console_tx_bytes=self.console_tx_bytes,
+            console_rx_bytes=self.console_rx_bytes,
             device_work=self.spawner.submitted,
             slots=tuple(s.statistics() for s in self.memory_slots),
             bus=self.bus.statistics(),

@@ -202,7 +202,10 @@ typedef struct hart_stats {
     uint64_t interrupts[16];
     uint64_t fc_hits, tlb_lookups, page_walks, sfence;
     uint64_t mmio_read, mmio_write;
+    uint64_t fast_mmio[2]; /* accesses served by the in-core CLINT, PLIC (no exit) */
+    uint64_t ipis;         /* in-core CLINT msip writes that set this hart's MSIP */
 } hart_stats_t;
+enum { FAST_CLINT, FAST_PLIC };
 
 struct hart {
     uint64_t x[33]; /* x[32] is the sink for writes to x0 */

@@ -60,6 +60,8 @@ int clint_write(machine_t *m, hart_t *by, uint64_t off, unsigned size, uint64_t 
         hart_t *t = m->harts[j];
         uint64_t old = t->lines;
         t->lines = (val & 1) ? old | MIP_MSIP : old & ~MIP_MSIP;
+        if (val & 1)
+            t->st.ipis++;
         if (t == by)
             return old != t->lines ? MEM_RECHECK : MEM_OK;
         if (old != t->lines || (val & 1))

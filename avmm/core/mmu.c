@@ -450,10 +450,12 @@ int mem_load_slow(hart_t *h, uint64_t va, unsigned size, uint64_t *val)
     if (clint_hit(m, pa)) {
         /* the interpreter syncs m->instret before every slow path, so mtime is exact */
         *val = clint_read(m, pa - m->clint_base, size);
+        h->st.fast_mmio[FAST_CLINT]++;
         return MEM_OK;
     }
     if (plic_hit(m, pa)) {
         *val = plic_read(m, h, pa - m->plic->base, size);
+        h->st.fast_mmio[FAST_PLIC]++;
         return MEM_OK;
     }
     if (ram_find(m, pa, 1) || ram_find(m, pa + size - 1, 1))
@@ -501,10 +503,14 @@ int mem_store_slow(hart_t *h, uint64_t va, unsigned size, uint64_t val)
     }
     if (va & (size - 1))
         return access_fault(h, ACC_STORE, va);
-    if (clint_hit(m, pa))
+    if (clint_hit(m, pa)) {
+        h->st.fast_mmio[FAST_CLINT]++;
         return clint_write(m, h, pa - m->clint_base, size, val);
-    if (plic_hit(m, pa))
+    }
+    if (plic_hit(m, pa)) {
+        h->st.fast_mmio[FAST_PLIC]++;
         return plic_write(m, h, pa - m->plic->base, size, val);
+    }
     if (ram_find(m, pa, 1) || ram_find(m, pa + size - 1, 1))
         return access_fault(h, ACC_STORE, va);
     h->mmio_addr = pa;

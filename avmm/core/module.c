@@ -981,6 +981,11 @@ static PyObject *Hart_stats(HartObject *self, PyObject *unused)
     if (dset(d, "mmio", Py_BuildValue("{sKsK}", "read", (unsigned long long)s->mmio_read,
                                       "write", (unsigned long long)s->mmio_write)))
         goto fail;
+    if (dset(d, "mmio_fast",
+             Py_BuildValue("{sKsK}", "clint", (unsigned long long)s->fast_mmio[FAST_CLINT],
+                           "plic", (unsigned long long)s->fast_mmio[FAST_PLIC])) ||
+        dset(d, "ipis", u64(s->ipis)))
+        goto fail;
     return d;
 fail_sub:
     Py_XDECREF(sub);

@@ -268,6 +268,9 @@ class Vcpu:
         self._wake = fut
         t0 = time.perf_counter()
         self.vm.vcpu_sleeps(self)
+        # On the host clock a deadline may have passed since _may_run() looked:
+        # vcpu_sleeps() arms no timer for it, so look again before waiting.
+        self.kick()
         try:
             await fut
         finally:

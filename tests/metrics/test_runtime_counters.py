@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from avmm import sbi
 from avmm.devices.base import IrqLine
 from avmm.exits import MmioExit, SystemEvent, SystemEventKind
 from avmm.host import Host
-from avmm.vcpu import SLICE_BUCKETS
+from avmm.vcpu import SLICE_BUCKETS, Vcpu
 from tests.runtime.guest import RAM_BASE, assemble, bare_metal_vm, load_elf
 
 CLINT_MTIME = 0x0200_BFF8
@@ -146,3 +147,44 @@ async def test_run_queue_sampling_sees_every_busy_vcpu(guests: Path) -> None:
     assert await mean_runnable(1) == 1.0  # alone, a vCPU only ever sees itself
     # Three busy vCPUs share one execution slot: requests see the others queued.
     assert 2.0 < await mean_runnable(3) <= 3.0
+
+
+async def test_a_timer_that_expires_while_the_vcpu_goes_to_sleep_still_wakes_it() -> None:
+    # Found by the metrics tests: on the host clock, the comparator can pass between
+    # the vCPU's last look at its interrupts and the moment it arms its wake-up
+    # timer; no timer is armed for a deadline already gone, so it must look again.
+    source = f"""
+        li t0, 0x80
+        csrs mie, t0              # MTIE; mstatus.MIE clear: WFI wakes, no trap
+        li s1, {CLINT_MTIME:#x}
+        li s2, 0x02004000         # mtimecmp of hart 0
+        ld t3, 0(s1)
+        li t5, 100000
+        add t3, t3, t5            # 10 ms ahead
+        sd t3, 0(s2)
+        wfi
+        li t4, {UNMAPPED:#x}
+        sw zero, 0(t4)
+    """
+    async with Host() as host:
+        vm = host.create_vm("late")
+        vm.add_memory_slot(RAM_BASE, 1 << 20)
+        vcpu = vm.create_vcpu()
+        vm.setup_irqchip()
+        vm.machine.write_phys(RAM_BASE, assemble(source))
+        vcpu.hart.reset(RAM_BASE)
+        goes_to_sleep = vm.vcpu_sleeps
+
+        late_sleeps = []
+
+        def late(v: Vcpu) -> None:
+            while v.hart.next_deadline() is not None:  # let the deadline pass first
+                pass
+            late_sleeps.append(v.index)
+            goes_to_sleep(v)
+
+        vm.vcpu_sleeps = late  # type: ignore[method-assign]
+        exit = await asyncio.wait_for(vcpu.run(), timeout=30)  # a hang guard
+    assert exit == MmioExit(0, UNMAPPED, 4, True, 0)
+    assert late_sleeps == [0]
+    assert vcpu.counters.halt_wakeups == 1

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 
 #include "core.h"
+#include "softfloat.h"
 
 #define HOST_POLL_STEPS 1024 /* host clock: check timers this often */
 
@@ -297,6 +298,9 @@ enum {
     OP_SB, OP_SH, OP_SW, OP_SD,
     OP_FENCE, OP_PAUSE, OP_AMO, OP_CSR, OP_ECALL, OP_EBREAK, OP_MRET, OP_SRET, OP_WFI,
     OP_SFENCE, OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FP,
+    /* common F/D arithmetic, decoded (imm: rm | neg_prod << 3 | neg_c << 4 | rs3 << 5) */
+    OP_FADD_S, OP_FSUB_S, OP_FMUL_S, OP_FDIV_S, OP_FMA_S,
+    OP_FADD_D, OP_FSUB_D, OP_FMUL_D, OP_FDIV_D, OP_FMA_D,
     OP_COUNT
 };
 
@@ -552,8 +556,23 @@ static void decode_32(dinsn_t *d, uint32_t insn)
         if (f3 == 2 || f3 == 3)
             set(d, f3 == 2 ? OP_FSW : OP_FSD, 0, rs1, rs2, (int64_t)IMM_S);
         return;
-    case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+    case 0x43: case 0x47: case 0x4b: case 0x4f: { /* fused multiply-add */
+        unsigned fmt = (insn >> 25) & 3, op = insn & 0x7f;
         set(d, OP_FP, 0, 0, 0, 0);
+        if (fmt < 2 && f3 != 5 && f3 != 6)
+            set(d, fmt ? OP_FMA_D : OP_FMA_S, rd, rs1, rs2,
+                f3 | ((op == 0x4b || op == 0x4f) << 3) | ((op == 0x47 || op == 0x4f) << 4) |
+                    ((insn >> 27) << 5));
+        return;
+    }
+    case 0x53:
+        set(d, OP_FP, 0, 0, 0, 0);
+        if (f7 <= 0x0d && f3 != 5 && f3 != 6) { /* fadd/fsub/fmul/fdiv .s/.d */
+            static const int ops[2][4] = {{OP_FADD_S, OP_FSUB_S, OP_FMUL_S, OP_FDIV_S},
+                                          {OP_FADD_D, OP_FSUB_D, OP_FMUL_D, OP_FDIV_D}};
+            if ((f7 & 3) < 2)
+                set(d, ops[f7 & 1][f7 >> 2], rd, rs1, rs2, f3);
+        }
         return;
     default:
         return;
@@ -734,6 +753,10 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
         [OP_MRET] = &&L_XRET, [OP_SRET] = &&L_XRET, [OP_WFI] = &&L_WFI,
         [OP_SFENCE] = &&L_SFENCE, [OP_FLW] = &&L_FLW, [OP_FLD] = &&L_FLD,
         [OP_FSW] = &&L_FSW, [OP_FSD] = &&L_FSD, [OP_FP] = &&L_FP,
+        [OP_FADD_S] = &&L_FADD_S, [OP_FSUB_S] = &&L_FSUB_S, [OP_FMUL_S] = &&L_FMUL_S,
+        [OP_FDIV_S] = &&L_FDIV_S, [OP_FMA_S] = &&L_FMA_S,
+        [OP_FADD_D] = &&L_FADD_D, [OP_FSUB_D] = &&L_FSUB_D, [OP_FMUL_D] = &&L_FMUL_D,
+        [OP_FDIV_D] = &&L_FDIV_D, [OP_FMA_D] = &&L_FMA_D,
     };
     machine_t *const m = h->m;
     uint64_t *const x = h->x;
@@ -917,6 +940,56 @@ L_FP:
     if (exec_fp(h, d->raw) != MEM_OK)
         goto trap;
     NEXT();
+
+    /* decoded F/D arithmetic: the rounding mode is resolved here (dynamic: frm;
+     * an invalid frm is an illegal instruction), flags accumulate, FS = Dirty */
+#define FP_RM()                                                                              \
+    int rm = d->imm & 7;                                                                     \
+    uint32_t fl = 0;                                                                         \
+    if (unlikely(!fp_enabled(h)))                                                            \
+        ILLEGAL();                                                                           \
+    if (rm == 7) {                                                                           \
+        rm = (int)h->frm;                                                                    \
+        if (unlikely(rm > 4))                                                                \
+            ILLEGAL();                                                                       \
+    }
+#define FP_DONE(v)                                                                           \
+    do {                                                                                     \
+        h->f[d->rd] = (v);                                                                   \
+        h->fflags |= fl;                                                                     \
+        h->mstatus |= MSTATUS_FS;                                                            \
+        NEXT();                                                                              \
+    } while (0)
+#define UNBOX(v) (((v) >> 32) == 0xffffffffu ? (uint32_t)(v) : F32_CANONICAL_NAN)
+#define BOX(v) (0xffffffff00000000ull | (v))
+#define FP_BIN_S(fn)                                                                         \
+    {                                                                                        \
+        FP_RM();                                                                             \
+        FP_DONE(BOX(fn(UNBOX(h->f[d->rs1]), UNBOX(h->f[d->rs2]), rm, &fl)));                \
+    }
+#define FP_BIN_D(fn)                                                                         \
+    {                                                                                        \
+        FP_RM();                                                                             \
+        FP_DONE(fn(h->f[d->rs1], h->f[d->rs2], rm, &fl));                                    \
+    }
+L_FADD_S: FP_BIN_S(f32_add)
+L_FSUB_S: FP_BIN_S(f32_sub)
+L_FMUL_S: FP_BIN_S(f32_mul)
+L_FDIV_S: FP_BIN_S(f32_div)
+L_FADD_D: FP_BIN_D(f64_add)
+L_FSUB_D: FP_BIN_D(f64_sub)
+L_FMUL_D: FP_BIN_D(f64_mul)
+L_FDIV_D: FP_BIN_D(f64_div)
+L_FMA_S: {
+    FP_RM();
+    FP_DONE(BOX(f32_fma(UNBOX(h->f[d->rs1]), UNBOX(h->f[d->rs2]), UNBOX(h->f[d->imm >> 5]),
+                        (d->imm >> 3) & 1, (d->imm >> 4) & 1, rm, &fl)));
+}
+L_FMA_D: {
+    FP_RM();
+    FP_DONE(f64_fma(h->f[d->rs1], h->f[d->rs2], h->f[d->imm >> 5], (d->imm >> 3) & 1,
+                    (d->imm >> 4) & 1, rm, &fl));
+}
 
     /* ---- fences and hints */
 L_FENCE: NEXT();

@@ -183,7 +183,7 @@ async def test_a_timer_that_expires_while_the_vcpu_goes_to_sleep_still_wakes_it(
             late_sleeps.append(v.index)
             goes_to_sleep(v)
 
-        vm.vcpu_sleeps = late  # type: ignore[method-assign]
+        vm.vcpu_sleeps = late  # type: ignore[method-assign,assignment]
         exit = await asyncio.wait_for(vcpu.run(), timeout=30)  # a hang guard
     assert exit == MmioExit(0, UNMAPPED, 4, True, 0)
     assert late_sleeps == [0]

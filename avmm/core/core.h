@@ -187,7 +187,7 @@ typedef struct dinsn {
     int32_t imm;
     uint8_t len;
 } dinsn_t;
-#define DC_BITS 15
+#define DC_BITS 17
 #define DC_MASK ((1u << DC_BITS) - 1)
 
 /* kinds of a pending MMIO load (how the value goes into the register) */

@@ -178,6 +178,10 @@ typedef struct plic {
 #define FC_MASK (FC_SIZE - 1)
 #define FC_INVALID 0x800ull
 #define FC_LOG 64
+typedef struct fc_entry {
+    uint64_t tag;
+    uintptr_t add; /* host pointer = vaddr + addend */
+} fc_entry_t;
 
 /* A decoded instruction (see interp.c): tagged by its raw bits (a 16-bit
  * compressed instruction zero-extended), 16 bytes. */
@@ -210,8 +214,7 @@ enum { FAST_CLINT, FAST_PLIC };
 struct hart {
     uint64_t x[33]; /* x[32] is the sink for writes to x0 */
     uint64_t f[32];
-    uint64_t fc_tag[3][FC_SIZE];
-    uintptr_t fc_add[3][FC_SIZE]; /* host pointer = vaddr + addend */
+    fc_entry_t fc[3][FC_SIZE]; /* fetch, load, store */
     /* installed entries since the last flush, so a flush only clears those */
     uint16_t fc_log[FC_LOG];
     unsigned fc_nlog; /* > FC_LOG: overflowed, the next flush clears everything */
@@ -405,11 +408,11 @@ static inline void fc_flush(hart_t *h)
 {
     if (h->fc_nlog <= FC_LOG) {
         for (unsigned k = 0; k < h->fc_nlog; k++)
-            (&h->fc_tag[0][0])[h->fc_log[k]] = FC_INVALID;
+            (&h->fc[0][0])[h->fc_log[k]].tag = FC_INVALID;
     } else {
         for (unsigned a = 0; a < 3; a++)
             for (unsigned i = 0; i < FC_SIZE; i++)
-                h->fc_tag[a][i] = FC_INVALID;
+                h->fc[a][i].tag = FC_INVALID;
     }
     h->fc_nlog = 0;
 }

@@ -621,9 +621,9 @@ static void decode(dinsn_t *d, uint32_t raw)
     do {                                                                                     \
         uint64_t va_ = (va);                                                                 \
         size_t i_ = (va_ >> 12) & FC_MASK;                                                   \
-        if (likely(h->fc_tag[ACC_LOAD][i_] == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {     \
+        if (likely(h->fc[ACC_LOAD][i_].tag == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {     \
             T t_;                                                                            \
-            memcpy(&t_, (const void *)(h->fc_add[ACC_LOAD][i_] + (uintptr_t)va_), sizeof(T)); \
+            memcpy(&t_, (const void *)(h->fc[ACC_LOAD][i_].add + (uintptr_t)va_), sizeof(T)); \
             fch++;                                                                 \
             x[rdi] = (uint64_t)t_;                                                           \
         } else {                                                                             \
@@ -646,9 +646,9 @@ static void decode(dinsn_t *d, uint32_t raw)
         size_t i_ = (va_ >> 12) & FC_MASK;                                                   \
         if (!fp_enabled(h))                                                                  \
             ILLEGAL();                                                                       \
-        if (likely(h->fc_tag[ACC_LOAD][i_] == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {     \
+        if (likely(h->fc[ACC_LOAD][i_].tag == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {     \
             T t_;                                                                            \
-            memcpy(&t_, (const void *)(h->fc_add[ACC_LOAD][i_] + (uintptr_t)va_), sizeof(T)); \
+            memcpy(&t_, (const void *)(h->fc[ACC_LOAD][i_].add + (uintptr_t)va_), sizeof(T)); \
             fch++;                                                                 \
             v_ = t_;                                                                         \
         } else {                                                                             \
@@ -669,8 +669,8 @@ static void decode(dinsn_t *d, uint32_t raw)
         uint64_t va_ = (va);                                                                 \
         T v_ = (T)(val);                                                                     \
         size_t i_ = (va_ >> 12) & FC_MASK;                                                   \
-        if (likely(h->fc_tag[ACC_STORE][i_] == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {    \
-            memcpy((void *)(h->fc_add[ACC_STORE][i_] + (uintptr_t)va_), &v_, sizeof(T));     \
+        if (likely(h->fc[ACC_STORE][i_].tag == (va_ & (PAGE_MASK | (sizeof(T) - 1))))) {    \
+            memcpy((void *)(h->fc[ACC_STORE][i_].add + (uintptr_t)va_), &v_, sizeof(T));     \
             fch++;                                                                 \
         } else {                                                                             \
             SYNC();                                                                          \
@@ -817,9 +817,9 @@ fetch_slow:
         goto check;
     {
         size_t fi = (pc >> 12) & FC_MASK;
-        if ((pc & 0xfff) <= 0xffc && h->fc_tag[ACC_FETCH][fi] == (pc & PAGE_MASK)) {
+        if ((pc & 0xfff) <= 0xffc && h->fc[ACC_FETCH][fi].tag == (pc & PAGE_MASK)) {
             fpage = pc & PAGE_MASK;
-            fadd = h->fc_add[ACC_FETCH][fi];
+            fadd = h->fc[ACC_FETCH][fi].add;
             h->bp_resume = false;
             memcpy(&raw, (const void *)((uintptr_t)pc + fadd), 4);
             if ((raw & 3) != 3)

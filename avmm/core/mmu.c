@@ -361,8 +361,8 @@ static inline void fc_install(hart_t *h, int acc, uint64_t va, uint8_t *host_pag
         h->fc_log[h->fc_nlog] = (uint16_t)((unsigned)acc * FC_SIZE + i);
     if (h->fc_nlog <= FC_LOG)
         h->fc_nlog++;
-    h->fc_tag[acc][i] = va & PAGE_MASK;
-    h->fc_add[acc][i] = (uintptr_t)host_page - (uintptr_t)(va & PAGE_MASK);
+    h->fc[acc][i].tag = va & PAGE_MASK;
+    h->fc[acc][i].add = (uintptr_t)host_page - (uintptr_t)(va & PAGE_MASK);
 }
 
 static inline bool htif_page(machine_t *m, uint64_t pa)

@@ -228,6 +228,7 @@ METRICS: tuple[MetricInfo, ...] = (
     _m("avmm_events_subscribers", "gauge", (), "Event-bus subscribers."),
     _m("avmm_exporter_snapshot_seconds", "gauge", (),
        "Host time the last snapshot held the event loop."),
+    _m("avmm_exporter_scrapes_total", "counter", (), "Scrapes answered (this one included)."),
     _m("avmm_exporter_stale_scrapes_total", "counter", (),
        "Scrapes served the previous snapshot because the event loop did not answer."),
 )
@@ -435,7 +436,7 @@ def _new_family(info: MetricInfo) -> Metric:
 _BUCKET_BOUNDS = [repr(b) for b in SLICE_BUCKETS] + ["+Inf"]  # "1e-06", ..., "0.01"
 
 
-def families(snap: Snapshot, stale_scrapes: int = 0) -> Iterator[Metric]:
+def families(snap: Snapshot, *, scrapes: int = 0, stale_scrapes: int = 0) -> Iterator[Metric]:
     """The catalogue's families with the samples of ``snap``."""
     f = _Families()
     host = snap.host
@@ -478,6 +479,7 @@ def families(snap: Snapshot, stale_scrapes: int = 0) -> Iterator[Metric]:
     f.add("avmm_events_dropped_total", [], e.dropped)
     f.add("avmm_events_subscribers", [], e.subscribers)
     f.add("avmm_exporter_snapshot_seconds", [], snap.seconds)
+    f.add("avmm_exporter_scrapes_total", [], scrapes)
     f.add("avmm_exporter_stale_scrapes_total", [], stale_scrapes)
     return iter(f)
 
@@ -657,7 +659,9 @@ class AvmmCollector(Collector):
         self.devices = devices
         self.loop = loop
         self.timeout = timeout
+        self.scrapes = 0
         self.stale_scrapes = 0
+        self._count = threading.Lock()  # scrapes may run on several server threads
         self._last: Snapshot | None = None
 
     def describe(self) -> Iterator[Metric]:
@@ -666,7 +670,11 @@ class AvmmCollector(Collector):
             yield _new_family(info)
 
     def collect(self) -> Iterator[Metric]:
-        return families(self.snapshot(), self.stale_scrapes)
+        snap = self.snapshot()
+        with self._count:
+            self.scrapes += 1
+            scrapes, stale = self.scrapes, self.stale_scrapes
+        return families(snap, scrapes=scrapes, stale_scrapes=stale)
 
     def snapshot(self) -> Snapshot:
         """A snapshot taken where it is safe (the loop thread, or here when idle)."""
@@ -682,7 +690,8 @@ class AvmmCollector(Collector):
                 fut.cancel()
                 if self._last is None:
                     raise
-                self.stale_scrapes += 1
+                with self._count:
+                    self.stale_scrapes += 1
                 return self._last
         self._last = snap
         return snap

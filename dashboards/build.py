@@ -318,7 +318,7 @@ def overview() -> Dashboard:
         "CPU",
         [('rate(process_cpu_seconds_total{job="avmm"}[$__rate_interval])', "cpu")],
         unit="percentunit",
-        w=8,
+        w=6,
     )
     d.graph(
         "Memory",
@@ -327,17 +327,24 @@ def overview() -> Dashboard:
             ('process_virtual_memory_bytes{job="avmm"}', "virtual"),
         ],
         unit="bytes",
-        w=8,
+        w=6,
     )
     d.graph(
-        "Exporter",
-        [
-            ("avmm_exporter_snapshot_seconds", "snapshot time"),
-            ("rate(avmm_exporter_stale_scrapes_total[$__rate_interval])", "stale scrapes / s"),
-        ],
+        "Snapshot time",
+        [("avmm_exporter_snapshot_seconds", "snapshot")],
         unit="s",
-        w=8,
-        description="Host time a scrape held the event loop.",
+        w=6,
+        description="Host time the last scrape's snapshot held the event loop.",
+    )
+    d.graph(
+        "Scrapes / s",
+        [
+            ("rate(avmm_exporter_scrapes_total[$__rate_interval])", "scrapes"),
+            ("rate(avmm_exporter_stale_scrapes_total[$__rate_interval])", "stale"),
+        ],
+        unit="ops",
+        w=6,
+        description="Stale: the event loop did not answer; the previous snapshot was served.",
     )
     return d
 

@@ -358,6 +358,8 @@ async def test_port_zero_picks_a_free_port_and_close_frees_it() -> None:
         assert listen == "127.0.0.1" and port > 0
         assert exporter.url == f"http://127.0.0.1:{port}/metrics"
         assert "avmm_vmid_generation 1.0" in await asyncio.to_thread(get, exporter.url)
+        again = parse(await asyncio.to_thread(get, exporter.url))
+        assert value(again, "avmm_exporter_scrapes_total") == 2
         exporter.close()
         exporter.close()  # idempotent
         with pytest.raises(urllib.error.URLError):

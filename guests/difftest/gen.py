@@ -24,6 +24,17 @@ import attrs
 
 SCRATCH = 1024  # bytes
 SP_OFFSET = 512  # sp = scratch + SP_OFFSET
+SIG_X, SIG_F, SIG_FCSR = SCRATCH, SCRATCH + 256, SCRATCH + 512  # signature, from scratch
+
+# Where the body runs: M-mode without translation, or S / U-mode under an
+# identity map (4 KiB pages over the image, 2 MiB pages elsewhere).
+MODES: dict[str, tuple[tuple[str, int], ...]] = {
+    "M": (),
+    "S-sv39": (("DIFFTEST_PRIV", 1), ("DIFFTEST_LEVELS", 3)),
+    "U-sv39": (("DIFFTEST_PRIV", 0), ("DIFFTEST_LEVELS", 3)),
+    "S-sv48": (("DIFFTEST_PRIV", 1), ("DIFFTEST_LEVELS", 4)),
+    "U-sv48": (("DIFFTEST_PRIV", 0), ("DIFFTEST_LEVELS", 4)),
+}
 
 CATEGORIES = ("int", "mem", "muldiv", "amo", "fp_s", "fp_d", "fcvt", "compressed", "mixed")
 
@@ -76,6 +87,11 @@ class Program:
     asm: str
     # For directed programs: a description of each result entry, in order.
     entries: tuple[str, ...] = ()
+    mode: str = "M"  # see MODES
+
+    def defines(self) -> dict[str, str | int]:
+        """The -D options of main.c for this program's mode."""
+        return dict(MODES[self.mode])
 
 
 # ---------------------------------------------------------------- values
@@ -559,20 +575,12 @@ difftest_body:
 _EPILOGUE = (
     """\
 \t.option pop
-\tcsrw sscratch, t6
-\tla t6, difftest_sig_x
 """
-    + "".join(f"\tsd {ABI[i]}, {8 * i}(t6)\n" for i in range(1, 31))
+    # The signature follows the scratch buffer: s0 (never written) is the base.
+    + "".join(f"\tsd {ABI[i]}, {SIG_X + 8 * i}(s0)\n" for i in range(1, 32))
+    + "".join(f"\tfsd f{i}, {SIG_F + 8 * i}(s0)\n" for i in range(32))
+    + f"\tfrcsr t5\n\tsd t5, {SIG_FCSR}(s0)\n"
     + """\
-\tcsrr t5, sscratch
-\tsd t5, 248(t6)
-\tla t6, difftest_sig_f
-"""
-    + "".join(f"\tfsd f{i}, {8 * i}(t6)\n" for i in range(32))
-    + """\
-\tfrcsr t5
-\tla t6, difftest_sig_fcsr
-\tsd t5, 0(t6)
 \tfscsr zero
 \tla t0, difftest_saved
 \tld ra, 0(t0)
@@ -613,23 +621,25 @@ def _assemble(
     lines += ["\t.balign 64", "\t.globl difftest_scratch", "difftest_scratch:"]
     for i in range(0, len(scratch), 16):
         lines.append("\t.byte " + ", ".join(str(b) for b in scratch[i : i + 16]))
+    lines += ["\t.globl difftest_sig_x", "difftest_sig_x:", "\t.space 256"]
+    lines += ["\t.globl difftest_sig_f", "difftest_sig_f:", "\t.space 256"]
+    lines += ["\t.globl difftest_sig_fcsr", "difftest_sig_fcsr:", "\t.space 8"]
     lines += ["\t.globl difftest_results_count", "\t.balign 8", "difftest_results_count:"]
     lines += [f"\t.dword {results}"]
     lines += list(extra_data)
     lines += ["\t.bss", "\t.balign 8"]
     lines += ["difftest_saved:", "\t.space 128"]
-    lines += ["\t.globl difftest_sig_x", "difftest_sig_x:", "\t.space 256"]
-    lines += ["\t.globl difftest_sig_f", "difftest_sig_f:", "\t.space 256"]
-    lines += ["\t.globl difftest_sig_fcsr", "difftest_sig_fcsr:", "\t.space 8"]
     lines += ["\t.globl difftest_results", "\t.balign 16", "difftest_results:"]
     lines += [f"\t.space {max(16, 16 * results)}"]
     return "\n".join(lines) + "\n"
 
 
-def random_program(category: str, seed: int, length: int = 300) -> Program:
-    """A random program of about ``length`` instructions in ``category``."""
+def random_program(category: str, seed: int, length: int = 300, mode: str = "M") -> Program:
+    """A random program of about ``length`` instructions in ``category``, run in ``mode``."""
     if category not in _BODIES:
         raise ValueError(f"unknown category {category!r} (have: {', '.join(CATEGORIES)})")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r} (have: {', '.join(MODES)})")
     rng = random.Random(f"{category}:{seed}")
     g = _Gen(rng)
     while len([ln for ln in g.lines if ln.startswith("\t")]) < length:
@@ -638,8 +648,9 @@ def random_program(category: str, seed: int, length: int = 300) -> Program:
     init_f = [g.fval() for _ in range(32)]
     fcsr = rng.randrange(5) << 5 | rng.randrange(32)
     scratch = bytes(rng.getrandbits(8) for _ in range(SCRATCH))
-    name = f"{category}-{seed}"
-    return Program(name, category, seed, _assemble(name, g.lines, init_x, init_f, fcsr, scratch))
+    name = f"{category}-{seed}" + ("" if mode == "M" else f"-{mode}")
+    asm = _assemble(name, g.lines, init_x, init_f, fcsr, scratch)
+    return Program(name, category, seed, asm, mode=mode)
 
 
 # ---------------------------------------------------------------- directed FP programs
@@ -760,8 +771,19 @@ def directed_programs() -> list[Program]:
 
 DIRECTED_NAMES = ("directed-binary-s", "directed-binary-d", "directed-unary-cvt", "directed-fma")
 
-# Seeds run in CI: a few per category (and the directed programs).
-CI_SEEDS: tuple[tuple[str, int], ...] = tuple(
-    (cat, seed) for cat in CATEGORIES for seed in range(1, 5 if cat != "mixed" else 9)
+# Seeds run in CI: a few per category (and the directed programs); some of
+# them in S and U-mode under paging.
+_PAGED = {
+    ("mem", 4): "U-sv39",
+    ("amo", 4): "S-sv48",
+    ("mixed", 5): "S-sv39",
+    ("mixed", 6): "U-sv39",
+    ("mixed", 7): "S-sv48",
+    ("mixed", 8): "U-sv48",
+}
+CI_SEEDS: tuple[tuple[str, int, str], ...] = tuple(
+    (cat, seed, _PAGED.get((cat, seed), "M"))
+    for cat in CATEGORIES
+    for seed in range(1, 5 if cat != "mixed" else 9)
 )
 CI_LENGTH = 300

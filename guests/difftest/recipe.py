@@ -22,15 +22,24 @@ def build_programs(step: Step, programs: list[Program]) -> list[Path]:
     for prog in programs:
         src = step.outdir / f"{prog.name}.S"
         src.write_text(prog.asm)
-        elfs.append(link_guest(step, f"{prog.name}.elf", [HERE / "main.c", src]))
+        elfs.append(
+            link_guest(step, f"{prog.name}.elf", [HERE / "main.c", src], defines=prog.defines())
+        )
     return elfs
 
 
 def _build(step: Step) -> None:
-    programs = [random_program(c, s, CI_LENGTH) for c, s in CI_SEEDS] + directed_programs()
+    programs = [random_program(c, s, CI_LENGTH, m) for c, s, m in CI_SEEDS]
+    programs += directed_programs()
     build_programs(step, programs)
     manifest = [
-        {"name": p.name, "category": p.category, "seed": p.seed, "entries": list(p.entries)}
+        {
+            "name": p.name,
+            "category": p.category,
+            "seed": p.seed,
+            "mode": p.mode,
+            "entries": list(p.entries),
+        }
         for p in programs
     ]
     (step.outdir / "programs.json").write_text(json.dumps(manifest))

@@ -31,6 +31,7 @@ _start:
     addi    t1, a0, 1
     mul     t1, t1, t0
     add     t2, t2, t1
+    addi    t2, t2, -16                 /* top slot: this hart's tp */
     csrw    mscratch, t2
 
     la      t0, trap_entry
@@ -51,6 +52,8 @@ _start:
     j       1b
 2:  li      a0, 0
     call    __guest_hart_init
+    csrr    t0, mscratch
+    sd      tp, 0(t0)                   /* for trap_entry */
     fence   rw, rw
     la      t0, __guest_boot_done
     li      t1, 1
@@ -64,6 +67,8 @@ _start:
     fence   rw, rw
     mv      s0, a0
     call    __guest_hart_init
+    csrr    t0, mscratch
+    sd      tp, 0(t0)                   /* for trap_entry */
     mv      a0, s0
     call    secondary_main
 .Lpark:
@@ -85,8 +90,9 @@ __stacks_start:
 __trap_stacks_start:
     .space  GUEST_MAX_HARTS * GUEST_TRAP_STACK_SIZE
 
-/* M-mode trap entry: swap to the trap stack (mscratch), save the integer
- * registers and mepc/mcause/mtval/mstatus, call trap_dispatch(frame),
+/* M-mode trap entry: swap to the trap stack (mscratch, whose top slot holds
+ * the hart's tp), save the integer registers and mepc/mcause/mtval/mstatus,
+ * reload gp and tp, call trap_dispatch(frame),
  * restore (with mepc and mstatus from the frame) and mret. A trap taken
  * while the handler runs (mscratch = 0) is reported as nested. */
     .text
@@ -137,10 +143,12 @@ trap_entry:
     sd      t0, F_TVAL(sp)
     csrr    t0, mstatus
     sd      t0, F_STATUS(sp)
+    /* the interrupted code may have used gp and tp for anything */
     .option push
     .option norelax
     la      gp, __global_pointer$
     .option pop
+    ld      tp, FRAME_SIZE(sp)
     mv      a0, sp
     call    trap_dispatch
     ld      t0, F_EPC(sp)

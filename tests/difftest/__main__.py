@@ -1,6 +1,7 @@
 """Run more differential tests than CI does: ``python -m tests.difftest --seeds N``.
 
-Generates N random programs per category (seeds start..start+N-1), builds
+Generates N random programs per category (seeds start..start+N-1, in each
+``--mode``: M, or S/U under Sv39/Sv48 paging), builds
 them in a temporary directory, runs each on avmm and QEMU and prints the
 first difference of each failing program with its seed. Exit status 1 when
 any program differs.
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 from guests.build import Step
-from guests.difftest.gen import CATEGORIES, directed_programs, random_program
+from guests.difftest.gen import CATEGORIES, MODES, directed_programs, random_program
 from guests.difftest.recipe import build_programs
 from tests.difftest.difftest_compare import compare
 
@@ -28,12 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--category", action="append", choices=CATEGORIES, help="only these (repeatable)"
     )
+    parser.add_argument(
+        "--mode", action="append", choices=list(MODES), help="run in these modes (default: M)"
+    )
     parser.add_argument("--directed", action="store_true", help="also the directed programs")
     args = parser.parse_args(argv)
     programs = [
-        random_program(category, seed, args.length)
+        random_program(category, seed, args.length, mode)
         for category in args.category or CATEGORIES
         for seed in range(args.start, args.start + args.seeds)
+        for mode in args.mode or ["M"]
     ]
     if args.directed:
         programs += directed_programs()

@@ -17,7 +17,7 @@ from guests.difftest.gen import (
 )
 from guests.difftest.signature import first_difference, parse
 
-CI_NAMES = [f"{category}-{seed}" for category, seed in CI_SEEDS]
+CI_NAMES = [random_program(c, s, 1, m).name for c, s, m in CI_SEEDS]
 
 
 @pytest.mark.slow
@@ -32,9 +32,10 @@ def test_avmm_signature_equals_qemu(
 
 
 def test_ci_programs_cover_every_category() -> None:
-    from guests.difftest.gen import CATEGORIES
+    from guests.difftest.gen import CATEGORIES, MODES
 
-    assert {c for c, _ in CI_SEEDS} == set(CATEGORIES)
+    assert {c for c, _, _ in CI_SEEDS} == set(CATEGORIES)
+    assert {m for _, _, m in CI_SEEDS} == set(MODES)
     assert len(CI_SEEDS) >= 40
     assert [p.name for p in directed_programs()] == list(DIRECTED_NAMES)
 
@@ -47,7 +48,7 @@ def test_generator_is_deterministic_per_seed() -> None:
 
 
 def test_generated_programs_use_the_instruction_kinds_of_their_category() -> None:
-    text = {c: random_program(c, 1, 400).asm for c, _ in CI_SEEDS}
+    text = {c: random_program(c, 1, 400).asm for c, _, _ in CI_SEEDS}
     assert "amoadd" in text["amo"] or "amoswap" in text["amo"]
     assert "lr.w" in text["amo"] or "lr.d" in text["amo"]
     assert "fmadd.s" in text["fp_s"] or "fnmadd.s" in text["fp_s"] or "fmsub.s" in text["fp_s"]

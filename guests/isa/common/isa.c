@@ -9,7 +9,7 @@ volatile irq_hook_t m_irq, s_irq;
 static volatile int m_armed, s_armed;
 
 /* Where call_in_mode resumes in M-mode and the stack it left. */
-extern char mode_return[];
+extern char mode_return[], isa_wfi_site[], isa_wfi_site_lower[];
 extern volatile uint64_t mode_saved_sp;
 static volatile uint64_t s_stack_top;
 
@@ -47,7 +47,12 @@ static int m_hook(struct trap_frame *f) {
     uint64_t prev = (f->status & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
     if (f->cause & CAUSE_INTERRUPT) {
         irq_hook_t hook = m_irq;
-        return hook != NULL && hook(f->cause, f);
+        if (hook == NULL || !hook(f->cause, f))
+            return 0;
+        /* taken just before the wfi of wfi_interruptible/wfi_lower: skip it */
+        if (f->epc == (uint64_t)isa_wfi_site || f->epc == (uint64_t)isa_wfi_site_lower)
+            f->epc += 4;
+        return 1;
     }
     if ((f->cause == CAUSE_USER_ECALL || f->cause == CAUSE_SUPERVISOR_ECALL) &&
         f->x[17] == MODE_MAGIC) {

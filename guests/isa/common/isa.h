@@ -70,6 +70,12 @@ void s_expect(void);
 typedef int (*irq_hook_t)(uint64_t cause, struct trap_frame *frame);
 extern volatile irq_hook_t m_irq, s_irq;
 
+/* Wait for an interrupt without losing one that arrives just before the
+ * wfi: wfi_interruptible() in M (enables MIE around one wfi), wfi_lower()
+ * in S or U. Call them in a loop that checks what the handler did. */
+void wfi_interruptible(void);
+void wfi_lower(void);
+
 uint64_t call_in_mode(unsigned priv, uint64_t (*fn)(uint64_t), uint64_t arg);
 /* Same with the lower mode's stack pointer (for U-mode under paging). */
 uint64_t call_in_mode_sp(unsigned priv, uint64_t (*fn)(uint64_t), uint64_t arg, uint64_t sp);

@@ -79,6 +79,28 @@ mode_trampoline_s:
     ecall
 1:  j       1b
 
+/* One wfi with M interrupts enabled around it. An interrupt taken just
+ * before the wfi would leave it waiting for the next one, so the M-mode hook
+ * resumes after the wfi when it interrupted the wfi itself (isa.c). */
+    .text
+    .globl wfi_interruptible
+    .globl isa_wfi_site
+wfi_interruptible:
+    csrsi   mstatus, MSTATUS_MIE
+isa_wfi_site:
+    wfi
+    csrci   mstatus, MSTATUS_MIE
+    ret
+
+/* The same without touching mstatus, for S and U (M interrupts are always
+ * enabled there). */
+    .globl wfi_lower
+    .globl isa_wfi_site_lower
+wfi_lower:
+isa_wfi_site_lower:
+    wfi
+    ret
+
     .data
     .balign 8
     .globl mode_saved_sp

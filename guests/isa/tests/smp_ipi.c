@@ -29,10 +29,8 @@ static void sleep_on_timer(unsigned long me, uint64_t ticks) {
     csr_write(mie, MIP_MTIP);
     uint64_t deadline = clint_mtime() + ticks;
     clint_set_mtimecmp(me, deadline);
-    csr_set(mstatus, MSTATUS_MIE);
     while (timers_fired == before)
-        wfi();
-    csr_clear(mstatus, MSTATUS_MIE);
+        wfi_interruptible();
     csr_write(mie, 0);
     CHECK(clint_mtime() >= deadline);
 }
@@ -49,11 +47,9 @@ void secondary_main(unsigned long id) {
     clint_msip(1, 0);
     state = 2;
     /* 2: the interrupt is taken */
-    csr_set(mstatus, MSTATUS_MIE);
     state = 3;
     while (irqs_on_1 == 0)
-        wfi();
-    csr_clear(mstatus, MSTATUS_MIE);
+        wfi_interruptible();
     csr_write(mie, 0);
     state = 4;
     /* 3: sleep on its own timer */

@@ -27,7 +27,7 @@ static uint64_t s_wfi(uint64_t arg) {
 
 static uint64_t s_wfi_until_irq(uint64_t before) {
     while (irqs == before)
-        wfi();
+        wfi_lower();
     return irqs;
 }
 
@@ -55,10 +55,8 @@ void test_main(void) {
     /* with MIE = 1 the interrupt is taken, then execution follows the wfi */
     deadline = clint_mtime() + 5000;
     clint_set_mtimecmp(0, deadline);
-    csr_set(mstatus, MSTATUS_MIE);
     while (irqs == 0)
-        wfi();
-    csr_clear(mstatus, MSTATUS_MIE);
+        wfi_interruptible();
     CHECK_EQ(irqs, 1);
     CHECK(clint_mtime() >= deadline);
 

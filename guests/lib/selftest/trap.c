@@ -1,6 +1,6 @@
 /* Runtime self-test: a hook handles a trap and resumes; without a hook the
  * default handler reports an unexpected trap (cause, tval, epc) and ends
- * the run with GUEST_EXIT_TRAP. */
+ * the run with GUEST_EXIT_TRAP, even when gp and tp hold garbage. */
 #include <stdio.h>
 
 #include "guest.h"
@@ -21,7 +21,10 @@ int main(void) {
         return 1;
     printf("hook handled ebreak\n");
     trap_set_hook(NULL);
+    /* the report must not rely on the trapping code's gp and tp */
     __asm__ volatile(".option push\n\t.option norvc\n"
+                     "li gp, 0x1234\n\t"
+                     "li tp, 0x5678\n"
                      ".globl unexpected_insn\n"
                      "unexpected_insn:\n\t"
                      ".4byte 0x0000000b\n\t" /* custom-0: illegal */

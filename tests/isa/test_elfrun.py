@@ -85,10 +85,12 @@ def test_timers_wake_sleeping_harts_with_the_host_clock(isa_dir: Path) -> None:
     assert (run.exit_code, run.console) == (0, b"PASS wfi\n")
 
 
-@pytest.mark.parametrize("slice_", [1, 7, 100_000])
-def test_any_slice_length_gives_the_same_result(isa_dir: Path, slice_: int) -> None:
-    run = run_elf(isa_dir / "smp_ipi.elf", harts=2, slice=slice_)
-    assert (run.exit_code, run.console) == (0, b"PASS smp_ipi\n")
+@pytest.mark.parametrize("slice_", [1, 7, 97, 100_000])
+@pytest.mark.parametrize("name", ["smp_lrsc", "smp_amo", "smp_ipi", "wfi", "irq"])
+def test_any_slice_length_gives_the_same_result(isa_dir: Path, name: str, slice_: int) -> None:
+    harts = 2 if name.startswith("smp") else 1
+    run = run_elf(isa_dir / f"{name}.elf", harts=harts, slice=slice_)
+    assert (run.exit_code, run.console) == (0, f"PASS {name}\n".encode())
 
 
 def test_bad_arguments_are_rejected(selftest_dir: Path) -> None:

@@ -93,7 +93,9 @@ static int exec_csr(hart_t *h, uint32_t insn, int *effects)
     if (csr_read(h, csr, &old, true) != MEM_OK)
         return MEM_EXC;
     if (write) {
-        uint64_t v = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? old | src : old & ~src;
+        /* only the software-writable SEIP bit takes part in a read-modify-write of mip */
+        uint64_t base = csr == 0x344 ? (old & ~MIP_SEIP) | (h->mip_sw & MIP_SEIP) : old;
+        uint64_t v = (f3 & 3) == 1 ? src : (f3 & 3) == 2 ? base | src : base & ~src;
         if (csr_write(h, csr, v, true, effects) != MEM_OK)
             return MEM_EXC;
     }

@@ -236,3 +236,16 @@ def test_plic_claim_and_complete(rig: RigFactory) -> None:
     assert state["plic"]["priority"][5] == 3
     m.set_irqchip_state(state)
     assert m.irqchip_state() == state
+
+
+def test_seip_from_the_irqchip_does_not_stick_through_mip_read_modify_write(
+    rig: RigFactory,
+) -> None:
+    r = rig("csrsi mip, 2\ncsrr a0, mip\nj .")  # set SSIP: a read-modify-write of mip
+    h = r.hart
+    h.set_irq_line(core.MIP_SEIP, True)
+    r.run(2)
+    assert r.x(10) & (core.MIP_SEIP | core.MIP_SSIP) == core.MIP_SEIP | core.MIP_SSIP
+    h.set_irq_line(core.MIP_SEIP, False)
+    # the line's level was not copied into the software-writable SEIP bit
+    assert h.get_csr(core.CSRS["mip"]) & core.MIP_SEIP == 0

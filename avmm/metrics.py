@@ -664,6 +664,11 @@ class AvmmCollector(Collector):
         self._count = threading.Lock()  # scrapes may run on several server threads
         self._last: Snapshot | None = None
 
+    @property
+    def last(self) -> Snapshot | None:
+        """The snapshot the latest scrape reported."""
+        return self._last
+
     def describe(self) -> Iterator[Metric]:
         # Names only, so registering never takes a snapshot.
         for info in METRICS:

@@ -145,3 +145,12 @@ def test_promtool_accepts_the_scrape_config() -> None:
 @pytest.mark.parametrize("expr", ['rate(avmm_vcpu_exits_total{vm=~"$vm"}[$__rate_interval])'])
 def test_variables_become_concrete_promql(expr: str) -> None:
     assert concrete(expr) == 'rate(avmm_vcpu_exits_total{vm=~".*"}[15s])'
+
+
+def test_the_readme_lists_every_metric_with_its_meaning() -> None:
+    from avmm.metrics import METRICS
+
+    readme = (DASHBOARDS / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(avmm_\w+)` \| \w+ \| [^|]* \| (.+) \|$", readme, re.M))
+    assert set(rows) == {m.name + ("_info" if m.kind == "info" else "") for m in METRICS}
+    assert all(len(meaning) > 10 for meaning in rows.values())

@@ -41,11 +41,14 @@ def command(
     append: str,
     disk: Path | None = None,
     memory: str = "256M",
+    cpu: str | None = None,
 ) -> list[str]:
+    """The QEMU command line; ``cpu`` is a ``-cpu`` model (default: QEMU's rv64)."""
     argv = [
         QEMU,
         "-M",
         "virt",
+        *(["-cpu", cpu] if cpu else []),
         "-smp",
         str(smp),
         "-m",
@@ -111,11 +114,12 @@ def boot(
     smp: int,
     append: str = "console=ttyS0 earlycon avmm.check=1",
     disk: Path | None = None,
+    cpu: str | None = None,
     timeout: float = 180.0,
 ) -> QemuRun:
     """Boot until QEMU exits or ``timeout`` seconds pass (then it is killed)."""
     _require_qemu()
-    argv = command(kernel, initrd, smp=smp, append=append, disk=disk)
+    argv = command(kernel, initrd, smp=smp, append=append, disk=disk, cpu=cpu)
     start = time.monotonic()
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from guests.lib.qemu import CPU as AVMM_CPU
 from guests.linux import qemu
 
 pytestmark = pytest.mark.slow
@@ -32,6 +33,20 @@ def test_self_check_passes_and_counts_boots(
         assert check.disk_boots == boots
         assert check.passed, run.console[-3000:]
         assert run.returncode == 0
+
+
+def test_self_check_passes_on_the_hart_avmm_implements(
+    kernel: Path, initrd: Path, tmp_path: Path
+) -> None:
+    # No Sstc, H, bit-manipulation, Svpbmt or PMP: the kernel takes the paths it takes on
+    # avmm (SBI set_timer instead of stimecmp).
+    disk = qemu.blank_disk(tmp_path / "disk.img")
+    run = qemu.boot(kernel, initrd, smp=4, disk=disk, cpu=AVMM_CPU, timeout=BOOT_TIMEOUT)
+    assert "sstc" not in run.console.split("Linux version", 1)[0]  # OpenSBI's ISA line
+    check = run.check
+    assert (check.cpus_online, check.atomics_threads, check.disk_boots) == (4, 4, 0)
+    assert check.passed, run.console[-3000:]
+    assert run.returncode == 0
 
 
 def test_userspace_line_comes_before_the_check(kernel: Path, initrd: Path) -> None:

@@ -205,6 +205,23 @@ class _Gen:
             return self.rng.randrange(-64, 64) & (2**64 - 1)
         return self.rng.getrandbits(64)
 
+    def fval_d(self) -> int:
+        """A double: special or random, of any magnitude."""
+        if self.rng.random() < 0.3:
+            return self.rng.choice(SPECIAL_D)
+        scale = self.rng.choice((1.0, 1e-300, 1e300, 1e-310))
+        return _f64(self.rng.uniform(-1e6, 1e6) * scale)
+
+    def fval_s(self) -> int:
+        """A NaN-boxed single (rarely an unboxed one)."""
+        r = self.rng.random()
+        if r < 0.35:
+            return _box(self.rng.choice(SPECIAL_S))
+        if r < 0.4:
+            return self.rng.getrandbits(31) << 32 | self.rng.choice(SPECIAL_S)
+        scale = self.rng.choice((1.0, 1e-30, 1e30, 1e-40))
+        return _box(_f32(max(-3e38, min(3e38, self.rng.uniform(-1e4, 1e4) * scale))))
+
     def fval(self) -> int:
         r = self.rng.random()
         if r < 0.3:
@@ -412,6 +429,24 @@ def _fcvt(g: _Gen) -> None:
         g.emit(f"fcvt.d.s {g.fr()}, {g.fr()}")
 
 
+# FP programs keep a pool of fresh operands in the upper half of the scratch
+# buffer and record results in the lower half, so NaNs do not take over the
+# registers and intermediate results reach the signature.
+FP_POOL = SCRATCH // 2
+
+
+def _fp_step(g: _Gen, arith: Callable[[], None]) -> None:
+    r = g.rng.random()
+    if r < 0.2:
+        op = g.rng.choice(("fld", "flw"))
+        g.emit(f"{op} {g.fr()}, {FP_POOL + 8 * g.rng.randrange(FP_POOL // 8)}(s0)")
+    elif r < 0.35:
+        op, size = g.rng.choice((("fsd", 8), ("fsw", 4)))
+        g.emit(f"{op} {g.fr()}, {size * g.rng.randrange(FP_POOL // size)}(s0)")
+    else:
+        arith()
+
+
 C_REGS = ("s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5")  # x8..x15
 C_WRITABLE = C_REGS[1:]  # not s0
 
@@ -514,9 +549,11 @@ _BODIES: dict[str, Callable[[_Gen], None]] = {
     "mem": lambda g: _load_store(g) if g.rng.random() < 0.7 else _alu(g),
     "muldiv": lambda g: _muldiv(g) if g.rng.random() < 0.7 else _alu(g),
     "amo": lambda g: _amo(g) if g.rng.random() < 0.6 else _load_store(g),
-    "fp_s": lambda g: _fp_arith(g, "s"),
-    "fp_d": lambda g: _fp_arith(g, "d"),
-    "fcvt": lambda g: _fcvt(g) if g.rng.random() < 0.7 else _fp_arith(g, g.rng.choice("sd")),
+    "fp_s": lambda g: _fp_step(g, lambda: _fp_arith(g, "s")),
+    "fp_d": lambda g: _fp_step(g, lambda: _fp_arith(g, "d")),
+    "fcvt": lambda g: _fp_step(
+        g, lambda: _fcvt(g) if g.rng.random() < 0.7 else _fp_arith(g, g.rng.choice("sd"))
+    ),
     "compressed": _compressed,
     "mixed": _mixed,
 }
@@ -645,9 +682,14 @@ def random_program(category: str, seed: int, length: int = 300, mode: str = "M")
     while len([ln for ln in g.lines if ln.startswith("\t")]) < length:
         _BODIES[category](g)
     init_x = [0] + [g.xval() for _ in range(31)]
-    init_f = [g.fval() for _ in range(32)]
+    fresh = {"fp_s": g.fval_s, "fp_d": g.fval_d}.get(category, g.fval)
+    init_f = [fresh() for _ in range(32)]
     fcsr = rng.randrange(5) << 5 | rng.randrange(32)
     scratch = bytes(rng.getrandbits(8) for _ in range(SCRATCH))
+    if category in ("fp_s", "fp_d", "fcvt"):
+        pick = {"fp_s": g.fval_s, "fp_d": g.fval_d, "fcvt": g.fval}[category]
+        pool = b"".join(pick().to_bytes(8, "little") for _ in range(FP_POOL // 8))
+        scratch = scratch[:FP_POOL] + pool
     name = f"{category}-{seed}" + ("" if mode == "M" else f"-{mode}")
     asm = _assemble(name, g.lines, init_x, init_f, fcsr, scratch)
     return Program(name, category, seed, asm, mode=mode)

@@ -190,6 +190,21 @@ async def test_a_blocked_event_loop_gets_the_previous_snapshot(disk: Path) -> No
     assert value(stale, "process_cpu_seconds_total") > 0  # still read fresh
 
 
+async def test_a_collector_without_the_loop_never_reads_a_running_core(disk: Path) -> None:
+    async with Host() as host:
+        busy_vm(host, disk=disk)
+        collector = AvmmCollector(host)  # told no loop
+        async with running(host):
+            await asyncio.sleep(0.05)
+            with pytest.raises(RuntimeError, match="event loop"):
+                await asyncio.to_thread(collector.snapshot)
+            # On the loop's own thread no slice runs meanwhile: it may read.
+            assert [vm.name for vm in collector.snapshot().host.vms] == ["busy"]
+        assert [vm.name for vm in (await asyncio.to_thread(collector.snapshot)).host.vms] == [
+            "busy"
+        ]  # stopped: any thread may read
+
+
 async def test_scraped_values_are_the_runtime_statistics(disk: Path) -> None:
     async with Host(pcpus=2) as host:
         vm = busy_vm(host, disk=disk)
@@ -358,8 +373,8 @@ async def test_port_zero_picks_a_free_port_and_close_frees_it() -> None:
         assert listen == "127.0.0.1" and port > 0
         assert exporter.url == f"http://127.0.0.1:{port}/metrics"
         assert "avmm_vmid_generation 1.0" in await asyncio.to_thread(get, exporter.url)
-        again = parse(await asyncio.to_thread(get, exporter.url))
-        assert value(again, "avmm_exporter_scrapes_total") == 2
+        second = parse(await asyncio.to_thread(get, exporter.url))
+        assert value(second, "avmm_exporter_scrapes_total") == 2
         exporter.close()
         exporter.close()  # idempotent
         with pytest.raises(urllib.error.URLError):

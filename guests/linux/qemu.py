@@ -6,7 +6,7 @@ by a timeout: a hung guest is killed and reported, never waited on forever.
 
 Command line (figures for the report, built guest from the cache)::
 
-    python -m guests.linux.qemu [--smp 1 4 8] [--runs 3]
+    python -m guests.linux.qemu [--smp 1 4 8] [--runs 3] [--avmm-cpu]
 """
 
 from __future__ import annotations
@@ -249,7 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m guests.linux.qemu", description=__doc__)
     parser.add_argument("--smp", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--avmm-cpu", action="store_true", help="model the hart avmm implements (no Sstc, H, ...)"
+    )
     args = parser.parse_args(argv)
+    cpu: str | None = None
+    if args.avmm_cpu:
+        from guests.lib.qemu import CPU
+
+        cpu = CPU
     kernel = build("linux") / "Image"
     initrd = build("initramfs") / "initramfs.cpio.gz"
     print("smp  run  userspace_s  pass_s  exit_s  result")
@@ -258,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         for smp in args.smp:
             disk = blank_disk(Path(tmp) / f"disk{smp}.img")
             for i in range(args.runs):
-                run = boot(kernel, initrd, smp=smp, disk=disk)
+                run = boot(kernel, initrd, smp=smp, disk=disk, cpu=cpu)
                 check = run.check
                 result = "PASS" if check.passed and run.returncode == 0 else "FAIL"
                 ok &= result == "PASS"

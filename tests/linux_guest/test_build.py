@@ -15,7 +15,7 @@ from elftools.elf.sections import SymbolTableSection
 
 from avmm.errors import GuestBuildError
 from guests.build import Step, build, load_recipes
-from guests.linux import debsrc, kernel
+from guests.linux import debsrc, initramfs, kernel
 
 pytestmark = pytest.mark.slow
 
@@ -124,6 +124,14 @@ def test_binaries_are_static_riscv64(archive: dict[str, Entry], path: str) -> No
         assert elf["e_machine"] == "EM_RISCV"
         assert elf.elfclass == 64
         assert not any(seg["p_type"] == "PT_INTERP" for seg in elf.iter_segments())
+
+
+def test_initramfs_build_is_reproducible(initramfs_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    initramfs.build(Step("initramfs", out, tmp_path / "build.log", quiet=True))
+    again = (out / "initramfs.cpio.gz").read_bytes()
+    assert again == (initramfs_dir / "initramfs.cpio.gz").read_bytes()
 
 
 def test_warm_build_is_a_cache_hit(linux_dir: Path, initramfs_dir: Path) -> None:

@@ -49,6 +49,21 @@ def test_self_check_passes_on_the_hart_avmm_implements(
     assert run.returncode == 0
 
 
+def test_sbi_console_carries_the_check(kernel: Path, initrd: Path) -> None:
+    # The legacy SBI console (earlycon=sbi, hvc0) is what a VMM without a UART model serves.
+    run = qemu.boot(
+        kernel,
+        initrd,
+        smp=2,
+        append="console=hvc0 earlycon=sbi avmm.check=nodisk",
+        timeout=BOOT_TIMEOUT,
+    )
+    assert "earlycon: sbi0" in run.console
+    assert "console [hvc0] enabled" in run.console
+    assert run.check.passed
+    assert run.returncode == 0
+
+
 def test_userspace_line_comes_before_the_check(kernel: Path, initrd: Path) -> None:
     run = qemu.boot(
         kernel, initrd, smp=2, append="console=ttyS0 avmm.check=nodisk", timeout=BOOT_TIMEOUT

@@ -47,12 +47,15 @@ def guest() -> tuple[Path, Path]:
     )
 
 
-async def boot(kernel_path: Path, initrd_path: Path, disk_path: Path) -> tuple[object, str]:
+async def boot(
+    kernel_path: Path, initrd_path: Path, disk_path: Path, *, irqchip: str, harts: int
+) -> tuple[object, str]:
     console = FakeChar()
     async with Host(clock="host") as host:
-        vm = host.create_vm("fw")
+        vm = host.create_vm("fw", irqchip="python" if irqchip == "python" else "core")
         vm.add_memory_slot(RAM, RAM_SIZE)
-        vm.create_vcpu()
+        for _ in range(harts):
+            vm.create_vcpu()
         vm.setup_irqchip()
         vm.add_device(0x1000_0000, Ns16550a(console, vm.irq_line(10)))
         vm.add_device(0x10_0000, SifiveTest(vm))
@@ -82,7 +85,7 @@ async def boot(kernel_path: Path, initrd_path: Path, disk_path: Path) -> tuple[o
         kernel = LinuxImage.parse(kernel_path)
         entry = kernel.load(memory, RAM)
         board = BoardSpec(
-            harts=1,
+            harts=harts,
             isa=_core.ISA,
             memory_size=RAM_SIZE,
             bootargs="console=ttyS0 earlycon avmm.check=1",
@@ -101,9 +104,10 @@ async def boot(kernel_path: Path, initrd_path: Path, disk_path: Path) -> tuple[o
         load_raw(memory, FW_DYNAMIC, RAM)
         info = entry - 0x1000  # below the kernel, above OpenSBI
         memory.write(info, fw_dynamic_info(entry, 1, boot_hart=0))
-        vm.reset_all(RAM)
-        vm.vcpus[0].hart.set_x(11, dtb)
-        vm.vcpus[0].hart.set_x(12, info)
+        vm.reset_all(RAM)  # every hart enters OpenSBI, a0 = hartid
+        for vcpu in vm.vcpus:
+            vcpu.hart.set_x(11, dtb)
+            vcpu.hart.set_x(12, info)
         try:
             result = await asyncio.wait_for(vm.run(), BOOT_GUARD)
         except TimeoutError:
@@ -120,15 +124,18 @@ async def boot(kernel_path: Path, initrd_path: Path, disk_path: Path) -> tuple[o
         return result.exit, console.output.decode(errors="replace")
 
 
+@pytest.mark.parametrize(("irqchip", "harts"), [("core", 1), ("python", 2)])
 def test_opensbi_and_linux_boot_and_the_self_check_passes(
-    guest: tuple[Path, Path], tmp_path: Path
+    guest: tuple[Path, Path], tmp_path: Path, irqchip: str, harts: int
 ) -> None:
+    """With the in-core irqchip, and with this package's CLINT and PLIC models."""
     kernel, initrd = guest
     disk = tmp_path / "disk.img"
     with disk.open("wb") as f:
         f.truncate(1 << 20)
     for boots in (0, 1):
-        exit, console = asyncio.run(boot(kernel, initrd, disk))
+        exit, console = asyncio.run(boot(kernel, initrd, disk, irqchip=irqchip, harts=harts))
+        assert f"avmm-check: cpus online={harts} present={harts}" in console
         assert "Platform Name             : avmm virt" in console
         assert "ttyS0 at MMIO 0x10000000" in console
         assert "goldfish_rtc 101000.rtc: registered as rtc0" in console

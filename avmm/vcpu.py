@@ -323,6 +323,22 @@ class Vcpu:
             self._timer.cancel()
             self._timer = None
 
+    def reset(self) -> None:
+        """Forget the run-time state of the last boot, for a machine reset (reboot):
+        requests, remote fences, a pending MMIO load, WFI and HSM state. The hart's
+        architectural state is reset by whoever boots the machine again."""
+        if self._in_run:
+            raise CoreError(f"vcpu {self.vm.name}/{self.index}: reset while running")
+        self._requests = 0
+        self._flushes.clear()
+        self._halted = False
+        self._start = None
+        self._mmio_read_size = 0
+        self._mmio_value = None
+        self._cancel_timer()
+        self.work.clear()
+        self.set_hsm_state(HsmState.STARTED)
+
     # ----------------------------------------------------------- requests
 
     def request_stop(self) -> None:

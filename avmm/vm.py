@@ -46,6 +46,8 @@ from avmm.vcpu import Vcpu, VcpuStatistics
 from avmm.vmid import VmidTag
 
 if TYPE_CHECKING:
+    from avmm.devices.clint import Clint
+    from avmm.devices.plic import Plic
     from avmm.host import Host
 
 Irqchip = Literal["core", "python"]
@@ -227,6 +229,8 @@ class Vm:
         if self.irqchip == "core":
             self.machine.enable_clint(clint_base)
             self.machine.enable_plic(plic_base, ndev)
+            self._irqchip_models: tuple[Clint, Plic] | None = None
+            self._irqchip_power_on = self.machine.irqchip_state()
         else:
             from avmm.devices.clint import Clint
             from avmm.devices.plic import Plic
@@ -240,6 +244,7 @@ class Vm:
             self.bus.register(clint_base, clint, name="clint")
             self.bus.register(plic_base, plic, name="plic")
             self._plic_source = plic.source
+            self._irqchip_models = (clint, plic)
         self._ndev = ndev
         self._irqchip_ready = True
 
@@ -353,6 +358,10 @@ class Vm:
             deadline = vcpu.hart.next_deadline()
             if deadline is not None:
                 vcpu.arm_timer((deadline - self.machine.time) / self.machine.timebase_hz)
+            else:
+                # The comparator may have fired since the caller looked (host time
+                # moves between the two reads): no deadline left to wait for.
+                vcpu.kick()
 
     def vcpu_wakes(self, vcpu: Vcpu) -> None:
         if self.host.clock_name == "virtual":
@@ -398,6 +407,32 @@ class Vm:
             if vcpu.sleeping:
                 vcpu.kick()
         self._recompute_next_wake()
+
+    # -------------------------------------------------------------- reset
+
+    def reset(self) -> None:
+        """Power-on state for a reboot: every hart reset (M-mode, pc 0) and its vCPU's
+        run-time state forgotten, the interrupt controllers as after setup. RAM is
+        kept, as on QEMU; the devices on the bus belong to their owner (the board),
+        which resets them first, so the lines they drive are low. Call while no
+        vCPU runs."""
+        if not self._irqchip_ready:
+            raise ConfigError(f"{self.name}.irqchip", "set up the irqchip before a reset")
+        for vcpu in self.vcpus:
+            vcpu.reset()
+        models = self._irqchip_models
+        if models is None:
+            self.machine.set_irqchip_state(self._irqchip_power_on)
+        else:
+            clint, plic = models
+            clint.reset()
+            plic.reset()
+        for vcpu in self.vcpus:
+            vcpu.hart.reset(0, _core.PRIV_M)
+        self.system_event = None
+        self.result = None
+        self._resume.set()
+        self.next_wake = None
 
     # -------------------------------------------------------------- power
 

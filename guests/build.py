@@ -190,7 +190,12 @@ def build(recipe: Recipe | str, *, force: bool = False, quiet: bool = False) -> 
             step = Step(recipe.name, work, root / f"{final.name}.log", quiet)
             step.log_path.write_bytes(b"")
             step.progress("building (not in cache)")
-            recipe.build(step)
+            try:
+                recipe.build(step)
+            except BaseException:
+                # Keep the log for the error message; drop the half-built outputs.
+                shutil.rmtree(work, ignore_errors=True)
+                raise
             work.rename(final)
             step.progress(f"done -> {final}")
         os.utime(final)

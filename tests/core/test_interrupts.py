@@ -249,3 +249,68 @@ def test_seip_from_the_irqchip_does_not_stick_through_mip_read_modify_write(
     h.set_irq_line(core.MIP_SEIP, False)
     # the line's level was not copied into the software-writable SEIP bit
     assert h.get_csr(core.CSRS["mip"]) & core.MIP_SEIP == 0
+
+
+def test_stimecmp_csr_needs_sstc_and_stce(rig: RigFactory) -> None:
+    src = """
+.option norvc
+    li t0, 5000
+    csrw stimecmp, t0
+    csrr a0, stimecmp
+    j .
+.org 0x100
+    csrr a5, mcause
+    j .
+"""
+    r = rig(src)
+    r.hart.set_csr(core.CSRS["mtvec"], RAM_BASE + 0x100)
+    r.hart.priv = core.PRIV_S
+    r.run(10)
+    assert r.x(15) == 2  # no Sstc: illegal
+
+    r = rig(src)
+    r.machine.sstc = True
+    h = r.hart
+    h.set_csr(core.CSRS["mtvec"], RAM_BASE + 0x100)
+    h.set_csr(core.CSRS["menvcfg"], 1 << 63)
+    h.set_csr(core.CSRS["mcounteren"], 2)  # TM
+    h.priv = core.PRIV_S
+    r.machine.set_clock(core.CLOCK_VIRTUAL, ips=10_000_000)
+    r.machine.time = 4000
+    r.run(4)
+    assert (r.x(10), h.stimecmp, r.x(15)) == (5000, 5000, 0)
+    assert not h.get_csr(core.CSRS["mip"]) & core.MIP_STIP
+    r.machine.warp(1000)
+    assert h.get_csr(core.CSRS["mip"]) & core.MIP_STIP
+    # with STCE, STIP is the comparator's alone: software cannot clear it
+    h.set_csr(core.CSRS["mip"], 0)
+    assert h.get_csr(core.CSRS["mip"]) & core.MIP_STIP
+
+
+def test_the_stimecmp_comparator_works_without_sstc_for_sbi_set_timer(
+    rig: RigFactory,
+) -> None:
+    src = """
+.option norvc
+1:  addi a0, a0, 1
+    j 1b
+.org 0x200
+    csrr a4, scause
+    j .
+"""
+    r = rig(src)
+    h, m = r.hart, r.machine
+    m.set_clock(core.CLOCK_VIRTUAL, ips=10_000_000)
+    m.time = 0
+    h.set_csr(core.CSRS["stvec"], RAM_BASE + 0x200)
+    h.set_csr(core.CSRS["mideleg"], core.MIP_STIP)
+    h.set_csr(core.CSRS["mie"], core.MIP_STIP)
+    h.priv = core.PRIV_S
+    h.set_csr(core.CSRS["sstatus"], MSTATUS_SIE)
+    h.stimecmp = 300
+    assert h.next_deadline() == 300
+    r.run(300)
+    assert r.x(14) == 0
+    r.run(2)
+    assert r.x(14) == (1 << 63) | 5
+    assert h.instret == 302  # 300 before the interrupt, then the handler's two

@@ -52,6 +52,7 @@ TESTS: tuple[IsaTest, ...] = (
     IsaTest("m", ("m.c",)),
     IsaTest("a", ("a.c",)),
     IsaTest("c", ("c.S",)),
+    IsaTest("fencei", ("fencei.c",)),
     IsaTest("f", ("f.c", "fp.c")),
     IsaTest("d", ("d.c", "fp.c")),
     IsaTest("fcvt", ("fcvt.c", "fp.c")),

@@ -40,6 +40,7 @@
 #define VA_UCODE (VA_BASE + 0x9000)
 #define VA_CODE (VA_BASE + 0xa000) /* two executable pages, then nothing */
 #define VA_LOAD_EDGE (VA_BASE + 0xd000) /* readable page, then nothing */
+#define VA_SWAP (VA_BASE + 0x10000)     /* executable, remapped by the test */
 #define VA_2M (VA_BASE + MEGA)
 #define VA_2M_BAD (VA_BASE + 2 * MEGA)
 #define VA_1G 0xc0000000ULL
@@ -84,7 +85,7 @@ static pte_t *map(uint64_t va, uint64_t pa, int level, uint64_t flags) {
 
 static inline void sfence_all(void) { __asm__ volatile("sfence.vma" ::: "memory"); }
 
-static pte_t *pte_ad, *pte_remap;
+static pte_t *pte_ad, *pte_remap, *pte_swap;
 
 static void build(void) {
     extern char __user_start[], __user_end[];
@@ -126,6 +127,14 @@ static void build(void) {
     map(VA_CODE, (uint64_t)code[0], 0, PTE_R | PTE_X | PTE_A);
     map(VA_CODE + PAGE, (uint64_t)code[1], 0, PTE_R | PTE_X | PTE_A);
     map(VA_LOAD_EDGE, (uint64_t)data[5], 0, PTE_R | PTE_A);
+    /* at offset 64 of each code page: addi a0, a0, 1 (or 7); c.jr ra */
+    code[0][32] = 0x0513;
+    code[0][33] = 0x0015;
+    code[0][34] = 0x8082;
+    code[1][32] = 0x0513;
+    code[1][33] = 0x0075;
+    code[1][34] = 0x8082;
+    pte_swap = map(VA_SWAP, (uint64_t)code[0], 0, PTE_R | PTE_X | PTE_A);
     map(VA_2M, SUPER_PA, 1, PTE_R | PTE_W | PTE_A | PTE_D);
     map(VA_2M_BAD, SUPER_PA + PAGE, 1, PTE_R | PTE_W | PTE_A | PTE_D); /* misaligned */
     map(VA_1G, RAM, 2, PTE_R | PTE_A);
@@ -161,7 +170,7 @@ static uint64_t s_fetch(uint64_t va) {
     __asm__ volatile("lla t0, 1f\n\t"
                      "sd t0, 0(%0)\n\t"
                      "jalr ra, %1\n"
-                     "1:"
+                     "1:\tsd zero, 0(%0)" /* no fault: do not leave m_resume set */
                      ::"r"(&m_resume), "r"(va)
                      : "t0", "ra", "memory");
     return 0;
@@ -173,7 +182,7 @@ static uint64_t s_call(uint64_t va) {
     __asm__ volatile("lla t0, 1f\n\t"
                      "sd t0, 0(%1)\n\t"
                      "jalr ra, %2\n"
-                     "1:"
+                     "1:\tsd zero, 0(%1)" /* no fault: do not leave m_resume set */
                      : "+r"(a0)
                      : "r"(&m_resume), "r"(va)
                      : "t0", "ra", "memory");
@@ -284,6 +293,15 @@ static void faults(void) {
     CHECK_EQ(m_trap.prev_priv, PRV_S);
 }
 
+/* The same virtual address runs other code once its mapping changed. */
+static uint64_t s_swap_code(uint64_t va) {
+    uint64_t before = s_call(va);
+    *pte_swap = (((uint64_t)code[1] >> 12) << PTE_PPN_SHIFT) | PTE_R | PTE_X | PTE_A | PTE_V;
+    __asm__ volatile("sfence.vma %0, zero" ::"r"(va) : "memory");
+    uint64_t after = s_call(va);
+    return before << 8 | after;
+}
+
 static void page_crossing(void) {
     __asm__ volatile("fence.i" ::: "memory"); /* the code pages were written as data */
     /* a 4-byte instruction split across two executable pages runs */
@@ -295,6 +313,7 @@ static void page_crossing(void) {
      * the part that faulted */
     EXPECT_FAULT(in_s(s_ld, VA_LOAD_EDGE + PAGE - 4), CAUSE_LOAD_PAGE_FAULT, VA_LOAD_EDGE + PAGE);
     EXPECT_OK(in_s(s_ld, VA_LOAD_EDGE + PAGE - 8), data[5][511]);
+    EXPECT_OK(in_s(s_swap_code, VA_SWAP + 64), 42 << 8 | 48);
 }
 
 static void user_supervisor(void) {

@@ -172,7 +172,7 @@ class Hart:
     # --- whole hart as plain data, and counters
     def state(self) -> dict[str, object]:
         """x, f, pc, priv, csr (name -> value), mip_sw, mtimecmp, stimecmp, lines,
-        reservation ([addr, size] or None), mmio_pending (dict or None)."""
+        reservation ([paddr, size, vaddr] or None), mmio_pending (dict or None)."""
     def set_state(self, state: dict[str, object]) -> None: ...
     def stats(self) -> dict[str, object]:
         """instret, exits {reason: n}, exceptions {cause: n}, interrupts {cause: n},

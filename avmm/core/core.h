@@ -244,8 +244,9 @@ struct hart {
 
     /* LR/SC reservation: the bytes an LR read (physical) */
     bool resv_valid;
-    uint64_t resv_addr;
+    uint64_t resv_addr; /* physical */
     uint32_t resv_size;
+    uint64_t resv_va; /* an SC elsewhere fails without touching memory */
 
     /* exit details */
     int exit_reason;

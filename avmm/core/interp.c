@@ -133,6 +133,7 @@ static int exec_amo(hart_t *h, uint32_t insn)
         }
         h->resv_addr = pa;
         h->resv_size = size;
+        h->resv_va = va;
         if (rd)
             h->x[rd] = old;
         return MEM_OK;
@@ -143,7 +144,9 @@ static int exec_amo(hart_t *h, uint32_t insn)
             h->exc_tval = va;
             return MEM_EXC;
         }
-        if (!h->resv_valid) {
+        if (!h->resv_valid || va < h->resv_va || va + size > h->resv_va + h->resv_size) {
+            /* no reservation here: fail without translating (as QEMU does) */
+            hart_clear_resv(h);
             if (rd)
                 h->x[rd] = 1;
             return MEM_OK;

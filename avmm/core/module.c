@@ -803,8 +803,9 @@ static PyObject *Hart_state(HartObject *self, PyObject *unused)
     if (dset(d, "mip_sw", u64(h->mip_sw)) || dset(d, "mtimecmp", u64(h->mtimecmp)) ||
         dset(d, "stimecmp", u64(h->stimecmp)) || dset(d, "lines", u64(h->lines)))
         goto fail;
-    PyObject *resv = h->resv_valid ? Py_BuildValue("[KI]", (unsigned long long)h->resv_addr,
-                                                   (unsigned)h->resv_size)
+    PyObject *resv = h->resv_valid ? Py_BuildValue("[KIK]", (unsigned long long)h->resv_addr,
+                                                   (unsigned)h->resv_size,
+                                                   (unsigned long long)h->resv_va)
                                    : Py_NewRef(Py_None);
     if (dset(d, "reservation", resv))
         goto fail;
@@ -898,8 +899,8 @@ static PyObject *Hart_set_state(HartObject *self, PyObject *args)
     if (!(o = dget(d, "reservation")))
         goto fail;
     bool resv = o != Py_None;
-    uint64_t rv[2] = {0, 0};
-    if (resv && list_u64(o, rv, 2, "reservation") < 0)
+    uint64_t rv[3] = {0, 0, 0};
+    if (resv && list_u64(o, rv, 3, "reservation") < 0)
         goto fail;
     if (resv && rv[1] != 4 && rv[1] != 8) {
         PyErr_SetString(PyExc_ValueError, "reservation size must be 4 or 8");
@@ -940,6 +941,7 @@ static PyObject *Hart_set_state(HartObject *self, PyObject *args)
         h->m->nresv++;
         h->resv_addr = rv[0];
         h->resv_size = (uint32_t)rv[1];
+        h->resv_va = rv[2];
     }
     fc_flush(h);
     Py_RETURN_NONE;

@@ -77,7 +77,7 @@ def lr_then(rig: RigFactory, other: str) -> Rig:
     r = rig(LR_SC + f"\n.org 0x200\nli t0, {DATA:#x}\n{other}\nj .", harts=2)
     r.harts[0].debug_ebreak = True
     assert r.run(10) == core.EXIT_DEBUG
-    assert r.harts[0].state()["reservation"] == [DATA, 8]
+    assert r.harts[0].state()["reservation"] == [DATA, 8, DATA]
     r.harts[0].pc += 4
     r.harts[1].pc = RAM_BASE + 0x200
     r.run(20, hart=1)
@@ -257,3 +257,26 @@ def test_machine_properties(rig: RigFactory) -> None:
     assert core.CSRS["satp"] == 0x180
     assert core.ISA.startswith("rv64imafdc")
     assert r.hart.get_csr(core.CSRS["misa"]) == (2 << 62) | 0x14112D
+
+
+def test_sc_elsewhere_fails_without_touching_memory_and_clears_the_reservation(
+    rig: RigFactory,
+) -> None:
+    src = f"""
+        la t0, handler
+        csrw mtvec, t0
+        li t0, {DATA:#x}
+        li t1, 0x10000000
+        lr.d a0, (t0)
+        sc.d a1, a0, (t1)
+        sc.d a2, a0, (t0)
+        li a3, 1
+        j .
+        .align 2
+    handler:
+        csrr a5, mcause
+        j .
+    """
+    r = rig(src)
+    r.run(30)
+    assert (r.x(11), r.x(12), r.x(13), r.x(15)) == (1, 1, 1, 0)

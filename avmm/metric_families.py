@@ -82,7 +82,7 @@ METRICS: tuple[MetricInfo, ...] = (
        "Host time the vCPU slept in WFI or an HSM stop/suspend (KVM halt_wait_ns)."),
     _m("avmm_vcpu_halt_wakeups_total", "counter", _VCPU,
        "Wake-ups from such a sleep (KVM halt_wakeup)."),
-    _m("avmm_vcpu_halted", "gauge", _VCPU, "1 while the vCPU waits in WFI."),
+    _m("avmm_vcpu_halted", "gauge", _VCPU, "1 while the vCPU waits in WFI or an HSM suspend."),
     _m("avmm_vcpu_signal_exits_total", "counter", _VCPU,
        "Runs ended by a host signal (KVM signal_exits)."),
     _m("avmm_vcpu_mmio_accesses_total", "counter", (*_VCPU, "path"),

@@ -180,7 +180,7 @@ async def test_a_blocked_event_loop_gets_the_previous_snapshot(disk: Path) -> No
                 scraper = threading.Thread(target=scrape_now)
                 scraper.start()
                 started.wait()
-                time.sleep(1.0)  # the loop is blocked: it cannot take a snapshot
+                time.sleep(2.0)  # the loop is blocked: it cannot take a snapshot
                 await asyncio.to_thread(scraper.join)
     stale = parse(answer[0])
     assert value(stale, "avmm_exporter_stale_scrapes_total") == 1

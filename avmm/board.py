@@ -112,7 +112,7 @@ class Board:
             board._vcpus(vm)
             board._irqchip(vm)
             board._devices(vm)
-            board._virtio(vm, switches or Switches())
+            board._virtio(vm, switches if switches is not None else Switches())
             board._boot(vm)
         except BaseException:
             await board.close()
@@ -330,12 +330,13 @@ async def build_config(
     config: Config,
     *,
     consoles: dict[str, CharBackend] | None = None,
+    switches: Switches | None = None,
     notify: Callable[[str], None] = _stderr,
 ) -> list[Board]:
     """Every VM of ``config`` as a board on ``host``, the switches shared by name.
     ``consoles`` replaces the console backend of the VMs it names."""
     _check_host_resources(config)
-    switches = Switches()
+    switches = switches if switches is not None else Switches()
     boards = []
     for vm in config.vm:
         override = (consoles or {}).get(vm.name)

@@ -23,6 +23,7 @@ GUESTS: dict[str, tuple[tuple[str, ...], dict[str, str | int]]] = {
     "timer": (("timer.c",), {}),
     "virtio-blk": (("blk.c", "virtio.c"), {}),
     "virtio-hostile": (("hostile.c", "virtio.c"), {}),
+    "reboot": (("reboot.c",), {}),
 }
 
 

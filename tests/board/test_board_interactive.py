@@ -1,0 +1,133 @@
+"""An interactive Linux session on the board's pty console: the VMM prints the pty's
+path, a user opens it, waits for the busybox prompt, types commands, reboots the
+guest (SBI SRST), types again and powers off; the VMM exits with status 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+PROMPT = "avmm:/# "
+GUARD = 120.0  # seconds to wait for any one line before failing (not a measurement)
+
+
+class Session:
+    """The guest console as a user at a terminal sees it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.output = ""
+        self._seen = 0
+
+    def expect(self, pattern: str) -> re.Match[str]:
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + GUARD
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd, selectors.EVENT_READ)
+            while True:
+                m = regex.search(self.output, self._seen)
+                if m:
+                    self._seen = m.end()
+                    return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {pattern!r}; console:\n{self.output[-3000:]}")
+                if sel.select(min(left, 1.0)):
+                    try:
+                        chunk = os.read(self.fd, 4096)
+                    except OSError:  # the VMM closed the pty
+                        chunk = b""
+                    if not chunk:
+                        raise AssertionError(f"console closed; console:\n{self.output[-3000:]}")
+                    self.output += chunk.decode(errors="replace").replace("\r", "")
+
+    def type(self, line: str) -> None:
+        os.write(self.fd, line.encode() + b"\r")
+
+
+def _pty_path(proc: subprocess.Popen[bytes]) -> str:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + GUARD
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline().decode()
+        if not line:
+            break
+        m = re.match(r"avmm: shell: console on (/dev/pts/\d+)$", line.strip())
+        if m:
+            return m[1]
+    raise AssertionError(f"the VMM printed no pty path (exit {proc.poll()})")
+
+
+def test_a_user_types_commands_into_the_shell_reboots_and_powers_off(
+    linux: tuple[Path, Path], tmp_path: Path
+) -> None:
+    kernel, initrd = linux
+    toml = tmp_path / "shell.toml"
+    toml.write_text(
+        f"""version = 1
+[[vm]]
+name = "shell"
+vcpus = 2
+memory = "256MiB"
+console = {{ backend = "pty" }}
+rng = true
+[vm.boot]
+mode = "direct"
+kernel = "{kernel}"
+initrd = "{initrd}"
+cmdline = "console=ttyS0"
+"""
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "board" / "run_config.py"), str(toml)],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        fd = os.open(_pty_path(proc), os.O_RDWR | os.O_NOCTTY)
+        try:
+            s = Session(fd)
+            s.expect("avmm: userspace up")
+            s.expect(re.escape(PROMPT))
+            s.type("echo $((6 * 7)) is the answer")
+            s.expect(r"\n42 is the answer\n")
+            s.expect(re.escape(PROMPT))
+            s.type("cat /sys/devices/system/cpu/online; uname -sm")
+            s.expect(r"\n0-1\nLinux riscv64\n")
+            s.expect(re.escape(PROMPT))
+            s.type("head -c 16 /dev/hwrng | wc -c")  # virtio-rng behind /dev/hwrng
+            s.expect(r"\n16\n")
+            s.expect(re.escape(PROMPT))
+            s.type("reboot -f")
+            s.expect("avmm: userspace up")  # the second boot
+            s.expect(re.escape(PROMPT))
+            s.type("cat /proc/cmdline")
+            s.expect(r"\nconsole=ttyS0\n")
+            s.expect(re.escape(PROMPT))
+            s.type("poweroff -f")
+            s.expect("reboot: Power down")
+        finally:
+            os.close(fd)
+        code = proc.wait(timeout=GUARD)
+        assert proc.stderr is not None
+        tail = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+    assert code == 0, tail
+    assert "avmm: shell: SystemEvent exit code 0, 1 reboot(s)" in tail

@@ -1,0 +1,111 @@
+"""Linux on the virt board: 1, 4 and 8 vCPUs in direct and firmware boot, the
+self-check of guests/linux/README.md, disk persistence across boots, and a config
+file run headless as `configs/linux-check.toml` would be."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avmm import config as avmm_config
+from avmm.board import run_config
+from avmm.exits import SystemEvent, SystemEventKind
+from guests.linux import report
+from tests.board.boardrig import blank_disk, run_vm, vm_config
+
+pytestmark = pytest.mark.slow
+
+CMDLINE = "console=ttyS0 earlycon avmm.check=1"
+SHUTDOWN_0 = SystemEvent(0, SystemEventKind.SHUTDOWN, 0)
+
+
+def linux_vm(linux: tuple[Path, Path], mode: str, vcpus: int, disk: Path, **vm: object) -> dict:
+    kernel, initrd = linux
+    return {
+        "vm": {
+            "name": f"linux-{mode}-{vcpus}",
+            "vcpus": vcpus,
+            "memory": "256MiB",
+            "boot": {
+                "mode": mode,
+                "kernel": str(kernel),
+                "initrd": str(initrd),
+                "cmdline": CMDLINE,
+            },
+            "disks": [{"path": str(disk)}],
+            "console": {"backend": "null"},
+            **vm,
+        }
+    }
+
+
+@pytest.mark.parametrize("vcpus", [1, 4, 8])
+@pytest.mark.parametrize("mode", ["direct", "firmware"])
+async def test_linux_boots_passes_its_self_check_and_powers_off(
+    linux: tuple[Path, Path], mode: str, vcpus: int, tmp_path: Path
+) -> None:
+    disk = blank_disk(tmp_path / "disk.img")
+    run = await run_vm(vm_config(linux_vm(linux, mode, vcpus, disk)))
+    check = report.parse(run.console)
+    tail = run.console[-3000:]
+    assert check.passed, tail
+    assert check.problems == (), tail
+    assert (check.cpus_online, check.cpus_present) == (vcpus, vcpus), tail
+    assert check.atomics_threads == vcpus
+    assert check.disk_boots == 0
+    assert run.result.exit == SHUTDOWN_0, tail
+    assert run.result.code == 0
+    if mode == "firmware":
+        assert "Platform Name             : avmm virt" in run.console  # OpenSBI's banner
+        assert f"Platform HART Count       : {vcpus}" in run.console
+    else:
+        assert "OpenSBI" not in run.console
+        assert "SBI implementation ID=0x61766d6d" in run.console  # avmm answers SBI itself
+
+
+async def test_data_written_to_the_disk_in_one_boot_is_there_in_the_next(
+    linux: tuple[Path, Path], tmp_path: Path
+) -> None:
+    disk = blank_disk(tmp_path / "disk.img")
+    counters = []
+    for mode in ("direct", "firmware"):
+        run = await run_vm(vm_config(linux_vm(linux, mode, 2, disk)))
+        check = report.parse(run.console)
+        assert check.passed, run.console[-3000:]
+        counters.append(check.disk_boots)
+    assert counters == [0, 1]
+    assert disk.read_bytes()[:8] == b"AVMMCHK1"
+
+
+async def test_a_config_file_runs_linux_headless(linux: tuple[Path, Path], tmp_path: Path) -> None:
+    kernel, initrd = linux
+    blank_disk(tmp_path / "disk.img")
+    toml = tmp_path / "linux-check.toml"
+    toml.write_text(
+        f"""version = 1
+
+[sched]
+slice = 10000
+
+[[vm]]
+name = "check"
+vcpus = 2
+memory = "256MiB"
+console = {{ backend = "file", path = "console.log" }}
+disks = [{{ path = "disk.img" }}]
+
+[vm.boot]
+mode = "direct"
+kernel = "{kernel}"
+initrd = "{initrd}"
+cmdline = "{CMDLINE}"
+"""
+    )
+    config = avmm_config.load(toml, overrides=["vm.vcpus=3"])
+    results = await run_config(config)
+    assert results["check"].exit == SHUTDOWN_0
+    console = (tmp_path / "console.log").read_text(errors="replace")
+    check = report.parse(console)
+    assert check.passed, console[-3000:]
+    assert check.cpus_online == 3

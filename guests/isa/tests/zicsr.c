@@ -97,6 +97,8 @@ static void missing(void) {
     EXPECT_ILLEGAL("csrr t0, 0xc80");  /* cycleh */
     EXPECT_ILLEGAL("csrr t0, 0xb80");  /* mcycleh */
     EXPECT_ILLEGAL("csrr t0, 0x800");  /* custom, unimplemented */
+    EXPECT_ILLEGAL("csrr t0, 0x14d");  /* stimecmp: no Sstc */
+    EXPECT_ILLEGAL("csrw 0x14d, zero");
     EXPECT_ILLEGAL("csrr t0, 0x5ff");
     /* mtval of an illegal CSR access is 0 or the instruction */
     uint32_t insn;
@@ -144,6 +146,15 @@ static void privilege(void) {
     CHECK_EQ(m_trap.prev_priv, PRV_U);
 }
 
+static void no_sstc(void) {
+#ifndef QEMU_DEVIATIONS
+    /* without Sstc, menvcfg.STCE is read-only zero (QEMU 7.2 with sstc=false
+     * still lets it be set) */
+    csr_set(0x30a, BIT(63));
+    CHECK_EQ(csr_read(0x30a) >> 63, 0);
+#endif
+}
+
 static void views(void) {
     /* sstatus shows the S fields of mstatus, not the M ones */
     csr_clear(mstatus, MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE);
@@ -172,5 +183,6 @@ void test_main(void) {
     read_only();
     missing();
     privilege();
+    no_sstc();
     views();
 }

@@ -42,6 +42,12 @@
 #define VA_LOAD_EDGE (VA_BASE + 0xd000) /* readable page, then nothing */
 #define VA_SWAP (VA_BASE + 0x10000)     /* executable, remapped by the test */
 #define VA_BADWALK (VA_BASE + 3 * MEGA)  /* its last-level table is not memory */
+/* mapped differently in two address spaces (its own top-level slot) */
+#if LEVELS == 3
+#define VA_ASID 0x100000000ULL
+#else
+#define VA_ASID 0x10000000000ULL
+#endif
 #define VA_2M (VA_BASE + MEGA)
 #define VA_2M_BAD (VA_BASE + 2 * MEGA)
 #define VA_1G 0xc0000000ULL
@@ -86,7 +92,8 @@ static pte_t *map(uint64_t va, uint64_t pa, int level, uint64_t flags) {
 
 static inline void sfence_all(void) { __asm__ volatile("sfence.vma" ::: "memory"); }
 
-static pte_t *pte_ad, *pte_remap, *pte_swap;
+static pte_t *pte_ad, *pte_remap, *pte_swap, *pte_asid1;
+static pte_t *root2;
 
 static void build(void) {
     extern char __user_start[], __user_end[];
@@ -143,6 +150,14 @@ static void build(void) {
 #if LEVELS == 4
     map(VA_512G, 0, 3, PTE_R | PTE_A);
 #endif
+    /* a second address space: the same, except VA_ASID */
+    root2 = new_table();
+    memcpy(root2, root, PAGE);
+    pte_asid1 = map(VA_ASID, (uint64_t)data[3], 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    pte_t *first = root;
+    root = root2;
+    map(VA_ASID, (uint64_t)data[4], 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    root = first;
     satp_value = ((uint64_t)SATP_MODE << SATP_MODE_SHIFT) | ((uint64_t)root >> 12);
     csr_write(satp, satp_value);
     CHECK_EQ(csr_read(satp), satp_value);
@@ -421,6 +436,32 @@ static uint64_t s_remap(uint64_t va) {
     return (before == data[4][0]) + 2 * (after == data[5][0]);
 }
 
+/* Switch between two address spaces (ASIDs 1 and 2) with no fence when the
+ * hart keeps ASIDs apart; then change a mapping of ASID 1 and fence only it. */
+static uint64_t s_asids(uint64_t va) {
+    uint64_t mode = (uint64_t)SATP_MODE << SATP_MODE_SHIFT;
+    uint64_t satp1 = mode | (1ULL << 44) | ((uint64_t)root >> 12);
+    uint64_t satp2 = mode | (2ULL << 44) | ((uint64_t)root2 >> 12);
+    csr_write(satp, satp1);
+    int asids = (csr_read(satp) >> 44 & 0xffff) == 1; /* ASIDLEN may be 0 */
+    __asm__ volatile("sfence.vma" ::: "memory");
+    uint64_t ok = s_ld(va) == data[3][0];
+    csr_write(satp, satp2);
+    if (!asids)
+        __asm__ volatile("sfence.vma" ::: "memory");
+    ok |= (uint64_t)(s_ld(va) == data[4][0]) << 1;
+    csr_write(satp, satp1);
+    if (!asids)
+        __asm__ volatile("sfence.vma" ::: "memory");
+    ok |= (uint64_t)(s_ld(va) == data[3][0]) << 2;
+    *pte_asid1 = (((uint64_t)data[5] >> 12) << PTE_PPN_SHIFT) | PTE_R | PTE_A | PTE_V;
+    __asm__ volatile("sfence.vma zero, %0" ::"r"(asids ? 1ULL : 0ULL) : "memory");
+    ok |= (uint64_t)(s_ld(va) == data[5][0]) << 3;
+    csr_write(satp, satp_value);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    return ok;
+}
+
 static uint64_t s_satp(uint64_t arg) {
     (void)arg;
     m_expect();
@@ -434,6 +475,7 @@ static uint64_t s_satp(uint64_t arg) {
 
 static void fences(void) {
     EXPECT_OK(in_s(s_remap, VA_REMAP), 3);
+    EXPECT_OK(in_s(s_asids, VA_ASID + 0), 0xf);
     /* TVM: sfence.vma and satp trap in S */
     csr_set(mstatus, MSTATUS_TVM);
     CHECK_EQ(in_s(s_satp, 0), 3);

@@ -179,6 +179,11 @@ class StdioChar(_FdReader):
         self._enter_raw()
         try:
             super().start(loop)
+        except PermissionError:
+            # stdin that cannot be polled (/dev/null, a regular file: CI, scripts)
+            # gives no interactive input; the guest's output still goes to stdout.
+            self.restore_terminal()
+            self._eof = True
         except BaseException:
             self.restore_terminal()
             raise

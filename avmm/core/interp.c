@@ -1,6 +1,7 @@
 /*
- * The interpreter: fetch, decode and execute RV64IMAC + Zicsr + Zifencei (and
- * the memory part of F/D), in slices.
+ * The interpreter: fetch, decode and execute RV64GC in slices. Instructions
+ * are decoded into a cache of dinsn_t entries and executed by threaded code;
+ * F/D arithmetic other than add/sub/mul/div/fma goes to fpu.c.
  *
  * Budget: a slice takes at most `budget` steps; a step is a retired
  * instruction or an instruction that raised an exception (so a trap storm

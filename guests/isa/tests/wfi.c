@@ -1,7 +1,8 @@
 /* WFI: completes at once when an enabled interrupt is pending (even with
  * MIE = 0), sleeps until the timer fires otherwise (MIE = 0: execution goes
  * on after the wfi; MIE = 1: the interrupt is taken first); with
- * mstatus.TW = 1, wfi in S with nothing pending is an illegal instruction. */
+ * mstatus.TW = 1, wfi in S with nothing pending is an illegal instruction,
+ * and so is wfi in U. */
 #include "isa.h"
 
 static volatile unsigned irqs;
@@ -67,6 +68,12 @@ void test_main(void) {
     CHECK_EQ(m_trap.cause, CAUSE_ILLEGAL_INSTRUCTION);
     CHECK_EQ(m_trap.prev_priv, PRV_S);
     csr_clear(mstatus, MSTATUS_TW);
+    /* with S-mode present, wfi in U that would wait is an illegal instruction
+     * (whatever TW says) */
+    csr_write(mie, 0);
+    CHECK_EQ(call_in_mode(PRV_U, s_wfi, 0), 1);
+    CHECK_EQ(m_trap.cause, CAUSE_ILLEGAL_INSTRUCTION);
+    CHECK_EQ(m_trap.prev_priv, PRV_U);
     /* TW = 0: wfi in S sleeps until the M timer interrupt, taken from S
      * whatever MIE says */
     csr_write(mie, MIP_MTIP);

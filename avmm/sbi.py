@@ -123,12 +123,25 @@ class TlbFlush:
         return (self.start == 0 and self.size == 0) or self.size == XLEN_MASK
 
 
+# Extension ids are chosen by the guest: past this many distinct unknown ids, further
+# ones are counted together under OTHER_EXTENSION, so a guest cannot grow the counters.
+MAX_UNKNOWN_EXTENSIONS = 16
+OTHER_EXTENSION = -1
+
+
 @attrs.define
 class SbiCounters:
     """Per-VM SBI counters (plain ints; read when scraped)."""
 
     calls: dict[int, int] = attrs.Factory(dict)  # extension id -> calls
     not_supported: dict[int, int] = attrs.Factory(dict)  # extension id -> unknown calls
+
+    def count(self, table: dict[int, int], eid: int) -> None:
+        if eid not in table and eid not in EXTENSIONS:
+            unknown = sum(1 for key in table if key not in EXTENSIONS)
+            if unknown >= MAX_UNKNOWN_EXTENSIONS:
+                eid = OTHER_EXTENSION
+        table[eid] = table.get(eid, 0) + 1
 
 
 # ------------------------------------------------------------ direct-boot state
@@ -192,7 +205,7 @@ def handle_ecall(vcpu: Vcpu) -> Exit | None:
     eid = hart.get_x(17)
     fid = hart.get_x(16)
     counters = vcpu.vm.sbi_counters
-    counters.calls[eid] = counters.calls.get(eid, 0) + 1
+    counters.count(counters.calls, eid)
     handler = EXTENSIONS.get(eid)
     result = _not_supported(vcpu, eid) if handler is None else handler(vcpu, fid)
     vcpu.counters.sbi_calls += 1
@@ -206,8 +219,8 @@ def handle_ecall(vcpu: Vcpu) -> Exit | None:
 
 
 def _not_supported(vcpu: Vcpu, eid: int) -> tuple[int, int]:
-    unknown = vcpu.vm.sbi_counters.not_supported
-    unknown[eid] = unknown.get(eid, 0) + 1
+    counters = vcpu.vm.sbi_counters
+    counters.count(counters.not_supported, eid)
     return ERR_NOT_SUPPORTED, 0
 
 

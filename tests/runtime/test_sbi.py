@@ -81,6 +81,18 @@ def test_unknown_calls_are_not_supported_and_counted(vm: Vm) -> None:
     assert vm.sbi_counters.not_supported == {sbi.EXT_PMU: 1, 0x0A00_0000: 2}
 
 
+def test_a_guest_cannot_grow_the_sbi_counters_without_bound(vm: Vm) -> None:
+    v = vm.vcpus[0]
+    for eid in range(0x0B00_0000, 0x0B00_0000 + 1000):
+        assert call(v, eid, 0)[0] == sbi.ERR_NOT_SUPPORTED
+    assert call(v, sbi.EXT_TIME, 0, 0) == (0, 0)
+    for table in (vm.sbi_counters.not_supported, vm.sbi_counters.calls):
+        assert len(table) <= sbi.MAX_UNKNOWN_EXTENSIONS + 2
+        assert sum(n for eid, n in table.items() if eid != sbi.EXT_TIME) == 1000
+        assert table[sbi.OTHER_EXTENSION] == 1000 - sbi.MAX_UNKNOWN_EXTENSIONS
+    assert vm.sbi_counters.calls[sbi.EXT_TIME] == 1
+
+
 def test_set_timer_arms_stimecmp(vm: Vm) -> None:
     v = vm.vcpus[0]
     when = vm.machine.time + 12345

@@ -2,10 +2,11 @@
 
 Requests are IN (read), OUT (write), FLUSH and GET_ID. Every request is
 checked completely before the backend is touched, so a malformed request can
-never reach the image. Requests past the end of the disk and backend failures
-complete with VIRTIO_BLK_S_IOERR; unknown types with VIRTIO_BLK_S_UNSUPP;
-protocol violations (a short header, no status byte, data in the wrong
-direction, a write to a read-only disk) fail the queue (DEVICE_NEEDS_RESET).
+never reach the image. Requests past the end of the disk, writes to a
+read-only disk (as QEMU answers them: the guest gets EIO and goes on) and
+backend failures complete with VIRTIO_BLK_S_IOERR; unknown types with
+VIRTIO_BLK_S_UNSUPP; protocol violations (a short header, no status byte,
+data in the wrong direction) fail the queue (DEVICE_NEEDS_RESET).
 
 I/O runs as one coroutine per queue, handed to the :class:`Spawner`, which
 takes requests in order until the queue is empty; large transfers go to the
@@ -157,7 +158,7 @@ class VirtioBlk(VirtioDevice):
             return await self._read(chain, sector, data_in, epoch)
         if kind == T_OUT:
             if self.read_only:
-                return self._fail(f"write to read-only disk at sector {sector}")
+                return self._guest_io_error("ro", f"write to read-only disk at sector {sector}")
             return await self._write(chain, sector, data_out, epoch)
         if kind == T_FLUSH:
             self.stats.flushes += 1
@@ -224,9 +225,13 @@ class VirtioBlk(VirtioDevice):
 
     def _out_of_range(self, problem: str) -> tuple[int, int]:
         """A request past the end of the disk: the guest's mistake, IOERR as the spec says."""
+        return self._guest_io_error("range", problem)
+
+    def _guest_io_error(self, key: str, problem: str) -> tuple[int, int]:
+        """A well-formed request the disk refuses: a logged guest error, IOERR to the guest."""
         self.stats.io_errors += 1
         self.stats.guest_errors += 1
-        self._log("range", problem)
+        self._log(key, problem)
         return S_IOERR, 0
 
     # ------------------------------------------------------------------ state

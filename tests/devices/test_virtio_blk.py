@@ -148,7 +148,7 @@ async def test_unknown_request_type_is_unsupported(image: Path) -> None:
     assert rig.status(head) == S_UNSUPP
 
 
-async def test_read_only_disk_offers_ro_and_rejects_writes(
+async def test_read_only_disk_offers_ro_and_answers_writes_with_ioerr(
     image: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rig = Rig(image, read_only=True)
@@ -156,13 +156,17 @@ async def test_read_only_disk_offers_ro_and_rejects_writes(
     rig.drv.start()
     rig.q = rig.drv.queues[-1]
     before = digest(image)
-    rig.request(T_OUT, 0, out=b"\xff" * 512)
+    write = rig.request(T_OUT, 0, out=b"\xff" * 512)
     with caplog.at_level(logging.WARNING, logger="avmm.guest"):
         await rig.run()
     assert digest(image) == before
-    assert rig.drv.status & NEEDS_RESET
+    assert rig.status(write) == S_IOERR
+    assert not rig.drv.status & NEEDS_RESET
     assert "virtio-blk" in caplog.text and "read-only" in caplog.text
-    assert not rig.q.used_entries()
+    # The disk still serves reads after the refused write, as on QEMU.
+    read = rig.request(T_IN, 0, in_len=512)
+    await rig.run()
+    assert rig.status(read) == S_OK
 
 
 async def test_short_header_needs_reset(image: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from avmm.exits import SystemEvent, SystemEventKind
+from avmm.exits import HtifExit, SystemEvent, SystemEventKind
 from guests.lib.qemu import qemu_command
 from tests.board.boardrig import blank_disk, run_vm, vm_config
 
@@ -161,3 +161,27 @@ def test_the_demo_guests_pass_on_qemu_virt_too(demo: Path, tmp_path: Path) -> No
     )
     assert blk.returncode == 0, blk.stdout.decode(errors="replace")
     assert b"virtio-blk: PASS" in blk.stdout
+
+
+@pytest.fixture(scope="module")
+def selftest() -> Path:
+    from guests.build import build
+
+    return build("lib-selftest", quiet=True)
+
+
+async def test_a_firmware_elf_with_tohost_gets_htif(selftest: Path) -> None:
+    run = await run_vm(vm_config(firmware(selftest / "exit7.elf")))
+    assert run.result.exit == HtifExit(0, 7)
+    assert run.result.code == 7
+    hello = await run_vm(vm_config(firmware(selftest / "hello.elf")))
+    assert hello.result.exit == HtifExit(0, 0)
+    assert "hello" in hello.console.lower()
+    assert hello.board.boot_state is not None and hello.board.boot_state.htif is not None
+
+
+async def test_the_syscon_exit_code_is_the_vms(selftest: Path) -> None:
+    run = await run_vm(vm_config(firmware(selftest / "exit7-virt.elf")))
+    assert run.result.exit == SystemEvent(0, SystemEventKind.SHUTDOWN, 7)
+    assert run.result.code == 7
+    assert run.board.boot_state is not None and run.board.boot_state.htif is None

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from avmm import config as avmm_config
+from avmm import sbi
 from avmm.board import run_config
 from avmm.exits import SystemEvent, SystemEventKind
 from guests.linux import report
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 CMDLINE = "console=ttyS0 earlycon avmm.check=1"
 SHUTDOWN_0 = SystemEvent(0, SystemEventKind.SHUTDOWN, 0)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def linux_vm(linux: tuple[Path, Path], mode: str, vcpus: int, disk: Path, **vm: object) -> dict:
@@ -78,34 +80,32 @@ async def test_data_written_to_the_disk_in_one_boot_is_there_in_the_next(
     assert disk.read_bytes()[:8] == b"AVMMCHK1"
 
 
-async def test_a_config_file_runs_linux_headless(linux: tuple[Path, Path], tmp_path: Path) -> None:
-    kernel, initrd = linux
-    blank_disk(tmp_path / "disk.img")
-    toml = tmp_path / "linux-check.toml"
-    toml.write_text(
-        f"""version = 1
-
-[sched]
-slice = 10000
-
-[[vm]]
-name = "check"
-vcpus = 2
-memory = "256MiB"
-console = {{ backend = "file", path = "console.log" }}
-disks = [{{ path = "disk.img" }}]
-
-[vm.boot]
-mode = "direct"
-kernel = "{kernel}"
-initrd = "{initrd}"
-cmdline = "{CMDLINE}"
-"""
+@pytest.mark.parametrize("mode", ["direct", "firmware"])
+async def test_configs_linux_check_toml_runs_the_check_headless(
+    linux: tuple[Path, Path], mode: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "console.log"
+    config = avmm_config.load(
+        REPO / "configs" / "linux-check.toml",
+        [f"vm.boot.mode={mode}", "vm.console.backend=file", f"vm.console.path={log}"],
     )
-    config = avmm_config.load(toml, overrides=["vm.vcpus=3"])
     results = await run_config(config)
-    assert results["check"].exit == SHUTDOWN_0
-    console = (tmp_path / "console.log").read_text(errors="replace")
-    check = report.parse(console)
-    assert check.passed, console[-3000:]
-    assert check.cpus_online == 3
+    assert results["linux-check"].exit == SHUTDOWN_0
+    check = report.parse(log.read_text(errors="replace"))
+    assert check.passed, log.read_text(errors="replace")[-3000:]
+    assert check.cpus_online == 4
+    assert check.disk_skipped == "nodisk"
+
+
+async def test_with_sstc_the_kernel_sets_its_timer_without_sbi(
+    linux: tuple[Path, Path], tmp_path: Path
+) -> None:
+    disk = blank_disk(tmp_path / "disk.img")
+    run = await run_vm(vm_config(linux_vm(linux, "direct", 2, disk, sstc=True)))
+    assert report.parse(run.console).passed, run.console[-3000:]
+    assert "riscv-timer: Timer interrupt in S-mode is available via sstc extension" in run.console
+    vm = run.board.vm
+    assert vm is not None
+    calls = vm.statistics().sbi_calls
+    assert calls.get(sbi.EXT_HSM, 0) >= 1  # SBI is still served (HSM brings up hart 1) ...
+    assert calls.get(sbi.EXT_TIME, 0) == 0  # ... but the timer is stimecmp's alone

@@ -18,6 +18,7 @@ the virtio-net switches shared by name.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from avmm.devices.virtio.device import VirtioDevice
 from avmm.errors import ConfigError
 from avmm.exits import SystemEvent, SystemEventKind
 from avmm.host import Host
-from avmm.hostio import ConsoleHub, Switches, open_console
+from avmm.hostio import ConsoleHub, Switches, open_console, tell_user
 from avmm.layout import (
     CLINT_BASE,
     PLIC_BASE,
@@ -58,13 +59,7 @@ from avmm.vm import Vm, VmResult
 
 _log = logging.getLogger("avmm.board")
 
-__all__ = ["Board", "describe_config", "run_config"]
-
-
-def _stderr(message: str) -> None:
-    import sys
-
-    print(message, file=sys.stderr, flush=True)
+__all__ = ["Board", "build_config", "describe_config", "run_config"]
 
 
 class Board:
@@ -95,7 +90,7 @@ class Board:
         *,
         switches: Switches | None = None,
         console: CharBackend | None = None,
-        notify: Callable[[str], None] = _stderr,
+        notify: Callable[[str], None] = tell_user,
     ) -> Board:
         """Assemble ``config`` on ``host``; the board is ready to :meth:`run`.
 
@@ -331,7 +326,7 @@ async def build_config(
     *,
     consoles: dict[str, CharBackend] | None = None,
     switches: Switches | None = None,
-    notify: Callable[[str], None] = _stderr,
+    notify: Callable[[str], None] = tell_user,
 ) -> list[Board]:
     """Every VM of ``config`` as a board on ``host``, the switches shared by name.
     ``consoles`` replaces the console backend of the VMs it names."""
@@ -350,12 +345,10 @@ async def run_config(
     config: Config,
     *,
     consoles: dict[str, CharBackend] | None = None,
-    notify: Callable[[str], None] = _stderr,
+    notify: Callable[[str], None] = tell_user,
     max_reboots: int | None = None,
 ) -> dict[str, VmResult]:
     """Build and run every VM of ``config`` on a new host; their results by name."""
-    import asyncio
-
     async with Host.from_config(config) as host:
         boards = await build_config(host, config, consoles=consoles, notify=notify)
         results = await asyncio.gather(*(b.run(max_reboots=max_reboots) for b in boards))

@@ -67,7 +67,8 @@ class ConsolePort:
         pass
 
 
-def _stderr(message: str) -> None:
+def tell_user(message: str) -> None:
+    """Where a running VMM tells its user things (a console's address): stderr."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -76,7 +77,7 @@ async def open_console(
     vm: str,
     *,
     on_quit: Callable[[], None] | None = None,
-    notify: Callable[[str], None] = _stderr,
+    notify: Callable[[str], None] = tell_user,
 ) -> tuple[CharBackend, str]:
     """The backend ``config`` asks for, started, and where it is (for messages and
     ``describe``). A pty prints its path and a TCP console its address through

@@ -310,8 +310,10 @@ def _stats(owner: object) -> dict[str, Any]:
 # ----------------------------------------------------------------- configs
 
 
-def _check_host_resources(config: Config) -> None:
-    stdio = [vm.name for vm in config.vm if vm.console.backend == "stdio"]
+def _check_host_resources(config: Config, replaced: frozenset[str]) -> None:
+    stdio = [
+        vm.name for vm in config.vm if vm.console.backend == "stdio" and vm.name not in replaced
+    ]
     if len(stdio) > 1:
         index = next(i for i, vm in enumerate(config.vm) if vm.name == stdio[1])
         raise ConfigError(
@@ -330,7 +332,7 @@ async def build_config(
 ) -> list[Board]:
     """Every VM of ``config`` as a board on ``host``, the switches shared by name.
     ``consoles`` replaces the console backend of the VMs it names."""
-    _check_host_resources(config)
+    _check_host_resources(config, frozenset(consoles or ()))
     switches = switches if switches is not None else Switches()
     boards = []
     for vm in config.vm:

@@ -4,16 +4,20 @@ file run headless as `configs/linux-check.toml` would be."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 
 import pytest
 
 from avmm import config as avmm_config
 from avmm import sbi
-from avmm.board import run_config
-from avmm.exits import SystemEvent, SystemEventKind
+from avmm.board import Board, run_config
+from avmm.console import CaptureConsole
+from avmm.exits import Interrupted, StopReason, SystemEvent, SystemEventKind
+from avmm.host import Host
 from guests.linux import report
-from tests.board.boardrig import blank_disk, run_vm, vm_config
+from tests.board.boardrig import GUARD, blank_disk, run_vm, vm_config
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +113,27 @@ async def test_with_sstc_the_kernel_sets_its_timer_without_sbi(
     calls = vm.statistics().sbi_calls
     assert calls.get(sbi.EXT_HSM, 0) >= 1  # SBI is still served (HSM brings up hart 1) ...
     assert calls.get(sbi.EXT_TIME, 0) == 0  # ... but the timer is stimecmp's alone
+
+
+async def test_a_host_signal_stops_the_vm_cleanly_and_flushes_its_disk(
+    linux: tuple[Path, Path], tmp_path: Path
+) -> None:
+    disk = blank_disk(tmp_path / "disk.img")
+    data = linux_vm(linux, "direct", 2, disk)
+    data["vm"]["boot"]["cmdline"] = "console=ttyS0"  # the shell: runs until told otherwise
+    config = vm_config(data)
+    console = CaptureConsole()
+    async with Host.from_config(config) as host:
+        board = await Board.build(host, config.vm[0], console=console)
+        task = asyncio.create_task(board.run())
+        for _ in range(int(GUARD / 0.05)):
+            if "avmm:/# " in console.text():
+                break
+            await asyncio.sleep(0.05)
+        assert "avmm:/# " in console.text(), console.text()[-3000:]
+        host.signal(signal.SIGINT)
+        result = await asyncio.wait_for(task, GUARD)
+        flushes = board.disks[0].stats.flushes
+    assert result.exit == Interrupted(0, StopReason.SIGNAL)
+    assert result.code == 0
+    assert flushes >= 1

@@ -120,6 +120,16 @@ async def test_the_device_tree_of_a_real_vm_shows_the_configured_machine(
         hart0 = vm.vcpus[0].hart
         assert (hart0.pc, hart0.get_x(10), hart0.get_x(11)) == (0x8020_0000, 0, state.dtb)
         assert [v.hsm_state.name for v in vm.vcpus] == ["STARTED", "STOPPED", "STOPPED"]
+        described = board.describe()
+        json.dumps(described)
+        loaded = described["boot"]["loaded"]
+        assert (loaded["mode"], loaded["entry"], loaded["dtb"]) == (
+            "direct",
+            "0x80200000",
+            hex(state.dtb),
+        )
+        assert [i["what"].split()[0] for i in loaded["images"]] == ["kernel", "device", "initrd"]
+        assert described["vcpus"] == 3 and described["reboots"] == 0
     (tmp_path / "vm.dtb").write_bytes(blob)
     dts = subprocess.run(
         ["dtc", "-I", "dtb", "-O", "dts", str(tmp_path / "vm.dtb")],

@@ -307,6 +307,11 @@ enum {
     /* common F/D arithmetic, decoded (imm: rm | neg_prod << 3 | neg_c << 4 | rs3 << 5) */
     OP_FADD_S, OP_FSUB_S, OP_FMUL_S, OP_FDIV_S, OP_FMA_S,
     OP_FADD_D, OP_FSUB_D, OP_FMUL_D, OP_FDIV_D, OP_FMA_D,
+    OP_FSGNJ_D,  /* imm: funct3 */
+    OP_FCVT_D_X, /* fcvt.d.{w,wu,l,lu}; imm: rm | rs2 << 3 */
+    OP_FCVT_X_D, /* fcvt.{w,wu,l,lu}.d (writes x[rd]); imm: rm | rs2 << 3 */
+    OP_FCMP_D,   /* fle/flt/feq.d (writes x[rd]); imm: funct3 */
+    OP_FMV_X_D, OP_FMV_D_X,
     OP_COUNT
 };
 
@@ -578,6 +583,18 @@ static void decode_32(dinsn_t *d, uint32_t insn)
                                           {OP_FADD_D, OP_FSUB_D, OP_FMUL_D, OP_FDIV_D}};
             if ((f7 & 3) < 2)
                 set(d, ops[f7 & 1][f7 >> 2], rd, rs1, rs2, f3);
+        } else if (f7 == 0x11 && f3 <= 2) {
+            set(d, OP_FSGNJ_D, rd, rs1, rs2, f3);
+        } else if (f7 == 0x69 && rs2 <= 3 && f3 != 5 && f3 != 6) {
+            set(d, OP_FCVT_D_X, rd, rs1, 0, f3 | (rs2 << 3));
+        } else if (f7 == 0x61 && rs2 <= 3 && f3 != 5 && f3 != 6) {
+            set(d, OP_FCVT_X_D, rd ? rd : 32, rs1, 0, f3 | (rs2 << 3));
+        } else if (f7 == 0x51 && f3 <= 2) {
+            set(d, OP_FCMP_D, rd ? rd : 32, rs1, rs2, f3);
+        } else if (f7 == 0x71 && rs2 == 0 && f3 == 0) {
+            set(d, OP_FMV_X_D, rd ? rd : 32, rs1, 0, 0);
+        } else if (f7 == 0x79 && rs2 == 0 && f3 == 0) {
+            set(d, OP_FMV_D_X, rd, rs1, 0, 0);
         }
         return;
     default:
@@ -763,6 +780,8 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
         [OP_FDIV_S] = &&L_FDIV_S, [OP_FMA_S] = &&L_FMA_S,
         [OP_FADD_D] = &&L_FADD_D, [OP_FSUB_D] = &&L_FSUB_D, [OP_FMUL_D] = &&L_FMUL_D,
         [OP_FDIV_D] = &&L_FDIV_D, [OP_FMA_D] = &&L_FMA_D,
+        [OP_FSGNJ_D] = &&L_FSGNJ_D, [OP_FCVT_D_X] = &&L_FCVT_D_X, [OP_FCVT_X_D] = &&L_FCVT_X_D,
+        [OP_FCMP_D] = &&L_FCMP_D, [OP_FMV_X_D] = &&L_FMV_X_D, [OP_FMV_D_X] = &&L_FMV_D_X,
     };
     machine_t *const m = h->m;
     uint64_t *const x = h->x;
@@ -996,6 +1015,64 @@ L_FMA_D: {
     FP_DONE(f64_fma(h->f[d->rs1], h->f[d->rs2], h->f[d->imm >> 5], (d->imm >> 3) & 1,
                     (d->imm >> 4) & 1, rm, &fl));
 }
+L_FSGNJ_D: {
+    if (unlikely(!fp_enabled(h)))
+        ILLEGAL();
+    uint64_t a = h->f[d->rs1], b = h->f[d->rs2], sign = 1ull << 63;
+    uint64_t sb = d->imm == 0 ? b & sign : d->imm == 1 ? ~b & sign : (a ^ b) & sign;
+    h->f[d->rd] = (a & ~sign) | sb;
+    h->mstatus |= MSTATUS_FS;
+    NEXT();
+}
+L_FCVT_D_X: {
+    FP_RM();
+    uint64_t v = X1;
+    switch (d->imm >> 3) {
+    case 0: v = i32_to_f64((int32_t)v, rm, &fl); break;
+    case 1: v = u32_to_f64((uint32_t)v, rm, &fl); break;
+    case 2: v = i64_to_f64((int64_t)v, rm, &fl); break;
+    default: v = u64_to_f64(v, rm, &fl); break;
+    }
+    FP_DONE(v);
+}
+L_FCVT_X_D: {
+    FP_RM();
+    uint64_t a = h->f[d->rs1];
+    switch (d->imm >> 3) {
+    case 0: XD = f64_to_i32(a, rm, &fl); break;
+    case 1: XD = f64_to_u32(a, rm, &fl); break;
+    case 2: XD = f64_to_i64(a, rm, &fl); break;
+    default: XD = f64_to_u64(a, rm, &fl); break;
+    }
+    if (fl) { /* only a flag changes FP state here */
+        h->fflags |= fl;
+        h->mstatus |= MSTATUS_FS;
+    }
+    NEXT();
+}
+L_FCMP_D: {
+    uint32_t fl = 0;
+    if (unlikely(!fp_enabled(h)))
+        ILLEGAL();
+    uint64_t a = h->f[d->rs1], b = h->f[d->rs2];
+    XD = d->imm == 0 ? f64_le(a, b, &fl) : d->imm == 1 ? f64_lt(a, b, &fl) : f64_eq(a, b, &fl);
+    if (fl) {
+        h->fflags |= fl;
+        h->mstatus |= MSTATUS_FS;
+    }
+    NEXT();
+}
+L_FMV_X_D:
+    if (unlikely(!fp_enabled(h)))
+        ILLEGAL();
+    XD = h->f[d->rs1];
+    NEXT();
+L_FMV_D_X:
+    if (unlikely(!fp_enabled(h)))
+        ILLEGAL();
+    h->f[d->rd] = X1;
+    h->mstatus |= MSTATUS_FS;
+    NEXT();
 
     /* ---- fences and hints */
 L_FENCE: NEXT();

@@ -49,6 +49,13 @@ _IN_PLACE = frozenset(
 )
 # Re-entries per slice: bounds the host time of a slice full of exits.
 MAX_REENTRIES = 64
+# A firmware call (a trap from S/U into M-mode firmware, firmware boot) still running
+# when the budget ends gets up to this many more instructions to return, once a slice.
+# Firmware on real harts is never descheduled halfway through a call, and some publishes
+# state in two steps another hart must not see apart: OpenSBI 1.1's HSM hart_start marks
+# the target START_PENDING before it stores the start address, and a target that polls
+# (its cold-boot IPI is never cleared) would jump to the stale one.
+FIRMWARE_GRACE = 4096
 # Upper bounds (host seconds) of the slice-duration histogram's buckets; one more
 # bucket counts the slices above the last bound. Fixed, so the hot path only
 # bisects and bumps an int.
@@ -190,12 +197,19 @@ class Vcpu:
         # re-enters the guest after an in-kernel exit.
         before = hart.instret
         vm.current = self
+        limit = budget
         left = budget
+        grace = FIRMWARE_GRACE
         reentries = 0
         publish_exits = events.wants(ExitEvent)
         t0 = time.perf_counter()
         while True:
             reason = hart.run(left, pcpu.tlb)
+            if not reason and grace and hart.priv == _core.PRIV_M and _in_trap_from_below(hart):
+                # The budget ended inside a firmware call (or interrupt) from S/U.
+                limit = hart.instret - before + grace
+                left, grace = grace, 0
+                continue
             exits[reason] += 1
             if not reason:
                 result = None
@@ -215,7 +229,7 @@ class Vcpu:
                 or sched.yield_pending
             ):
                 break
-            left = budget - (hart.instret - before)
+            left = limit - (hart.instret - before)
             if left < 1:
                 break
             if self._mmio_read_size:
@@ -545,6 +559,14 @@ class Vcpu:
             slice_seconds=c.slice_seconds,
             core=core,
         )
+
+
+_MSTATUS = _core.CSRS["mstatus"]
+
+
+def _in_trap_from_below(hart: _core.Hart) -> bool:
+    """In M-mode, entered by a trap from S or U that has not returned (mstatus.MPP)."""
+    return (hart.get_csr(_MSTATUS) >> 11) & 3 != _core.PRIV_M
 
 
 def _csr_number(csr: int | str) -> int:

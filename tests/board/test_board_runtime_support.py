@@ -4,10 +4,15 @@ vCPU whose timer is already due when it settles down is woken."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
 
 from avmm import _core
-from avmm.exits import Interrupted, StopReason
+from avmm.exits import HtifExit, Interrupted, StopReason
 from avmm.host import Host
+from avmm.loader import load_elf
 from avmm.sbi import HsmState
 
 RAM = 0x8000_0000
@@ -105,3 +110,50 @@ async def test_a_python_irqchip_is_reset_too() -> None:
         assert vm.bus.read(clint_base + 0x4000, 8) == 2**64 - 1
         assert vm.bus.read(plic_base + 4 * 5, 4) == 0
         assert vm.vcpus[0].hart.mtimecmp == 2**64 - 1
+
+
+def _fwrace(tmp_path: Path, count: int, pad: int) -> Path:
+    elf = tmp_path / f"fwrace-{count}-{pad}.elf"
+    subprocess.run(
+        [
+            "riscv64-unknown-elf-gcc",
+            "-march=rv64gc",
+            "-mabi=lp64d",
+            "-nostdlib",
+            "-nostartfiles",
+            "-static",
+            "-Wl,-N,-Ttext=0x80000000,-Tdata=0x80010000,--section-start=.htif=0x80020000",
+            "-Wl,--no-warn-rwx-segments",
+            f"-DCOUNT={count}",
+            f"-DPAD={pad}",
+            "-o",
+            str(elf),
+            str(Path(__file__).with_name("fwrace.S")),
+        ],
+        check=True,
+    )
+    return elf
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("count", [440, 460, 480])
+async def test_a_firmware_call_is_not_cut_in_half_by_the_end_of_a_slice(
+    tmp_path: Path, count: int
+) -> None:
+    # Hart 0's ecall lands 40..120 instructions before the end of its 1000-instruction
+    # slice; the M-mode handler takes ~420: without the grace hart 1 would run in
+    # between and see the first step alone.
+    elf = _fwrace(tmp_path, count, 200)
+    async with Host(clock="host", slice=1000, policy="round-robin") as host:
+        vm = host.create_vm("fwrace")
+        vm.add_memory_slot(RAM, 1 << 20)
+        for _ in range(2):
+            vm.create_vcpu()
+        vm.setup_irqchip()
+        image = load_elf(vm.guest_memory, elf)
+        vm.set_htif(image.tohost, image.fromhost)
+        vm.reset_all(image.entry)
+        result = await asyncio.wait_for(vm.run(), 60)
+        handler_slices = vm.vcpus[0].counters.slices
+    assert result.exit == HtifExit(1, 0)  # hart 1 saw both steps
+    assert handler_slices >= 1

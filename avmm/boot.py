@@ -203,6 +203,11 @@ def _firmware(vm: Vm, layout: Layout, config: BootConfig) -> BootState:
     if config.kernel is not None:
         kernel_entry, kernel = _load_kernel(vm, config.kernel, layout.ram_base)
         fw_info = kernel.start - FW_INFO_SIZE
+        if fw_info < layout.ram_base:
+            raise BootError(
+                f"{config.kernel}: no room for fw_dynamic_info below the kernel at "
+                f"{kernel.start:#x} (firmware boot loads the kernel above the firmware)"
+            )
         memory.write(fw_info, fw_dynamic_info(kernel_entry, NEXT_MODE_S, boot_hart=0))
         regions += [kernel, Region("fw_dynamic_info", fw_info, fw_info + FW_INFO_SIZE)]
         low = max(low, kernel.end)

@@ -14,7 +14,7 @@ import pytest
 from avmm import config as avmm_config
 from avmm.board import Board, build_config
 from avmm.console import CaptureConsole
-from avmm.errors import ConfigError, DeviceError
+from avmm.errors import BootError, ConfigError, DeviceError
 from avmm.exits import SystemEvent, SystemEventKind
 from avmm.host import Host
 from avmm.hostio import Switches
@@ -256,3 +256,62 @@ async def test_a_board_that_cannot_be_built_releases_what_it_opened(
         )
         board = await Board.build(host, again.vm[0], console=CaptureConsole())
         assert [d.path for d in board.disks] == [good]
+
+
+async def test_a_kernel_that_is_not_an_image_is_refused_by_name(demo: Path, tmp_path: Path) -> None:
+    bogus = tmp_path / "Image"
+    bogus.write_bytes(b"\x00" * 4096)
+    config = vm_config(
+        {
+            "vm": {
+                "name": "bad-kernel",
+                "boot": {"mode": "direct", "kernel": str(bogus)},
+                "console": {"backend": "null"},
+            }
+        }
+    )
+    async with Host.from_config(config) as host:
+        with pytest.raises(BootError, match=r"Image: not a RISC-V Linux Image"):
+            await Board.build(host, config.vm[0])
+        assert host.vms == {}
+
+
+def _firmware_vm(memory: str, **boot: object) -> avmm_config.Config:
+    return vm_config(
+        {
+            "vm": {
+                "name": "tight",
+                "memory": memory,
+                "boot": {"mode": "firmware", **boot},
+                "console": {"backend": "null"},
+            }
+        }
+    )
+
+
+async def test_boot_images_that_do_not_fit_are_refused_with_the_reason(
+    demo: Path, linux: tuple[Path, Path], tmp_path: Path
+) -> None:
+    kernel = linux[0]
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(3 << 20))  # a raw firmware reaching past RAM + 2 MiB
+    initrd = tmp_path / "initrd.cpio"
+    initrd.write_bytes(bytes(40 << 20))
+    cases = [
+        (_firmware_vm("64MiB", firmware=str(big), kernel=str(kernel)), "overlaps"),
+        (
+            _firmware_vm(
+                "32MiB", firmware=str(demo / "hello.elf"), kernel=str(kernel), initrd=str(initrd)
+            ),
+            "does not fit",
+        ),
+        (
+            _firmware_vm("64MiB", firmware=str(demo / "hello.elf"), kernel=str(demo / "hello.elf")),
+            "no room for fw_dynamic_info",
+        ),
+    ]
+    for config, reason in cases:
+        async with Host.from_config(config) as host:
+            with pytest.raises(BootError, match=reason):
+                await Board.build(host, config.vm[0])
+            assert host.vms == {}

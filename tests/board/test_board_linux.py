@@ -137,3 +137,21 @@ async def test_a_host_signal_stops_the_vm_cleanly_and_flushes_its_disk(
     assert result.exit == Interrupted(0, StopReason.SIGNAL)
     assert result.code == 0
     assert flushes >= 1
+
+
+async def test_the_opensbi_qemu_ships_boots_linux_on_avmm_too(
+    linux: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # qemu-system-data's fw_dynamic.bin (what `qemu -bios default` runs), not the
+    # opensbi package's build that firmware boot uses by default.
+    firmware = Path("/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin")
+    disk = blank_disk(tmp_path / "disk.img")
+    data = linux_vm(linux, "firmware", 4, disk)
+    data["vm"]["boot"]["firmware"] = str(firmware)
+    run = await run_vm(vm_config(data))
+    check = report.parse(run.console)
+    assert check.passed, run.console[-3000:]
+    assert check.cpus_online == 4
+    assert "OpenSBI v1.1" in run.console
+    state = run.board.boot_state
+    assert state is not None and state.regions[0].what == f"firmware {firmware.name}"

@@ -4,6 +4,7 @@ guest (SBI SRST), types again and powers off; the VMM exits with status 0."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import selectors
@@ -109,6 +110,11 @@ cmdline = "console=ttyS0"
             s.expect(re.escape(PROMPT))
             s.type("head -c 16 /dev/hwrng | wc -c")  # virtio-rng behind /dev/hwrng
             s.expect(r"\n16\n")
+            s.expect(re.escape(PROMPT))
+            s.type("date -u +%F")  # the Goldfish RTC follows the host's wall clock
+            today = dt.datetime.now(dt.UTC).date()
+            days = {str(today), str(today - dt.timedelta(days=1))}
+            assert s.expect(r"\n(\d{4}-\d\d-\d\d)\n")[1] in days
             s.expect(re.escape(PROMPT))
             s.type("reboot -f")
             s.expect("avmm: userspace up")  # the second boot

@@ -28,7 +28,7 @@ import attrs
 
 from avmm import boot
 from avmm.config import Config, VmConfig
-from avmm.devices.backends import NullNet, RawImage
+from avmm.devices.backends import NullNet, RawImage, ensure_image
 from avmm.devices.base import CharBackend, MmioDevice, NetPort
 from avmm.devices.rtc import GoldfishRtc
 from avmm.devices.syscon import SifiveTest
@@ -79,6 +79,7 @@ class Board:
         self.reboots = 0
         self.result: VmResult | None = None
         self._closed = False
+        self._notify: Callable[[str], None] = tell_user
 
     # ------------------------------------------------------------ assembly
 
@@ -101,6 +102,7 @@ class Board:
         """
         board = cls(host, config, plan(config))
         try:
+            board._notify = notify
             await board._console(console, notify)
             vm = board._core()
             board._memory(vm)
@@ -179,6 +181,8 @@ class Board:
         config = self.config
         if slot.kind == "virtio-blk":
             disk = config.disks[slot.index]
+            if disk.create is not None and ensure_image(disk.path, disk.create):
+                self._notify(f"avmm: {config.name}: created blank disk {disk.path} ({disk.create})")
             image = RawImage(disk.path, read_only=disk.read_only)
             self.disks.append(image)
             return VirtioBlk(

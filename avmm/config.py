@@ -154,11 +154,26 @@ class BootConfig:
 
 @attrs.frozen
 class DiskConfig:
-    """A virtio-blk disk backed by a raw image file."""
+    """A virtio-blk disk backed by a raw image file.
+
+    With ``create``, avmm makes a blank (sparse) image of that size the first
+    time the file does not exist, like ``truncate -s``; an existing file is used
+    as it is.
+    """
 
     path: Path
     read_only: bool = False
     serial: str = ""
+    create: Size | None = attrs.field(default=None)
+
+    @create.validator
+    def _create(self, attr: attrs.Attribute[Size | None], value: Size | None) -> None:
+        if value is None:
+            return
+        if value < 512 or value % 512:
+            raise FieldError("create", f"{value} is not a whole number of 512-byte sectors")
+        if self.read_only:
+            raise FieldError("create", "a disk avmm creates must be writable (read_only = false)")
 
 
 @attrs.frozen
@@ -331,7 +346,7 @@ def _finish(config: Config, base: Path, single: bool, source: Path | None) -> Co
                 raise ConfigError(f"{where}.console.path", "required for the file backend")
             console = attrs.evolve(console, path=_resolve(console.path, base))
         disks = tuple(
-            attrs.evolve(d, path=_existing(d.path, base, f"{where}.disks[{j}].path"))
+            attrs.evolve(d, path=_disk_path(d, base, f"{where}.disks[{j}].path"))
             for j, d in enumerate(vm.disks)
         )
         for j, net in enumerate(vm.nets):
@@ -364,6 +379,15 @@ def _check_boot(boot: BootConfig, base: Path, where: str) -> BootConfig:
     if initrd is not None and kernel is None:
         raise ConfigError(f"{where}.initrd", "an initrd needs a kernel")
     return attrs.evolve(boot, kernel=kernel, initrd=initrd, firmware=firmware)
+
+
+def _disk_path(disk: DiskConfig, base: Path, where: str) -> Path:
+    if disk.create is None:
+        return _existing(disk.path, base, where)
+    full = _resolve(disk.path.expanduser(), base)
+    if not full.parent.is_dir():
+        raise ConfigError(where, f"{full.parent} does not exist (cannot create the disk there)")
+    return full
 
 
 def _resolve(path: Path, base: Path) -> Path:

@@ -1,6 +1,6 @@
 """Host backends behind the device models: consoles, disks and networks."""
 
-from .block import RawImage
+from .block import RawImage, ensure_image
 from .char import FileChar, NullChar, PtyChar, StdioChar, TcpChar
 from .net import NullNet, Switch, SwitchPort
 
@@ -14,4 +14,5 @@ __all__ = [
     "Switch",
     "SwitchPort",
     "TcpChar",
+    "ensure_image",
 ]

@@ -34,6 +34,22 @@ class BlockStats:
     write_bytes: int = 0
 
 
+def ensure_image(path: str | os.PathLike[str], size: int) -> bool:
+    """Create a blank sparse image of ``size`` bytes at ``path`` unless a file is
+    there already; True when it was created."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return False
+    except OSError as err:
+        raise DeviceError(f"{path}: cannot create disk image: {err.strerror}") from None
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+    return True
+
+
 class RawImage:
     """A raw image file (or block device) of a whole number of 512-byte sectors."""
 

@@ -214,3 +214,25 @@ def test_resolved_config_round_trips_to_plain_data(tmp_path: Path, kernel: Path)
     assert data["vm"][0]["memory"] == "1GiB"
     assert data["vm"][0]["boot"]["kernel"] == str(kernel)
     assert data["version"] == 1
+
+
+def test_a_disk_to_create_need_not_exist_yet(tmp_path: Path, kernel: Path) -> None:
+    path = write(tmp_path, MINIMAL + '[[vm.disks]]\npath = "disk.img"\ncreate = "64MiB"\n')
+    (disk,) = config.load(path).vm[0].disks
+    assert disk.path == tmp_path / "disk.img"
+    assert disk.create == 64 << 20
+    assert not disk.path.exists()  # validation never creates anything
+
+
+def test_a_disk_to_create_is_checked(tmp_path: Path, kernel: Path) -> None:
+    base = MINIMAL + '[[vm.disks]]\npath = "{path}"\ncreate = "{size}"\n'
+    odd = write(tmp_path, base.format(path="d.img", size="1000"))
+    assert error_of(odd) == "vm.disks[0].create: 1000B is not a whole number of 512-byte sectors"
+    nowhere = write(tmp_path, base.format(path="no/such/dir/d.img", size="1MiB"))
+    assert error_of(nowhere) == (
+        f"vm.disks[0].path: {tmp_path}/no/such/dir does not exist (cannot create the disk there)"
+    )
+    ro = write(tmp_path, base.format(path="d.img", size="1MiB") + "read_only = true\n")
+    assert error_of(ro) == (
+        "vm.disks[0].create: a disk avmm creates must be writable (read_only = false)"
+    )

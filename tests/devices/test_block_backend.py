@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from avmm.devices.backends import RawImage
+from avmm.devices.backends import RawImage, ensure_image
 from avmm.errors import DeviceError
 
 
@@ -94,3 +94,18 @@ async def test_image_shrinking_under_the_vm_is_a_device_error(tmp_path: Path) ->
     with pytest.raises(DeviceError, match="short read"):
         await disk.read(4096, 512)
     disk.close()
+
+
+def test_ensure_image_creates_a_sparse_blank_disk_once(tmp_path: Path) -> None:
+    path = tmp_path / "new.img"
+    assert ensure_image(path, 64 << 20)
+    assert path.stat().st_size == 64 << 20
+    assert path.stat().st_blocks * 512 < 1 << 20  # sparse: nothing allocated yet
+    path.write_bytes(b"data" * 128)
+    assert not ensure_image(path, 64 << 20)  # an existing image is never touched
+    assert path.read_bytes() == b"data" * 128
+
+
+def test_ensure_image_names_an_impossible_place(tmp_path: Path) -> None:
+    with pytest.raises(DeviceError, match="cannot create disk image"):
+        ensure_image(tmp_path / "missing" / "d.img", 1 << 20)

@@ -35,9 +35,11 @@ def make_args(src: Path, obj: Path) -> list[str]:
         f"O={obj}",
         "ARCH=riscv",
         f"CROSS_COMPILE={debsrc.CROSS_COMPILE}",
-        # The banner then names the project, not whoever built it.
+        # The banner then names the project, not whoever built it or when: the same
+        # inputs give the same Image.
         "KBUILD_BUILD_USER=avmm",
         "KBUILD_BUILD_HOST=avmm",
+        "KBUILD_BUILD_TIMESTAMP=2026-01-01",
     ]
 
 

@@ -78,7 +78,7 @@ def test_missing_disk_fails_unless_nodisk_was_asked(kernel: Path, initrd: Path) 
     assert run.check.disk_skipped == "missing"
     assert run.check.failed == "disk"
     assert not run.check.passed
-    assert run.returncode == 0  # the guest still powers off cleanly
+    assert run.returncode == 1  # powered off through the syscon device with exit code 1
 
     run = qemu.boot(kernel, initrd, smp=2, append="console=ttyS0 avmm.check=nodisk")
     assert run.check.disk_skipped == "nodisk"
@@ -89,7 +89,7 @@ def test_missing_disk_fails_unless_nodisk_was_asked(kernel: Path, initrd: Path) 
 def test_unknown_check_mode_fails_and_powers_off(kernel: Path, initrd: Path) -> None:
     run = qemu.boot(kernel, initrd, smp=1, append="console=ttyS0 avmm.check=maybe")
     assert "avmm-check: FAIL bad avmm.check=maybe" in run.console
-    assert run.returncode == 0
+    assert run.returncode == 1
 
 
 def test_check_iterations_come_from_the_command_line(kernel: Path, initrd: Path) -> None:

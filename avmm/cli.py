@@ -279,7 +279,12 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
                 progress.close()
             if exporter is not None:
                 exporter.close()
-        for result in results:
+        for board, result in zip(boards, results, strict=True):
+            print(
+                f"avmm: {result.name}: {_ending(result.exit)}, exit code {result.code}"
+                + (f", {board.reboots} reboot(s)" if board.reboots else ""),
+                file=sys.stderr,
+            )
             if result.code and not status:
                 status = result.code
         if timed_out:
@@ -289,6 +294,21 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
         if report is not None:
             _write_report(report, host, boards, results, status, time.monotonic() - wall0)
     return status
+
+
+def _ending(exit: Any) -> str:
+    """How a VM ended, in a few words."""
+    from avmm.exits import HtifExit, InternalError, Interrupted, SystemEvent
+
+    if isinstance(exit, SystemEvent):
+        return "powered off by the guest" if exit.kind.name == "SHUTDOWN" else exit.kind.value
+    if isinstance(exit, HtifExit):
+        return "exit through HTIF"
+    if isinstance(exit, Interrupted):
+        return f"stopped ({exit.reason.name.lower()})"
+    if isinstance(exit, InternalError):
+        return f"internal error on vcpu{exit.vcpu}: {exit.message}"
+    return type(exit).__name__
 
 
 def _wants_progress(boards: Sequence[Any]) -> bool:

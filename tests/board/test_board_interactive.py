@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import selectors
 import subprocess
 import sys
 import time
@@ -15,45 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.consolesession import GUARD, ConsoleSession
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPT = "avmm:/# "
-GUARD = 120.0  # seconds to wait for any one line before failing (not a measurement)
-
-
-class Session:
-    """The guest console as a user at a terminal sees it."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.output = ""
-        self._seen = 0
-
-    def expect(self, pattern: str) -> re.Match[str]:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + GUARD
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.fd, selectors.EVENT_READ)
-            while True:
-                m = regex.search(self.output, self._seen)
-                if m:
-                    self._seen = m.end()
-                    return m
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no {pattern!r}; console:\n{self.output[-3000:]}")
-                if sel.select(min(left, 1.0)):
-                    try:
-                        chunk = os.read(self.fd, 4096)
-                    except OSError:  # the VMM closed the pty
-                        chunk = b""
-                    if not chunk:
-                        raise AssertionError(f"console closed; console:\n{self.output[-3000:]}")
-                    self.output += chunk.decode(errors="replace").replace("\r", "")
-
-    def type(self, line: str) -> None:
-        os.write(self.fd, line.encode() + b"\r")
 
 
 def _pty_path(proc: subprocess.Popen[bytes]) -> str:
@@ -90,7 +56,7 @@ cmdline = "console=ttyS0"
 """
     )
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "board" / "run_config.py"), str(toml)],
+        [sys.executable, "-m", "avmm.cli", "run", str(toml)],
         cwd=REPO,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -99,7 +65,7 @@ cmdline = "console=ttyS0"
     try:
         fd = os.open(_pty_path(proc), os.O_RDWR | os.O_NOCTTY)
         try:
-            s = Session(fd)
+            s = ConsoleSession(fd)
             s.expect("avmm: userspace up")
             s.expect(re.escape(PROMPT))
             s.type("echo $((6 * 7)) is the answer")
@@ -136,4 +102,4 @@ cmdline = "console=ttyS0"
         assert proc.stderr is not None
         proc.stderr.close()
     assert code == 0, tail
-    assert "avmm: shell: SystemEvent exit code 0, 1 reboot(s)" in tail
+    assert "avmm: shell: powered off by the guest, exit code 0, 1 reboot(s)" in tail

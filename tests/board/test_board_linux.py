@@ -1,6 +1,6 @@
 """Linux on the virt board: 1, 4 and 8 vCPUs in direct and firmware boot, the
-self-check of guests/linux/README.md, disk persistence across boots, and a config
-file run headless as `configs/linux-check.toml` would be."""
+self-check of guests/linux/README.md and disk persistence across boots.
+(`configs/linux-check.toml` itself is run by tests/configs.)"""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from avmm import config as avmm_config
 from avmm import sbi
-from avmm.board import Board, run_config
+from avmm.board import Board
 from avmm.console import CaptureConsole
 from avmm.exits import Interrupted, StopReason, SystemEvent, SystemEventKind
 from avmm.host import Host
@@ -23,7 +22,6 @@ pytestmark = pytest.mark.slow
 
 CMDLINE = "console=ttyS0 earlycon avmm.check=1"
 SHUTDOWN_0 = SystemEvent(0, SystemEventKind.SHUTDOWN, 0)
-REPO = Path(__file__).resolve().parents[2]
 
 
 def linux_vm(linux: tuple[Path, Path], mode: str, vcpus: int, disk: Path, **vm: object) -> dict:
@@ -82,23 +80,6 @@ async def test_data_written_to_the_disk_in_one_boot_is_there_in_the_next(
         counters.append(check.disk_boots)
     assert counters == [0, 1]
     assert disk.read_bytes()[:8] == b"AVMMCHK1"
-
-
-@pytest.mark.parametrize("mode", ["direct", "firmware"])
-async def test_configs_linux_check_toml_runs_the_check_headless(
-    linux: tuple[Path, Path], mode: str, tmp_path: Path
-) -> None:
-    log = tmp_path / "console.log"
-    config = avmm_config.load(
-        REPO / "configs" / "linux-check.toml",
-        [f"vm.boot.mode={mode}", "vm.console.backend=file", f"vm.console.path={log}"],
-    )
-    results = await run_config(config)
-    assert results["linux-check"].exit == SHUTDOWN_0
-    check = report.parse(log.read_text(errors="replace"))
-    assert check.passed, log.read_text(errors="replace")[-3000:]
-    assert check.cpus_online == 4
-    assert check.disk_skipped == "nodisk"
 
 
 async def test_with_sstc_the_kernel_sets_its_timer_without_sbi(

@@ -39,7 +39,7 @@ boot = {{ mode = "firmware", firmware = "{demo / "hello.elf"}" }}
 """
     )
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "board" / "run_config.py"), str(toml)],
+        [sys.executable, "-m", "avmm.cli", "run", str(toml)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=120,

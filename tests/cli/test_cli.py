@@ -7,11 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.consolesession import GUARD, ConsoleSession
 
 AVMM = [sys.executable, "-m", "avmm.cli"]
 EXIT_WITH = "    li t0, {value}\n    la t1, tohost\n    sd t0, 0(t1)\n1:  j 1b\n"
@@ -156,34 +157,21 @@ def test_sigterm_stops_a_running_vm_cleanly_and_keeps_its_disk_writes(
         close_fds=True,
     )
     os.close(follower)
-    seen = b""
-
-    def expect(needle: bytes, limit: float = 120) -> None:
-        nonlocal seen
-        end = time.monotonic() + limit
-        while needle not in seen:
-            assert time.monotonic() < end, f"no {needle!r} in console output:\n{seen[-2000:]!r}"
-            try:
-                seen += os.read(leader, 4096)
-            except OSError:  # EIO: the other side is gone
-                raise AssertionError(f"avmm ended before {needle!r}:\n{seen[-2000:]!r}") from None
-
     try:
-        expect(b"avmm: userspace up")
-        os.write(leader, b"\n")
-        expect(b"# ")
-        marker = b"avmm-sigterm-marker"
-        os.write(
-            leader,
-            b"echo " + marker + b" | dd of=/dev/vda bs=512 conv=sync,fsync "
-            b"2>/dev/null; echo done-$((40+2))\n",
+        console = ConsoleSession(leader)
+        console.expect("avmm: userspace up")
+        console.type("")
+        console.expect("# ")
+        console.type(
+            "echo avmm-sigterm-marker | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null;"
+            " echo done-$((40+2))"
         )
-        expect(b"done-42")
+        console.expect("done-42")
         proc.send_signal(signal.SIGTERM)
-        status = proc.wait(timeout=30)  # a hang guard, not a speed assertion
+        status = proc.wait(timeout=GUARD)  # a hang guard, not a speed assertion
     finally:
         if proc.poll() is None:
             proc.kill()
         os.close(leader)
     assert status == 0
-    assert disk.read_bytes()[: len(marker)] == marker
+    assert disk.read_bytes().startswith(b"avmm-sigterm-marker\n")

@@ -150,7 +150,7 @@ def test_variables_become_concrete_promql(expr: str) -> None:
 def test_the_readme_lists_every_metric_with_its_meaning() -> None:
     from avmm.metrics import METRICS
 
-    readme = (DASHBOARDS / "README.md").read_text()
+    readme = (DASHBOARDS.parent / "README.md").read_text()  # the project's README
     rows = dict(re.findall(r"^\| `(avmm_\w+)` \| \w+ \| [^|]* \| (.+) \|$", readme, re.M))
     assert set(rows) == {m.name + ("_info" if m.kind == "info" else "") for m in METRICS}
     assert all(len(meaning) > 10 for meaning in rows.values())

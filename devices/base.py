@@ -18,6 +18,30 @@ class IrqLine(Protocol):
     def set_level(self, level: bool) -> None: ...
 
 
+class IrqOutput:
+    """A device's interrupt output: drives its line only when the level changes.
+
+    ``set`` returns True on a rising edge, which devices count as an interrupt
+    raised; ``restore`` drives the line unconditionally (after a state restore
+    the line's holder may not know the level).
+    """
+
+    def __init__(self, line: IrqLine) -> None:
+        self._line = line
+        self.level = False
+
+    def set(self, level: bool) -> bool:
+        if level == self.level:
+            return False
+        self.level = level
+        self._line.set_level(level)
+        return level
+
+    def restore(self, level: bool) -> None:
+        self.level = level
+        self._line.set_level(level)
+
+
 class TimerLine(Protocol):
     """A hart's timer comparator: interrupt pending while time >= deadline."""
 

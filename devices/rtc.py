@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from .base import GuestErrorLog, IrqLine, WallClock
+from .base import GuestErrorLog, IrqLine, IrqOutput, WallClock
 
 TIME_LOW = 0x00
 TIME_HIGH = 0x04
@@ -57,7 +57,7 @@ class GoldfishRtc:
     ) -> None:
         self.name = name
         self.stats = RtcStats()
-        self._irq = irq
+        self._irq = IrqOutput(irq)
         self._wall = wall
         self._on_deadline = on_deadline
         self._log = GuestErrorLog(name)
@@ -68,7 +68,6 @@ class GoldfishRtc:
         self._alarm_running = False
         self._irq_enabled = False
         self._irq_pending = False
-        self._irq_level = False
 
     def _now(self) -> int:
         return (self._wall.now_ns() + self._offset) & U64
@@ -159,11 +158,8 @@ class GoldfishRtc:
 
     def _update_irq(self) -> None:
         level = self._irq_pending and self._irq_enabled
-        if level != self._irq_level:
-            self._irq_level = level
-            if level:
-                self.stats.interrupts += 1
-            self._irq.set_level(level)
+        if self._irq.set(level):
+            self.stats.interrupts += 1
 
     def _guest_error(self, key: str, message: str) -> None:
         self.stats.guest_errors += 1
@@ -198,6 +194,5 @@ class GoldfishRtc:
         self._alarm_running = bool(state["alarm_running"])
         self._irq_enabled = bool(state["irq_enabled"])
         self._irq_pending = bool(state["irq_pending"])
-        self._irq_level = self._irq_pending and self._irq_enabled
-        self._irq.set_level(self._irq_level)
+        self._irq.restore(self._irq_pending and self._irq_enabled)
         self._deadline_changed()

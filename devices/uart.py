@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from .base import CharBackend, GuestErrorLog, IrqLine
+from .base import CharBackend, GuestErrorLog, IrqLine, IrqOutput
 
 FIFO_SIZE = 16
 
@@ -107,13 +107,12 @@ class Ns16550a:
         self.name = name
         self.stats = UartStats()
         self._backend = backend
-        self._irq = irq
+        self._irq = IrqOutput(irq)
         self._log = GuestErrorLog(name)
         self._backlog_limit = rx_backlog
         self._rx: deque[int] = deque()
         self._backlog: deque[int] = deque()
         self._reset_registers()
-        self._irq_level = False
         backend.attach(self.receive)
 
     def _reset_registers(self) -> None:
@@ -345,11 +344,8 @@ class Ns16550a:
 
     def _update_irq(self) -> None:
         level = self._pending_interrupt() != IIR_NO_INT
-        if level != self._irq_level:
-            self._irq_level = level
-            if level:
-                self.stats.interrupts += 1
-            self._irq.set_level(level)
+        if self._irq.set(level):
+            self.stats.interrupts += 1
 
     def _guest_error(self, key: str, message: str) -> None:
         self.stats.guest_errors += 1
@@ -377,7 +373,7 @@ class Ns16550a:
             "thr_ipending": self._thr_ipending,
             "rx": bytes(self._rx),
             "backlog": bytes(self._backlog),
-            "irq_level": self._irq_level,
+            "irq_level": self._irq.level,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -395,6 +391,5 @@ class Ns16550a:
         self._rx = deque(bytes(state["rx"]))
         self._backlog = deque(bytes(state["backlog"]))
         # Drive the line to what the restored registers say, whatever it was.
-        self._irq_level = bool(state["irq_level"])
-        self._irq.set_level(self._irq_level)
+        self._irq.restore(bool(state["irq_level"]))
         self._update_irq()

@@ -19,7 +19,7 @@ import attrs
 from avmm.errors import GuestMemoryError
 from avmm.guestmem import GuestMemory
 
-from ..base import GuestErrorLog, IrqLine
+from ..base import GuestErrorLog, IrqLine, IrqOutput
 from .device import (
     F_EVENT_IDX,
     F_INDIRECT_DESC,
@@ -105,11 +105,10 @@ class VirtioMmio:
         self.name = name or device.name
         self.stats = VirtioMmioStats()
         self._memory = memory
-        self._irq = irq
+        self._irq = IrqOutput(irq)
         self._log = GuestErrorLog(self.name)
         self._queues = [Virtqueue(i, n, memory) for i, n in enumerate(device.queue_sizes)]
         self._offered = device.device_features() | TRANSPORT_FEATURES
-        self._irq_level = False
         self._clear_registers()
         device.attach(self)
 
@@ -397,11 +396,8 @@ class VirtioMmio:
 
     def _update_irq(self) -> None:
         level = self._interrupt_status != 0
-        if level != self._irq_level:
-            self._irq_level = level
-            if level:
-                self.stats.interrupts += 1
-            self._irq.set_level(level)
+        if self._irq.set(level):
+            self.stats.interrupts += 1
 
     def _guest_error(self, key: str, message: str) -> None:
         self.stats.guest_errors += 1
@@ -440,5 +436,4 @@ class VirtioMmio:
         for queue, queue_state in zip(self._queues, state["queues"], strict=True):
             queue.restore(queue_state)
         self.device.restore(state["device"])
-        self._irq_level = self._interrupt_status != 0
-        self._irq.set_level(self._irq_level)
+        self._irq.restore(self._interrupt_status != 0)

@@ -94,6 +94,7 @@ class RamSlot:
     zero-copy view of the whole slot (device models DMA through it).
     """
 
+    def __buffer__(self, flags: int, /) -> memoryview: ...
     @property
     def base(self) -> int: ...
     @property

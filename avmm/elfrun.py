@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import Literal
 
 import attrs
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
 
 from avmm import _core
 from avmm.errors import AvmmError, BootError
+from avmm.guestmem import GuestMemory, Region
+from avmm.loader import load_elf, patch_symbols
 
 RAM_BASE = 0x8000_0000
 CLINT_BASE = 0x0200_0000
 DEFAULT_MEMORY = 128 * 1024 * 1024
 DEFAULT_MAX_INSTRUCTIONS = 5_000_000_000
-_EM_RISCV = "EM_RISCV"
 _HTIF_CONSOLE = 1  # device 1 (blocking character device), command 1 = putchar
 
 
@@ -89,44 +88,17 @@ class ElfRun:
         return sum(self.instret)
 
 
-@attrs.frozen
-class _Image:
-    entry: int
-    segments: tuple[tuple[int, bytes, int], ...]  # (paddr, file bytes, memsz)
-    symbols: dict[str, tuple[int, int]]  # name -> (value, size)
-
-
-def _load_image(path: Path) -> _Image:
-    with path.open("rb") as fd:
-        elf = ELFFile(fd)
-        if elf.elfclass != 64 or elf["e_machine"] != _EM_RISCV:
-            raise BootError(f"{path}: not a 64-bit RISC-V ELF")
-        segments = []
-        for seg in elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
-                continue
-            segments.append((int(seg["p_paddr"]), seg.data(), int(seg["p_memsz"])))
-        symbols: dict[str, tuple[int, int]] = {}
-        symtab = elf.get_section_by_name(".symtab")
-        if isinstance(symtab, SymbolTableSection):
-            for sym in symtab.iter_symbols():
-                if sym.name and sym["st_shndx"] != "SHN_UNDEF":
-                    symbols.setdefault(sym.name, (int(sym["st_value"]), int(sym["st_size"])))
-        return _Image(int(elf["e_entry"]), tuple(segments), symbols)
-
-
 class _Runner:
     """One run: the machine, its harts and the HTIF console."""
 
     def __init__(
         self,
-        image: _Image,
+        path: Path,
         *,
         harts: int,
         memory: int,
         clock: Literal["virtual", "host"],
         patch: dict[str, int],
-        path: Path,
     ) -> None:
         self.machine = _core.Machine()
         # Bare metal: every trap reaches the guest's own M-mode; the hart has
@@ -135,26 +107,13 @@ class _Runner:
         self.machine.pause_exit = False
         self.machine.ipi_exit = False
         self.machine.sstc = False
-        self.machine.add_ram(RAM_BASE, memory)
-        for paddr, data, memsz in image.segments:
-            if paddr < RAM_BASE or paddr + memsz > RAM_BASE + memory:
-                raise BootError(
-                    f"{path}: segment {paddr:#x}+{memsz:#x} is outside RAM "
-                    f"{RAM_BASE:#x}+{memory:#x}"
-                )
-            # Fresh RAM reads as zero, so only the file part needs writing.
-            self.machine.write_phys(paddr, data)
-        for name, value in patch.items():
-            if name not in image.symbols:
-                raise BootError(f"{path}: cannot patch {name!r}: no such symbol")
-            addr, size = image.symbols[name]
-            if size != 8:
-                raise BootError(f"{path}: cannot patch {name!r}: it has {size} bytes, not 8")
-            self.machine.write_phys(addr, (value & (2**64 - 1)).to_bytes(8, "little"))
-        if "tohost" not in image.symbols:
+        slot = self.machine.add_ram(RAM_BASE, memory)
+        ram = GuestMemory([Region(RAM_BASE, memoryview(slot))])
+        image = load_elf(ram, path)
+        patch_symbols(ram, image, patch)
+        if image.tohost is None:
             raise BootError(f"{path}: no tohost symbol (HTIF) to end the run")
-        self.tohost = image.symbols["tohost"][0]
-        self.fromhost = image.symbols["fromhost"][0] if "fromhost" in image.symbols else None
+        self.tohost, self.fromhost = image.tohost, image.fromhost
         self.machine.set_htif(self.tohost, self.fromhost)
         self.machine.set_clock(_core.CLOCK_VIRTUAL if clock == "virtual" else _core.CLOCK_HOST)
         self.host_clock = clock == "host"
@@ -281,14 +240,7 @@ def run_elf(
     if slice < 1:
         raise ValueError("slice must be at least 1")
     path = Path(path)
-    runner = _Runner(
-        _load_image(path),
-        harts=harts,
-        memory=memory,
-        clock=clock,
-        patch=patch or {},
-        path=path,
-    )
+    runner = _Runner(path, harts=harts, memory=memory, clock=clock, patch=patch or {})
     start = time.perf_counter()
     runner.run(slice, max_instructions)
     elapsed = time.perf_counter() - start

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -64,14 +65,30 @@ class ElfSegment:
 
 
 @attrs.frozen
+class ElfSymbol:
+    addr: int
+    size: int
+
+
+@attrs.frozen
 class ElfImage:
-    """What :func:`load_elf` put in RAM."""
+    """What :func:`load_elf` put in RAM, and the file's defined symbols."""
 
     path: Path
     entry: int
     segments: tuple[ElfSegment, ...]
-    tohost: int | None = None
-    fromhost: int | None = None
+    symbols: dict[str, ElfSymbol] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def tohost(self) -> int | None:
+        """The HTIF ``tohost`` word, when the program has one."""
+        sym = self.symbols.get("tohost")
+        return None if sym is None else sym.addr
+
+    @property
+    def fromhost(self) -> int | None:
+        sym = self.symbols.get("fromhost")
+        return None if sym is None else sym.addr
 
     @property
     def low(self) -> int:
@@ -131,30 +148,35 @@ def load_elf(memory: GuestMemory, path: PathLike) -> ElfImage:
                 segments.append(
                     ElfSegment(addr, filesz, memsz, bool(seg["p_flags"] & P_FLAGS.PF_X))
                 )
-            symbols = _symbols(elf, ("tohost", "fromhost"))
+            symbols = _symbols(elf)
         except ELFError as err:
             raise BootError(f"{path}: malformed ELF: {err}") from None
         if not segments:
             raise BootError(f"{path}: no loadable segments")
-        return ElfImage(
-            path=path,
-            entry=elf["e_entry"],
-            segments=tuple(segments),
-            tohost=symbols.get("tohost"),
-            fromhost=symbols.get("fromhost"),
-        )
+        return ElfImage(path=path, entry=elf["e_entry"], segments=tuple(segments), symbols=symbols)
 
 
-def _symbols(elf: ELFFile, names: tuple[str, ...]) -> dict[str, int]:
-    found: dict[str, int] = {}
+def _symbols(elf: ELFFile) -> dict[str, ElfSymbol]:
+    """Every named, defined symbol (the first of a name wins)."""
+    found: dict[str, ElfSymbol] = {}
     symtab = elf.get_section_by_name(".symtab")
-    if not isinstance(symtab, SymbolTableSection):
-        return found
-    for name in names:
-        for sym in symtab.get_symbol_by_name(name) or ():
-            found[name] = int(sym["st_value"])
-            break
+    if isinstance(symtab, SymbolTableSection):
+        for sym in symtab.iter_symbols():
+            if sym.name and sym["st_shndx"] != "SHN_UNDEF":
+                found.setdefault(sym.name, ElfSymbol(int(sym["st_value"]), int(sym["st_size"])))
     return found
+
+
+def patch_symbols(memory: GuestMemory, image: ElfImage, values: Mapping[str, int]) -> None:
+    """Write 64-bit ``values`` at the program's symbols of those names (an iteration
+    count, a hart count) before it runs; each must be an 8-byte variable."""
+    for name, value in values.items():
+        sym = image.symbols.get(name)
+        if sym is None:
+            raise BootError(f"{image.path}: cannot patch {name!r}: no such symbol")
+        if sym.size != 8:
+            raise BootError(f"{image.path}: cannot patch {name!r}: it has {sym.size} bytes, not 8")
+        memory.write_u64(sym.addr, value)
 
 
 # ---------------------------------------------------------------------- raw

@@ -10,7 +10,7 @@ the bitmap, as ``KVM_GET_DIRTY_LOG`` does.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 import attrs
 
@@ -79,7 +79,7 @@ class MemorySlot:
         """A writable zero-copy view of the whole slot."""
         if self._view is None:
             # RamSlot implements the buffer protocol (the .pyi cannot say so on 3.11).
-            self._view = memoryview(cast(Any, self._slot))
+            self._view = memoryview(self._slot)
         return self._view
 
     def mark_dirty(self, offset: int, length: int) -> None:

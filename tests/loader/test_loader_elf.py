@@ -10,7 +10,7 @@ import pytest
 
 from avmm.errors import BootError
 from avmm.guestmem import GuestMemory
-from avmm.loader import ElfImage, load_elf, load_raw
+from avmm.loader import ElfImage, load_elf, load_raw, patch_symbols
 
 RAM_BASE = 0x8000_0000
 OPENSBI = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic")
@@ -103,6 +103,23 @@ def test_tohost_and_fromhost_symbols_are_reported(program: Path) -> None:
     image = load_elf(memory, program)
     assert image.tohost == symbol(program, "tohost")
     assert image.fromhost == symbol(program, "fromhost")
+
+
+def test_patching_writes_64_bit_values_at_symbols(program: Path) -> None:
+    _, memory = ram()
+    image = load_elf(memory, program)
+    patch_symbols(memory, image, {"answer": 42})
+    assert memory.read_u64(symbol(program, "answer")) == 42
+    assert image.symbols["zeros"].size == 512 * 8
+
+
+def test_patching_refuses_unknown_and_wrongly_sized_symbols(program: Path) -> None:
+    _, memory = ram()
+    image = load_elf(memory, program)
+    with pytest.raises(BootError, match=r"cannot patch 'nope': no such symbol"):
+        patch_symbols(memory, image, {"nope": 1})
+    with pytest.raises(BootError, match=r"cannot patch 'zeros': it has 4096 bytes, not 8"):
+        patch_symbols(memory, image, {"zeros": 1})
 
 
 def test_elf_without_htif_symbols_reports_none(tmp_path: Path) -> None:

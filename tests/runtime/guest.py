@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
-
+from avmm import loader
 from avmm.vm import Vm
 from guests.build import build
 
@@ -25,24 +22,13 @@ def guest_dir() -> Path:
 
 
 def load_elf(vm: Vm, path: Path, patch: Mapping[str, int] | None = None) -> int:
-    """Copy the ELF's PT_LOAD segments into RAM, watch its HTIF symbols and write
-    the 64-bit values of ``patch`` at their symbols. Returns the entry point."""
-    with path.open("rb") as f:
-        elf = ELFFile(f)
-        for seg in elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
-                continue
-            data = seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"])
-            vm.machine.write_phys(seg["p_paddr"], data)
-        symtab = elf.get_section_by_name(".symtab")
-        assert isinstance(symtab, SymbolTableSection)
-        symbols = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name}
-        entry = int(elf.header["e_entry"])
-    if "tohost" in symbols:
-        vm.set_htif(symbols["tohost"], symbols.get("fromhost"))
-    for name, value in (patch or {}).items():
-        vm.machine.write_phys(symbols[name], struct.pack("<Q", value))
-    return entry
+    """Load the ELF into the VM's RAM (the product's loader), watch its HTIF symbols
+    and write the 64-bit values of ``patch`` at their symbols. Returns the entry point."""
+    image = loader.load_elf(vm.guest_memory, path)
+    if image.tohost is not None:
+        vm.set_htif(image.tohost, image.fromhost)
+    loader.patch_symbols(vm.guest_memory, image, patch or {})
+    return image.entry
 
 
 def bare_metal_vm(

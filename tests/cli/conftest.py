@@ -25,22 +25,6 @@ fromhost: .dword 0
 """
 
 
-@pytest.fixture(scope="session")
-def demo() -> Path:
-    from guests.build import build
-
-    return build("demo", quiet=True)
-
-
-@pytest.fixture(scope="session")
-def linux() -> tuple[Path, Path]:
-    from guests.build import build
-
-    return build("linux", quiet=True) / "Image", build("initramfs", quiet=True) / (
-        "initramfs.cpio.gz"
-    )
-
-
 @pytest.fixture
 def asm_guest(tmp_path: Path) -> Callable[[str], Path]:
     """Assemble a bare-metal M-mode guest from a few instructions."""

@@ -83,21 +83,6 @@ def test_every_config_file_validates(name: str) -> None:
     assert json.loads(out.stdout)["vms"]
 
 
-@pytest.fixture(scope="module")
-def demo_guest() -> Path:
-    from guests.build import build
-
-    return build("demo", quiet=True)
-
-
-@pytest.fixture(scope="module")
-def linux_guest() -> None:
-    from guests.build import build
-
-    build("linux", quiet=True)
-    build("initramfs", quiet=True)
-
-
 def report_of(tmp_path: Path, name: str, *overrides: str) -> tuple[str, dict[str, Any]]:
     path = tmp_path / f"{name.replace('/', '-')}.json"
     sets = [a for o in overrides for a in ("--set", o)]
@@ -109,13 +94,13 @@ def report_of(tmp_path: Path, name: str, *overrides: str) -> tuple[str, dict[str
 # ------------------------------------------------------------ bare metal
 
 
-def test_demo_runs_the_smp_demo_on_4_vcpus(demo_guest: Path, tmp_path: Path) -> None:
+def test_demo_runs_the_smp_demo_on_4_vcpus(demo: Path, tmp_path: Path) -> None:
     out, rep = report_of(tmp_path, "demo.toml")
     assert "smp-demo: PASS 4 harts" in out
     assert len(rep["vms"]["demo"]["vcpus"]) == 4
 
 
-def test_pause_loop_exiting_stops_the_wasted_spinning(demo_guest: Path, tmp_path: Path) -> None:
+def test_pause_loop_exiting_stops_the_wasted_spinning(demo: Path, tmp_path: Path) -> None:
     out_off, off = report_of(tmp_path, "experiments/spinlock-pause-off.toml")
     out_on, on = report_of(tmp_path, "experiments/spinlock-pause-on.toml")
     for out in (out_off, out_on):
@@ -126,7 +111,7 @@ def test_pause_loop_exiting_stops_the_wasted_spinning(demo_guest: Path, tmp_path
     assert on["vms"]["spin"]["instructions"] < off["vms"]["spin"]["instructions"]
 
 
-def test_small_slices_interleave_more_often(demo_guest: Path, tmp_path: Path) -> None:
+def test_small_slices_interleave_more_often(demo: Path, tmp_path: Path) -> None:
     out, small = report_of(tmp_path, "experiments/slice-small.toml")
     _, large = report_of(tmp_path, "experiments/slice-small.toml", "sched.slice=100000")
     assert "smp-demo: PASS 4 harts" in out
@@ -135,15 +120,13 @@ def test_small_slices_interleave_more_often(demo_guest: Path, tmp_path: Path) ->
     assert slices[0] > slices[1]
 
 
-def test_random_policy_runs_the_demo(demo_guest: Path, tmp_path: Path) -> None:
+def test_random_policy_runs_the_demo(demo: Path, tmp_path: Path) -> None:
     out, rep = report_of(tmp_path, "experiments/policy-random.toml")
     assert "smp-demo: PASS 4 harts" in out
     assert rep["policy"] == "random"
 
 
-def test_deterministic_runs_repeat_exactly_and_seeds_differ(
-    demo_guest: Path, tmp_path: Path
-) -> None:
+def test_deterministic_runs_repeat_exactly_and_seeds_differ(demo: Path, tmp_path: Path) -> None:
     name = "experiments/deterministic.toml"
 
     def counts(rep: dict[str, Any]) -> list[tuple[int, dict[str, int]]]:
@@ -162,7 +145,9 @@ def test_deterministic_runs_repeat_exactly_and_seeds_differ(
 
 
 @pytest.mark.slow
-def test_linux_check_passes_and_its_disk_counts_boots(linux_guest: None, tmp_path: Path) -> None:
+def test_linux_check_passes_and_its_disk_counts_boots(
+    linux: tuple[Path, Path], tmp_path: Path
+) -> None:
     disk = tmp_path / "check.img"
     boots = []
     for mode in ("direct", "firmware"):
@@ -182,7 +167,7 @@ def test_linux_check_passes_and_its_disk_counts_boots(linux_guest: None, tmp_pat
 
 
 @pytest.mark.slow
-def test_linux_check_failure_is_the_exit_status(linux_guest: None, tmp_path: Path) -> None:
+def test_linux_check_failure_is_the_exit_status(linux: tuple[Path, Path], tmp_path: Path) -> None:
     out = avmm(
         "run",
         CONFIGS / "linux-check.toml",
@@ -208,7 +193,7 @@ def _shell(session: ConsoleSession, cpus: str) -> None:
 
 @pytest.mark.slow
 def test_linux_smp4_gives_a_shell_with_4_cpus_a_disk_and_rng(
-    linux_guest: None, tmp_path: Path
+    linux: tuple[Path, Path], tmp_path: Path
 ) -> None:
     disk = tmp_path / "scratch.img"
     with on_a_terminal(
@@ -224,7 +209,7 @@ def test_linux_smp4_gives_a_shell_with_4_cpus_a_disk_and_rng(
 
 
 @pytest.mark.slow
-def test_linux_opensbi_boots_through_the_firmware(linux_guest: None) -> None:
+def test_linux_opensbi_boots_through_the_firmware(linux: tuple[Path, Path]) -> None:
     with on_a_terminal("run", CONFIGS / "linux-opensbi.toml") as (proc, s):
         s.expect("OpenSBI v")
         s.expect(r"Platform HART Count\s*: 4")
@@ -235,7 +220,7 @@ def test_linux_opensbi_boots_through_the_firmware(linux_guest: None) -> None:
 
 @pytest.mark.slow
 def test_multi_vm_pings_across_the_switch_and_rolls_vmids_over(
-    linux_guest: None, demo_guest: Path, tmp_path: Path
+    linux: tuple[Path, Path], demo: Path, tmp_path: Path
 ) -> None:
     right, demo = tmp_path / "right.log", tmp_path / "demo.log"
     out, rep = report_of(

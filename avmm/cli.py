@@ -15,10 +15,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avmm import __version__
 from avmm.errors import AvmmError, ConfigError
+
+if TYPE_CHECKING:  # the CLI imports the runtime lazily, so --help stays fast
+    from avmm.host import Host
 
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
@@ -264,7 +267,7 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
         exporter = exporter_from_config(host, cfg.metrics)
         if exporter is not None:
             print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
-        progress = _Progress(host, boards) if _wants_progress(boards) else None
+        progress = _Progress(host) if _wants_progress(boards) else None
         try:
             with SignalHandler(host):
                 runs = asyncio.gather(*(board.run() for board in boards))
@@ -321,7 +324,7 @@ class _Progress:
 
     PERIOD = 1.0
 
-    def __init__(self, host: Any, boards: Sequence[Any]) -> None:
+    def __init__(self, host: Host) -> None:
         self._host = host
         self._start = time.monotonic()
         self._last = (self._start, 0)
@@ -331,7 +334,7 @@ class _Progress:
         while True:
             await asyncio.sleep(self.PERIOD)
             now = time.monotonic()
-            instret = sum(vm.vm.machine.instret for vm in self._host.vms.values())
+            instret = sum(vm.machine.instret for vm in self._host.vms.values())
             then, before = self._last
             self._last = (now, instret)
             mips = (instret - before) / max(now - then, 1e-9) / 1e6

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -175,3 +176,39 @@ def test_sigterm_stops_a_running_vm_cleanly_and_keeps_its_disk_writes(
         os.close(leader)
     assert status == 0
     assert disk.read_bytes().startswith(b"avmm-sigterm-marker\n")
+
+
+def test_a_headless_run_shows_progress_on_a_terminal(asm_guest: Callable[[str], Path]) -> None:
+    spin = asm_guest("1:  j 1b\n")
+    leader, follower = os.openpty()
+    proc = subprocess.Popen(
+        [*AVMM, "run", "--kernel", str(spin), "--console", "null", "--timeout", "2.5"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    try:
+        console = ConsoleSession(leader)
+        console.expect(r"avmm: +\d+\.\d s +\d+\.\d M instructions +\d+\.\d MIPS")
+        assert proc.wait(timeout=GUARD) == 1  # the timeout ends it
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+
+
+def test_metrics_on_a_free_port_print_their_address(demo: Path) -> None:
+    out = avmm(
+        "run",
+        "--kernel",
+        demo / "hello.elf",
+        "--set",
+        "metrics.enabled=true",
+        "--set",
+        "metrics.port=0",
+    )
+    assert out.returncode == 0, out.stderr
+    m = re.search(r"^avmm: metrics at http://127\.0\.0\.1:(\d+)/metrics$", out.stderr, re.M)
+    assert m is not None and int(m[1]) > 0, out.stderr

@@ -117,6 +117,9 @@ class Host:
             raise ConfigError("sched.policy", f"{policy!r} is not one of: {', '.join(POLICIES)}")
         if clock not in CLOCKS:
             raise ConfigError("sched.clock", f"{clock!r} is not one of: {', '.join(CLOCKS)}")
+        if policy == "deterministic" and clock != "virtual":
+            # With host time in the guest no interleaving is reproducible.
+            raise ConfigError("sched.clock", 'the deterministic policy needs clock = "virtual"')
         if not isinstance(slice, int) or slice < 1:
             raise ConfigError("sched.slice", f"{slice!r} must be at least 1")
         if not isinstance(ips, int) or ips < 1:

@@ -26,6 +26,7 @@ def test_vmid_width_out_of_range(bits: int) -> None:
         ({"pcpus": 0}, "host.pcpus"),
         ({"policy": "fifo"}, "sched.policy"),
         ({"clock": "wall"}, "sched.clock"),
+        ({"policy": "deterministic", "clock": "host"}, "sched.clock"),
         ({"slice": 0}, "sched.slice"),
         ({"pause_window": 0}, "sched.pause_window"),
     ],

@@ -37,12 +37,13 @@ class CorePlicLine:
 
     def set_level(self, level: bool) -> None:
         level = bool(level)
-        if level == self.level:
+        if not level and not self.level:
             return
-        self.level = level
+        # a repeated assertion is a new request for the PLIC's gateway
         vm = self._vm
-        if level:
+        if level and not self.level:
             vm.irq_injections[self.source] += 1
+        self.level = level
         vm.machine.set_irq(self.source, level)
         vm.process_kicks()
 

@@ -13,14 +13,23 @@ from typing import Any, Protocol, runtime_checkable
 
 
 class IrqLine(Protocol):
-    """A level-sensitive interrupt line into an interrupt controller."""
+    """An interrupt line into an interrupt controller.
+
+    ``set_level(True)`` while the line is already high is a new assertion (a
+    request), as ``qemu_set_irq`` is on QEMU; ``set_level(False)`` withdraws.
+    """
 
     def set_level(self, level: bool) -> None: ...
 
 
 class IrqOutput:
-    """A device's interrupt output: drives its line only when the level changes.
+    """A device's interrupt output, driven the way QEMU's devices drive theirs.
 
+    ``set(True)`` asserts the line every time it is called, also when it is
+    already high: a device evaluates its interrupt condition when something
+    happened (a byte sent, a buffer used), and each such assertion is a new
+    request to the interrupt controller (QEMU's ``qemu_set_irq``; see the PLIC
+    model's gateway). ``set(False)`` lowers the line only when it is high.
     ``set`` returns True on a rising edge, which devices count as an interrupt
     raised; ``restore`` drives the line unconditionally (after a state restore
     the line's holder may not know the level).
@@ -31,11 +40,12 @@ class IrqOutput:
         self.level = False
 
     def set(self, level: bool) -> bool:
-        if level == self.level:
+        if not level and not self.level:
             return False
+        rising = level and not self.level
         self.level = level
         self._line.set_level(level)
-        return level
+        return rising
 
     def restore(self, level: bool) -> None:
         self.level = level

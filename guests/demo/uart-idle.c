@@ -1,7 +1,8 @@
 /* uart-idle: an interrupt-driven console at an idle prompt, driven the way
  * xv6's console driver drives the UART. Hart 0 enables the NS16550A's
  * transmit (THRE) and receive interrupts, writes a prompt through THR, then
- * waits IDLE_MS of mtime in WFI while the other harts sleep. Its handler,
+ * waits `idle_ms` (patchable, default 500) of mtime in WFI while the other
+ * harts sleep. Its handler,
  * like xv6's uartintr(), claims the PLIC source, drains RBR while LSR.DR is
  * set and completes, and never reads IIR, so the THRE condition stays true
  * the whole time. On QEMU's virt board that costs a handful of interrupts;
@@ -30,9 +31,7 @@
 #define PLIC_THRESHOLD(ctx) ((volatile uint32_t *)(PLIC_BASE + 0x200000UL + 0x1000UL * (ctx)))
 #define PLIC_CLAIM(ctx) ((volatile uint32_t *)(PLIC_BASE + 0x200004UL + 0x1000UL * (ctx)))
 
-#ifndef IDLE_MS
-#define IDLE_MS 500
-#endif
+volatile uint64_t idle_ms = 500;
 #define MAX_PER_SECOND 50
 #define STORM_LIMIT 20000
 
@@ -87,7 +86,7 @@ int main(void) {
     *PLIC_ENABLE(0) = 1u << UART_IRQ;
     UART[UART_IER] = IER_TX | IER_RX; /* as xv6's uartinit() */
     uint64_t start = clint_mtime();
-    clint_set_mtimecmp(0, start + (uint64_t)IDLE_MS * (CLINT_TIMEBASE_HZ / 1000));
+    clint_set_mtimecmp(0, start + idle_ms * (CLINT_TIMEBASE_HZ / 1000));
     csr_set(mie, MIP_MEIP | MIP_MTIP);
     csr_set(mstatus, MSTATUS_MIE);
     uart_start();
@@ -96,7 +95,7 @@ int main(void) {
     csr_clear(mstatus, MSTATUS_MIE);
     UART[UART_IER] = 0;
     uint64_t elapsed = clint_mtime() - start;
-    uint64_t limit = (uint64_t)MAX_PER_SECOND * IDLE_MS / 1000;
+    uint64_t limit = MAX_PER_SECOND * idle_ms / 1000;
     int ok = prompt_sent == sizeof(prompt) - 1 && externals < limit;
     printf("\nuart-idle: %lu external interrupts, %lu LSR reads in %lu.%03lu ms at the prompt: %s\n",
            (unsigned long)externals, (unsigned long)lsr_reads, MS(elapsed), ok ? "PASS" : "FAIL");

@@ -379,4 +379,3 @@ def rng_seed(host: Host, vm: str, boot_count: int) -> bytes:
     if host.policy_name != "deterministic":
         return os.urandom(RNG_SEED_BYTES)
     return hashlib.sha512(f"avmm rng-seed {host.seed} {vm} {boot_count}".encode()).digest()
-

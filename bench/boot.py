@@ -10,8 +10,9 @@ guests/linux/README.md, then poweroff). QEMU is ``qemu-system-riscv64 -M virt
 guests/linux/qemu.py starts it; avmm runs the same machine from a config, in
 direct boot (the VMM answers SBI) and/or firmware boot (the same OpenSBI
 ``fw_dynamic.bin`` from qemu-system-data that QEMU runs). For each, the
-wall-clock seconds from launch to ``smp: Brought up`` (every hart online), to
-the check's result line (``avmm-check: PASS`` or ``FAIL``) and to the process's
+kernel's own timestamp of ``smp: Brought up`` (every hart online, seconds
+since the kernel started: firmware time excluded), the wall-clock seconds from
+launch to the check's result line (``avmm-check: PASS`` or ``FAIL``) and to the process's
 exit are printed, with the ratio avmm / QEMU, and avmm's firmware boot's time
 to bring its harts up against its direct boot's.
 Runs that did not pass are marked. Launch includes each VMM's own start-up
@@ -43,14 +44,14 @@ MEMORY = "256MiB"
 DISK_BYTES = 1 << 20
 GUARD = 600.0  # a hung boot is killed after this long and reported
 RESULT = re.compile(rb"^avmm-check: (PASS|FAIL)", re.M)
-SMP_UP = re.compile(rb"smp: Brought up ")
+SMP_UP = re.compile(rb"\[ *(\d+\.\d+)\] smp: Brought up ")
 
 
 @attrs.frozen
 class Boot:
     vmm: str
     smp: int
-    to_smp: float | None  # seconds from launch to "smp: Brought up" (every hart online)
+    to_smp: float | None  # the kernel's timestamp of "smp: Brought up" (every hart online)
     to_result: float | None  # seconds from launch to the result line
     to_exit: float  # seconds from launch to the process's exit (or the guard)
     passed: bool
@@ -76,8 +77,8 @@ def timed(argv: list[str], name: str, smp: int) -> Boot:
             if not chunk:
                 break
             out += chunk
-            if to_smp is None and SMP_UP.search(out):
-                to_smp = time.monotonic() - start
+            if to_smp is None and (up := SMP_UP.search(out)):
+                to_smp = float(up[1])
             if to_result is None and RESULT.search(out):
                 to_result = time.monotonic() - start
     returncode: int | None = None

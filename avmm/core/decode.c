@@ -241,8 +241,8 @@ static void decode_32(dinsn_t *d, uint32_t insn)
     case 0x0f:
         if (f3 == 0) /* fence (pause is the fence with pred=W, succ=0) */
             set(d, insn == 0x0100000fu ? OP_PAUSE : OP_FENCE, 0, 0, 0, 0);
-        else if (f3 == 1) /* fence.i: decoded entries are validated by their bits */
-            set(d, OP_FENCE, 0, 0, 0, 0);
+        else if (f3 == 1) /* fence.i (the decode cache needs nothing; translations may) */
+            set(d, OP_FENCE_I, 0, 0, 0, 0);
         return;
     case 0x2f: set(d, OP_AMO, 0, 0, 0, 0); return; /* validated when executed */
     case 0x73:

@@ -22,7 +22,7 @@ enum {
     OP_LAST_WX = OP_REMUW,
     OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
     OP_SB, OP_SH, OP_SW, OP_SD,
-    OP_FENCE, OP_PAUSE, OP_AMO, OP_CSR, OP_ECALL, OP_EBREAK, OP_MRET, OP_SRET, OP_WFI,
+    OP_FENCE, OP_FENCE_I, OP_PAUSE, OP_AMO, OP_CSR, OP_ECALL, OP_EBREAK, OP_MRET, OP_SRET, OP_WFI,
     OP_SFENCE, OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FP,
     /* common F/D arithmetic, decoded (imm: rm | neg_prod << 3 | neg_c << 4 | rs3 << 5) */
     OP_FADD_S, OP_FSUB_S, OP_FMUL_S, OP_FDIV_S, OP_FMA_S,

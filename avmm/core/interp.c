@@ -16,6 +16,7 @@
 
 #include "core.h"
 #include "decode.h"
+#include "jit.h"
 #include "softfloat.h"
 
 #define HOST_POLL_STEPS 1024 /* host clock: check timers this often */
@@ -376,8 +377,8 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
  * jump is predicted on its own. */
 #define DISPATCH()                                                                           \
     do {                                                                                     \
-        if (unlikely(n >= chunk_end))                                                        \
-            goto check;                                                                      \
+        if (unlikely(n >= stop))                                                             \
+            goto stopped;                                                                    \
         if (unlikely((pc & PAGE_MASK) != fpage || (pc & 0xfff) > 0xffc))                     \
             goto fetch_slow;                                                                 \
         memcpy(&raw, (const void *)((uintptr_t)pc + fadd), 4);                               \
@@ -396,12 +397,16 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
         DISPATCH();                                                                          \
     } while (0)
 
+/* a jump, or a branch either way: a block may start at the target */
 #define JUMP(target)                                                                         \
     do {                                                                                     \
         pc = (target);                                                                       \
         n++;                                                                                 \
+        if (use_jit)                                                                         \
+            goto jit_dispatch;                                                               \
         DISPATCH();                                                                          \
     } while (0)
+#define NEXT_BRANCH() JUMP(pc + d->len)
 
 int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
 {
@@ -426,7 +431,7 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
         [OP_BEQ] = &&L_BEQ, [OP_BNE] = &&L_BNE, [OP_BLT] = &&L_BLT, [OP_BGE] = &&L_BGE,
         [OP_BLTU] = &&L_BLTU, [OP_BGEU] = &&L_BGEU,
         [OP_SB] = &&L_SB, [OP_SH] = &&L_SH, [OP_SW] = &&L_SW, [OP_SD] = &&L_SD,
-        [OP_FENCE] = &&L_FENCE, [OP_PAUSE] = &&L_PAUSE, [OP_AMO] = &&L_AMO,
+        [OP_FENCE] = &&L_FENCE, [OP_FENCE_I] = &&L_FENCE_I, [OP_PAUSE] = &&L_PAUSE, [OP_AMO] = &&L_AMO,
         [OP_CSR] = &&L_CSR, [OP_ECALL] = &&L_ECALL, [OP_EBREAK] = &&L_EBREAK,
         [OP_MRET] = &&L_XRET, [OP_SRET] = &&L_XRET, [OP_WFI] = &&L_WFI,
         [OP_SFENCE] = &&L_SFENCE, [OP_FLW] = &&L_FLW, [OP_FLD] = &&L_FLD,
@@ -446,9 +451,14 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
     uint64_t n = 0, exc = 0, chunk_end = 0, fch = 0;
     uint64_t fpage = FC_INVALID;
     uintptr_t fadd = 0;
+    uint64_t stop = 0; /* DISPATCH stops here: chunk_end, or earlier to try translated code */
     uint32_t raw;
     int r, lkind = 0;
     unsigned lrd = 0;
+    /* translated code: not under guest debug (breakpoints and single steps are per instruction) */
+    const bool use_jit = m->jit_on && !h->single_step && !h->nbps && !h->debug_ebreak;
+    uint8_t *link = NULL;
+    uint64_t link_gen = 0;
 
     h->tlb = tlb;
     h->synced = 0;
@@ -458,6 +468,8 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
     h->error[0] = 0;
     fc_flush(h);
     x[0] = 0;
+    if (m->jit)
+        jit_host_sync(m, JF_HOST);
 
 check:
     SYNC();
@@ -490,11 +502,51 @@ check:
         if (lim < chunk_end - n)
             chunk_end = n + lim;
     }
+    stop = chunk_end;
+    if (use_jit)
+        goto jit_dispatch;
     DISPATCH();
 
-fetch_slow:
-    if (n >= chunk_end)
+stopped:
+    if (n >= chunk_end || !use_jit)
         goto check;
+    stop = chunk_end; /* one instruction interpreted after translated code: look again */
+    goto jit_dispatch;
+
+    /* Translated code (jit.c) runs from jump targets. It returns with the next
+     * pc and the step count; a side exit leaves the instruction at pc to the
+     * interpreter, which runs it alone (stop = n + 1) and comes back here. */
+jit_dispatch:
+    link = NULL;
+jit_dispatch_linked:
+    if (unlikely(n >= chunk_end))
+        goto check;
+    {
+        const uint8_t *code = jit_find(h, pc);
+        if (!code) {
+            DISPATCH();
+        }
+        if (link) /* the block just left jumps here: chain it */
+            jit_link(m, link, link_gen, code);
+        jit_run_t jr = {n, chunk_end, pc, NULL};
+        int why = jit_exec(h, &jr, code);
+        h->st.jit_insns += jr.n - n;
+        n = jr.n;
+        pc = jr.pc;
+        fpage = FC_INVALID;
+        if (why == JX_DISPATCH) {
+            link = jr.link;
+            link_gen = jit_gen(m);
+            goto jit_dispatch_linked;
+        }
+        if (why == JX_STEP)
+            stop = n + 1 < chunk_end ? n + 1 : chunk_end;
+        DISPATCH();
+    }
+
+fetch_slow:
+    if (n >= stop)
+        goto stopped;
     {
         size_t fi = (pc >> 12) & FC_MASK;
         if ((pc & 0xfff) <= 0xffc && h->fc[ACC_FETCH][fi].tag == (pc & PAGE_MASK)) {
@@ -579,12 +631,12 @@ L_REMUW: {
     XD = (uint64_t)(int64_t)(int32_t)(b ? a % b : a);
     NEXT();
 }
-L_BEQ: if (X1 == X2) JUMP(pc + IMM); NEXT();
-L_BNE: if (X1 != X2) JUMP(pc + IMM); NEXT();
-L_BLT: if ((int64_t)X1 < (int64_t)X2) JUMP(pc + IMM); NEXT();
-L_BGE: if ((int64_t)X1 >= (int64_t)X2) JUMP(pc + IMM); NEXT();
-L_BLTU: if (X1 < X2) JUMP(pc + IMM); NEXT();
-L_BGEU: if (X1 >= X2) JUMP(pc + IMM); NEXT();
+L_BEQ: if (X1 == X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BNE: if (X1 != X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BLT: if ((int64_t)X1 < (int64_t)X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BGE: if ((int64_t)X1 >= (int64_t)X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BLTU: if (X1 < X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BGEU: if (X1 >= X2) JUMP(pc + IMM); NEXT_BRANCH();
 
     /* ---- memory */
 L_LB: LDX(int8_t, X1 + IMM, LK_I8, d->rd); NEXT();
@@ -731,6 +783,11 @@ L_FMV_D_X:
 
     /* ---- fences and hints */
 L_FENCE: NEXT();
+L_FENCE_I:
+    /* guest stores to translated code were seen already; host writes (DMA) are applied now */
+    if (m->jit)
+        jit_host_sync(m, JF_FENCE_I);
+    NEXT();
 L_PAUSE:
     if (m->pause_exit && ++h->pauses >= m->pause_window) {
         pc += d->len;

@@ -59,7 +59,7 @@ const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host",
 #define JIT_HOT_BITS 12
 #define JIT_HOT 4          /* executions of an entry before it is translated */
 #define JIT_MAX_INSNS 64   /* guest instructions per block */
-#define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 96 + 4096) /* host bytes a block may need */
+#define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 200 + 4096) /* host bytes a block may need, at most */
 #define JIT_SMC_LIMIT 16   /* a page whose blocks stores dropped this often stays interpreted */
 
 typedef struct jit_block {
@@ -118,6 +118,8 @@ void jit_note_host_write(machine_t *m, uint64_t pa, uint64_t len)
 #define X(r) ((int32_t)(8 * (int)(r)) - XB)
 #define FCOFF(acc) ((int32_t)(offsetof(hart_t, fc) + (acc) * FC_SIZE * sizeof(fc_entry_t)) - XB)
 #define HITS ((int32_t)offsetof(hart_t, st.fc_hits) - XB)
+#define F(r) ((int32_t)(offsetof(hart_t, f) + 8 * (r)) - XB)
+#define MSTATUS ((int32_t)offsetof(hart_t, mstatus) - XB)
 _Static_assert(sizeof(fc_entry_t) == 16, "the fast-cache index is scaled by 16");
 _Static_assert(offsetof(hart_t, x) == 0, "guest registers at the start of the hart");
 _Static_assert(offsetof(jit_run_t, n) == 0 && offsetof(jit_run_t, chunk_end) == 8 &&
@@ -541,8 +543,11 @@ static int classify(const dinsn_t *d)
     case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
         return K_END;
     case OP_SB: case OP_SH: case OP_SW: case OP_SD: case OP_FENCE:
+    case OP_FLW: case OP_FLD: case OP_FSW: case OP_FSD: case OP_FP:
         return K_PLAIN;
     default:
+        if (d->op >= OP_FADD_S && d->op <= OP_FMV_D_X)
+            return K_PLAIN; /* decoded F/D arithmetic: exec_fp() does the same */
         return d->op >= OP_LUI && d->op <= OP_LAST_WX ? K_PLAIN : K_NO;
     }
 }
@@ -559,7 +564,7 @@ typedef struct emit {
     struct side {
         uint8_t *field;
         unsigned idx, off, nmem;
-    } side[JIT_MAX_INSNS];
+    } side[2 * JIT_MAX_INSNS]; /* FP loads and stores have two */
     unsigned nside;
 } emit_t;
 
@@ -618,6 +623,31 @@ static void exit_to(emit_t *e, int64_t rel)
     x_fix(x_jmp(&e->b), to_rw(j, j->x_link));
 }
 
+/* leave the block before instruction idx (it did not run) when condition cc holds */
+static void side_exit(emit_t *e, int cc, unsigned idx, unsigned off)
+{
+    struct side *s = &e->side[e->nside++];
+    s->field = x_jcc(&e->b, cc);
+    s->idx = idx;
+    s->off = off;
+    s->nmem = e->nmem;
+}
+
+/* F/D instructions are illegal while mstatus.FS is Off: leave to the interpreter */
+static void fp_check(emit_t *e, unsigned idx, unsigned off)
+{
+    x_mem(&e->b, 0, 1, 0xf7, 0, RBX, NOIDX, MSTATUS); /* test qword [mstatus], FS */
+    x_d32(&e->b, (int32_t)MSTATUS_FS);
+    side_exit(e, CC_E, idx, off);
+}
+
+/* FP arithmetic through the interpreter's own exec_fp(); nonzero (illegal:
+ * nothing written) leaves the block before the instruction */
+static int h_fp(hart_t *h, uint32_t raw)
+{
+    return exec_fp(h, raw) != MEM_OK;
+}
+
 /* fast-cache probe for an access of size bytes at x[rs1] + imm: leaves the
  * host address in rax, or leaves the block (side exit) for instruction idx */
 static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsigned idx,
@@ -632,11 +662,7 @@ static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsig
     x_mov(b, RDX, RAX);
     x_alu_ri(b, 1, ALU_AND, RDX, (int32_t)(PAGE_MASK | (size - 1)));
     x_alu_rm(b, 1, ALU_CMP, RDX, RBX, RCX, FCOFF(acc));
-    struct side *s = &e->side[e->nside++];
-    s->field = x_jcc(b, CC_NE);
-    s->idx = idx;
-    s->off = off;
-    s->nmem = e->nmem;
+    side_exit(e, CC_NE, idx, off);
     x_alu_rm(b, 1, ALU_ADD, RAX, RBX, RCX, FCOFF(acc) + 8);
     e->nmem++;
 }
@@ -674,9 +700,38 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         x_mem(b, size == 2 ? 0x66 : 0, size == 8, size == 1 ? 0x88 : 0x89, RDX, RAX, NOIDX, 0);
         return;
     }
+    case OP_FLW: case OP_FLD: {
+        unsigned size = d->op == OP_FLW ? 4 : 8;
+        fp_check(e, idx, off);
+        mem_probe(e, ACC_LOAD, d, size, idx, off);
+        x_mem(b, 0, size == 8, 0x8b, RAX, RAX, NOIDX, 0);
+        if (size == 4) { /* NaN-box */
+            x_mov_ri(b, RCX, 0xffffffff00000000ull);
+            x_rr(b, 1, 0x09, RCX, RAX); /* or rax, rcx */
+        }
+        x_store64(b, RBX, F(rd), RAX);
+        x_alu_mi(b, ALU_OR, RBX, MSTATUS, (int32_t)MSTATUS_FS); /* FS = Dirty */
+        return;
+    }
+    case OP_FSW: case OP_FSD: {
+        unsigned size = d->op == OP_FSW ? 4 : 8;
+        fp_check(e, idx, off);
+        mem_probe(e, ACC_STORE, d, size, idx, off);
+        x_load64(b, RDX, RBX, F(d->rs2));
+        x_mem(b, 0, size == 8, 0x89, RDX, RAX, NOIDX, 0);
+        return;
+    }
     case OP_FENCE:
         return;
     default:
+        if (d->op == OP_FP || (d->op >= OP_FADD_S && d->op <= OP_FMV_D_X)) {
+            x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
+            x_mov_ri(b, RSI, d->raw);
+            x_call_abs(b, (const void *)h_fp);
+            x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
+            side_exit(e, CC_NE, idx, off);
+            return;
+        }
         break;
     }
     if (nowrite)

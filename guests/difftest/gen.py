@@ -813,19 +813,26 @@ def directed_programs() -> list[Program]:
 
 DIRECTED_NAMES = ("directed-binary-s", "directed-binary-d", "directed-unary-cvt", "directed-fma")
 
-# Seeds run in CI: a few per category (and the directed programs); some of
-# them in S and U-mode under paging.
+# Seeds run in CI: eight per category, sixteen mixed (and the directed
+# programs); some of them in S and U-mode under paging.
 _PAGED = {
     ("mem", 4): "U-sv39",
+    ("mem", 8): "S-sv39",
     ("amo", 4): "S-sv48",
+    ("amo", 8): "U-sv39",
+    ("compressed", 8): "U-sv48",
     ("mixed", 5): "S-sv39",
     ("mixed", 6): "U-sv39",
     ("mixed", 7): "S-sv48",
     ("mixed", 8): "U-sv48",
+    ("mixed", 13): "S-sv39",
+    ("mixed", 14): "U-sv39",
+    ("mixed", 15): "S-sv48",
+    ("mixed", 16): "U-sv48",
 }
 CI_SEEDS: tuple[tuple[str, int, str], ...] = tuple(
     (cat, seed, _PAGED.get((cat, seed), "M"))
     for cat in CATEGORIES
-    for seed in range(1, 5 if cat != "mixed" else 9)
+    for seed in range(1, 9 if cat != "mixed" else 17)
 )
 CI_LENGTH = 300

@@ -1,18 +1,36 @@
-"""CPU benchmark: the same guest on QEMU TCG and on avmm's core.
+"""CPU benchmark: translated avmm, interpreted avmm and QEMU TCG, in one run.
 
-    python -m bench.core [--small 2000] [--large 20000] [--repeat 3]
+    python -m bench.core [--guest bench mark] [--repeat 3] [--scale 1.0] [--quick]
 
-Builds ``guests/bench`` (cached), runs it with two iteration counts on
-QEMU (``-M spike``, the CPU options of guests/lib/qemu.py) and on avmm's
-core through :func:`avmm.elfrun.run_elf` (10,000-instruction slices), and
-prints instructions, seconds and MIPS for each and the ratio avmm/QEMU.
-Start-up costs (process start, ELF loading, printing) cancel out because
-only the difference between the two runs counts; instructions are counted
-with avmm's ``instret`` (the same ELF retires the same instructions on
-QEMU). Each run is repeated and the fastest kept. Both must print the same
-checksum. Time is measured twice: host CPU seconds (of this process for
-avmm, of the QEMU child for QEMU), which other load on the machine barely
-disturbs, and wall-clock seconds.
+Two bare-metal guests, built through the guest cache:
+
+- ``bench`` (guests/bench): an integer mix with data-dependent branches,
+  loads and stores, mul/div, single and double precision FP (~3,500
+  instructions an iteration);
+- ``mark`` (guests/mark): a CoreMark-class workload written here (linked
+  lists with merge sort, 16x16 integer matrices, a state machine over text,
+  CRC-16/32; ~258,000 instructions an iteration), self-validating: it prints
+  PASS or FAIL and exits 1 on a wrong result.
+
+Each guest runs with two iteration counts (patched into an ELF symbol) on
+avmm's core through :func:`avmm.elfrun.run_elf` with the translator on
+(``avmm-jit``) and off (``avmm-interp``), 10,000-instruction slices, and on
+QEMU (``-M spike``, the CPU options of guests/lib/qemu.py). Only the
+difference between the large and the small run counts, so start-up (process
+start, ELF loading, printing) cancels out, and so does the translation of
+code both runs execute: the JIT's own cost is reported beside, from its
+counters (blocks, code bytes, translation time per translated guest
+instruction). Instructions are avmm's ``instret`` (the same ELF retires the
+same instructions on QEMU). Each run is repeated (the runs of one repetition
+interleaved, so drift and other load hit every configuration alike) and the
+fastest kept. Time is host CPU seconds (of this process and any child it
+waits for, for avmm; of the QEMU child, for QEMU), which other load on the
+machine barely disturbs; wall-clock seconds are printed beside.
+
+The three must print the same checksum for each count, the guest must exit
+with 0, and both avmm runs must retire the same number of instructions;
+otherwise the run fails (exit status 1). Ratios are speed ratios
+(MIPS / MIPS): above 1.0 means faster than the peer.
 """
 
 from __future__ import annotations
@@ -23,30 +41,54 @@ import resource
 import shutil
 import sys
 import tempfile
-import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
 from elftools.elf.elffile import ELFFile
 
-from avmm.elfrun import run_elf
+from avmm import _core
+from avmm.elfrun import ElfRun, run_elf
 from guests.build import build
 from guests.lib.qemu import run_qemu
 
-SYMBOL = "bench_iterations"
 SLICE = 10_000
 _CHECKSUM = re.compile(rb"checksum ([0-9a-f]{16}) iterations (\d+)")
 
 
 @attrs.frozen
+class Guest:
+    """A benchmark guest: its recipe, ELF, iteration symbol and default counts."""
+
+    name: str
+    elf: str  # file name in the recipe's output directory
+    symbol: str  # 8-byte iteration count the host patches
+    small: int  # iterations of the short run
+    large: int  # iterations of the long run
+    quick: tuple[int, int]  # (small, large) of --quick
+    verdict: bool  # the guest prints PASS / FAIL itself
+
+    def path(self) -> Path:
+        return build(self.name, quiet=True) / self.elf
+
+
+BENCH = Guest("bench", "bench.elf", "bench_iterations", 10_000, 150_000, (100, 1_000), False)
+MARK = Guest("mark", "mark.elf", "mark_iterations", 100, 2_000, (2, 12), True)
+GUESTS = {g.name: g for g in (BENCH, MARK)}
+SYMBOL = BENCH.symbol  # kept for callers of the one-guest version
+
+
+@attrs.frozen
 class Run:
-    """One run of the guest: instructions retired, host seconds, checksum."""
+    """One run of a guest: instructions retired, host seconds, checksum."""
 
     iterations: int
     instructions: int
     cpu: float  # host CPU seconds
     wall: float  # host wall-clock seconds
     checksum: str
+    jit_stats: Mapping[str, object] = attrs.field(factory=dict)
+    jit_insns: int | None = None  # instructions run translated (None: not counted)
 
 
 @attrs.frozen
@@ -61,15 +103,15 @@ class Measurement:
     @property
     def mips(self) -> float:
         """Million instructions per CPU second."""
-        return self.instructions / self.cpu / 1e6
+        return self.instructions / self.cpu / 1e6 if self.cpu > 0 else float("inf")
 
     @property
     def wall_mips(self) -> float:
-        return self.instructions / self.wall / 1e6
+        return self.instructions / self.wall / 1e6 if self.wall > 0 else float("inf")
 
 
 def bench_elf() -> Path:
-    return build("bench", quiet=True) / "bench.elf"
+    return BENCH.path()
 
 
 def patched_copy(elf: Path, symbol: str, value: int, dest: Path) -> Path:
@@ -98,21 +140,20 @@ def patched_copy(elf: Path, symbol: str, value: int, dest: Path) -> Path:
     return dest
 
 
-def _checksum(console: bytes, iterations: int, where: str) -> str:
+def _checksum(console: bytes, iterations: int, where: str, guest: Guest) -> str:
     m = _CHECKSUM.search(console)
     if m is None or int(m.group(2)) != iterations:
         raise RuntimeError(f"{where}: unexpected output {console[-200:]!r}")
+    if guest.verdict and b"\nPASS" not in console:
+        raise RuntimeError(f"{where}: the guest did not pass: {console[-300:]!r}")
     return m.group(1).decode()
 
 
-def run_avmm(elf: Path, iterations: int) -> Run:
-    cpu = time.process_time()
-    run = run_elf(elf, slice=SLICE, patch={SYMBOL: iterations}, max_instructions=2**62)
-    cpu = time.process_time() - cpu
-    if run.exit_code != 0:
-        raise RuntimeError(f"avmm: exit code {run.exit_code}")
-    checksum = _checksum(run.console, iterations, "avmm")
-    return Run(iterations, run.instructions, cpu, run.elapsed, checksum)
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it waited for."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _children_cpu() -> float:
@@ -120,67 +161,244 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_qemu_bench(elf: Path, iterations: int, workdir: Path, instructions: int) -> Run:
-    copy = patched_copy(elf, SYMBOL, iterations, workdir / f"bench-{iterations}.elf")
+def run_avmm(elf: Path, iterations: int, *, guest: Guest = BENCH, jit: bool | None = None) -> Run:
+    """Run ``guest`` on avmm's core (``jit`` as for :func:`run_elf`)."""
+    cpu = _cpu()
+    run = run_elf(
+        elf, slice=SLICE, patch={guest.symbol: iterations}, max_instructions=2**62, jit=jit
+    )
+    cpu = _cpu() - cpu
+    where = f"avmm ({'jit' if run.jit else 'interpreter'})"
+    if run.exit_code != 0:
+        raise RuntimeError(f"{where}: exit code {run.exit_code}: {run.console[-300:]!r}")
+    checksum = _checksum(run.console, iterations, where, guest)
+    return Run(
+        iterations,
+        run.instructions,
+        cpu,
+        run.elapsed,
+        checksum,
+        jit_stats=dict(run.jit_stats),
+        jit_insns=_jit_insns(run),
+    )
+
+
+def _jit_insns(run: ElfRun) -> int | None:
+    counts = [s.get("jit_insns") for s in run.hart_stats]
+    if not counts or not all(isinstance(c, int) for c in counts):
+        return None
+    return sum(c for c in counts if isinstance(c, int))
+
+
+def run_qemu_bench(
+    elf: Path, iterations: int, workdir: Path, instructions: int, *, guest: Guest = BENCH
+) -> Run:
+    """Run ``guest`` on QEMU (a patched copy of the ELF in ``workdir``)."""
+    copy = patched_copy(elf, guest.symbol, iterations, workdir / f"{guest.name}-{iterations}.elf")
     cpu = _children_cpu()
     run = run_qemu(copy, timeout=600)
     cpu = _children_cpu() - cpu
     if run.exit_code != 0:
-        raise RuntimeError(f"QEMU: exit code {run.exit_code}: {run.console[-200:]!r}")
-    checksum = _checksum(run.console, iterations, "QEMU")
+        raise RuntimeError(f"QEMU: exit code {run.exit_code}: {run.console[-300:]!r}")
+    checksum = _checksum(run.console, iterations, "QEMU", guest)
     return Run(iterations, instructions, cpu, run.elapsed, checksum)
 
 
-def _best(runs: list[Run]) -> Run:
-    return min(runs, key=lambda r: r.cpu)
+def jit_unavailable() -> str | None:
+    """Why avmm's core cannot translate on this host (None: it can)."""
+    return _core.Machine().jit_unavailable
 
 
-def measure(small: int, large: int, repeat: int) -> tuple[Measurement, Measurement]:
-    """(avmm, QEMU) measurements of ``large - small`` iterations."""
-    elf = bench_elf()
-    a_small = _best([run_avmm(elf, small) for _ in range(repeat)])
-    a_large = _best([run_avmm(elf, large) for _ in range(repeat)])
+@attrs.frozen
+class Result:
+    """One guest measured on every configuration."""
+
+    guest: Guest
+    small: int
+    large: int
+    measurements: dict[str, Measurement]  # by configuration
+    large_runs: dict[str, Run]
+    checksums: tuple[str, str]  # (small, large)
+    problems: tuple[str, ...]  # what makes the run fail
+
+
+def measure_guest(guest: Guest, small: int, large: int, repeat: int, jit: bool) -> Result:
+    """Every configuration of ``guest`` at ``small`` and ``large`` iterations."""
+    elf = guest.path()
+    configs: dict[str, Callable[[int, Path], Run]] = {}
+    if jit:
+        configs["avmm-jit"] = lambda n, _: run_avmm(elf, n, guest=guest, jit=True)
+    configs["avmm-interp"] = lambda n, _: run_avmm(elf, n, guest=guest, jit=False)
+    instructions: dict[int, int] = {}
+
+    def on_qemu(n: int, work: Path) -> Run:
+        return run_qemu_bench(elf, n, work, instructions.get(n, 0), guest=guest)
+
+    configs["QEMU"] = on_qemu
+    runs: dict[tuple[str, int], list[Run]] = {}
     with tempfile.TemporaryDirectory(prefix="avmm-bench-") as tmp:
-        work = Path(tmp)
-        q_small = _best(
-            [run_qemu_bench(elf, small, work, a_small.instructions) for _ in range(repeat)]
+        for _ in range(repeat):
+            for name, runner in configs.items():
+                for n in (small, large):
+                    run = runner(n, Path(tmp))
+                    instructions.setdefault(n, run.instructions)
+                    runs.setdefault((name, n), []).append(run)
+    best = {key: min(rs, key=lambda r: r.cpu) for key, rs in runs.items()}
+    problems: list[str] = []
+    for n in (small, large):
+        sums = {name: best[name, n].checksum for name in configs}
+        if len(set(sums.values())) != 1:
+            found = ", ".join(f"{k} {v}" for k, v in sums.items())
+            problems.append(f"{guest.name}: checksums differ at {n} iterations: {found}")
+        counts = {name: best[name, n].instructions for name in configs if name != "QEMU"}
+        if len(set(counts.values())) != 1:
+            found = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+            problems.append(f"{guest.name}: instruction counts differ at {n} iterations: {found}")
+    delta = instructions[large] - instructions[small]
+    measurements = {
+        name: Measurement(
+            name,
+            delta,
+            best[name, large].cpu - best[name, small].cpu,
+            best[name, large].wall - best[name, small].wall,
         )
-        q_large = _best(
-            [run_qemu_bench(elf, large, work, a_large.instructions) for _ in range(repeat)]
-        )
-    for a, q in ((a_small, q_small), (a_large, q_large)):
-        if a.checksum != q.checksum:
-            raise RuntimeError(
-                f"checksums differ at {a.iterations} iterations: "
-                f"avmm {a.checksum}, QEMU {q.checksum}"
-            )
-    instructions = a_large.instructions - a_small.instructions
-    return (
-        Measurement("avmm", instructions, a_large.cpu - a_small.cpu, a_large.wall - a_small.wall),
-        Measurement("QEMU", instructions, q_large.cpu - q_small.cpu, q_large.wall - q_small.wall),
+        for name in configs
+    }
+    return Result(
+        guest,
+        small,
+        large,
+        measurements,
+        {name: best[name, large] for name in configs},
+        (best["QEMU", small].checksum, best["QEMU", large].checksum),
+        tuple(problems),
     )
+
+
+def _ratio(a: Measurement | None, b: Measurement | None) -> str:
+    if a is None or b is None or b.mips <= 0:
+        return "-"
+    return f"{a.mips / b.mips:.3f}"
+
+
+def report(result: Result) -> None:
+    m = result.measurements
+    delta = m["QEMU"].instructions
+    print(
+        f"== {result.guest.name}: {result.large - result.small:,} iterations "
+        f"(runs of {result.large:,} minus {result.small:,}), {delta:,} instructions"
+    )
+    iterations = result.large - result.small
+    print(
+        f"{'':12} {'CPU s':>8} {'MIPS':>9} {'iter/s':>10} {'wall s':>8} {'MIPS':>9} "
+        f"{'vs QEMU':>8} (speed, CPU time)"
+    )
+    for name, meas in m.items():
+        rate = iterations / meas.cpu if meas.cpu > 0 else float("inf")
+        print(
+            f"{name:12} {meas.cpu:>8.3f} {meas.mips:>9.1f} {rate:>10.1f} {meas.wall:>8.3f} "
+            f"{meas.wall_mips:>9.1f} {_ratio(meas, m['QEMU']):>8}"
+        )
+    run = result.large_runs.get("avmm-jit")
+    if run is not None:
+        print(f"jit/interp speed ratio: {_ratio(m['avmm-jit'], m['avmm-interp'])}")
+        print("JIT, large run: " + _jit_line(run))
+    small, large = result.checksums
+    verdict = "PASS on all, " if result.guest.verdict else ""
+    if not result.problems:
+        print(f"checksums match ({verdict}{' = '.join(m)}): {small} {large}")
+    for problem in result.problems:
+        print(f"ERROR: {problem}")
+    print()
+
+
+def _count(stats: Mapping[str, object], key: str) -> int | None:
+    value = stats.get(key)
+    if isinstance(value, Mapping):  # e.g. flushes by cause
+        return sum(v for v in value.values() if isinstance(v, int))
+    return value if isinstance(value, int) else None
+
+
+def _jit_line(run: Run) -> str:
+    """The translator's counters after a run, and its cost per translated instruction."""
+    stats = run.jit_stats
+    blocks, insns = _count(stats, "blocks"), _count(stats, "insns")
+    code, ns = _count(stats, "code_bytes"), _count(stats, "translate_ns")
+    parts = [
+        f"{blocks:,} blocks" if blocks is not None else "blocks ?",
+        f"{insns:,} guest instructions" if insns is not None else "instructions ?",
+        f"{code:,} code bytes" if code is not None else "code bytes ?",
+    ]
+    flushes = stats.get("flushes")
+    if isinstance(flushes, Mapping):
+        causes = ", ".join(f"{k} {v}" for k, v in flushes.items() if v)
+        parts.append(f"{_count(stats, 'flushes')} flushes" + (f" ({causes})" if causes else ""))
+    if ns is not None:
+        parts.append(f"translation {ns / 1e6:.2f} ms")
+        if insns:
+            parts.append(f"{ns / insns:,.0f} ns per translated instruction")
+    if run.jit_insns is not None and run.instructions:
+        parts.append(
+            f"{100 * run.jit_insns / run.instructions:.2f}% of instructions ran translated"
+        )
+    return ", ".join(parts)
+
+
+def summary(results: list[Result]) -> None:
+    print("speed ratios (CPU time; above 1.0 = the first is faster)")
+    print(f"{'guest':8} {'avmm-jit/QEMU':>14} {'avmm-interp/QEMU':>17} {'jit/interp':>11}")
+    for r in results:
+        m = r.measurements
+        jit = m.get("avmm-jit")
+        print(
+            f"{r.guest.name:8} {_ratio(jit, m['QEMU']):>14} "
+            f"{_ratio(m['avmm-interp'], m['QEMU']):>17} {_ratio(jit, m['avmm-interp']):>11}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.core", description=__doc__)
-    parser.add_argument("--small", type=int, default=2_000, help="iterations of the short run")
-    parser.add_argument("--large", type=int, default=20_000, help="iterations of the long run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per count (fastest kept)")
-    args = parser.parse_args(argv)
-    if not 0 < args.small < args.large:
-        parser.error("need 0 < --small < --large")
-    avmm, qemu = measure(args.small, args.large, args.repeat)
-    print(f"{args.large - args.small} iterations (runs of {args.large} minus {args.small})")
-    print(f"{'':6} {'instructions':>14} {'CPU s':>8} {'MIPS':>8} {'wall s':>8} {'MIPS':>8}")
-    for m in (avmm, qemu):
-        print(
-            f"{m.name:6} {m.instructions:>14,} {m.cpu:>8.3f} {m.mips:>8.1f} "
-            f"{m.wall:>8.3f} {m.wall_mips:>8.1f}"
-        )
-    print(
-        f"avmm/QEMU speed ratio: {avmm.mips / qemu.mips:.3f} (CPU time), "
-        f"{avmm.wall_mips / qemu.wall_mips:.3f} (wall clock)"
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.core",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--guest", nargs="+", choices=list(GUESTS), default=list(GUESTS), help="guests to run"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per count (fastest kept)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply every iteration count by this"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a few iterations, one run each (a smoke test)"
+    )
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.scale <= 0:
+        parser.error("need --repeat >= 1 and --scale > 0")
+    repeat = 1 if args.quick else args.repeat
+    why_not = jit_unavailable()
+    print(
+        f"CPU benchmark: avmm-jit (translated), avmm-interp (interpreter), QEMU TCG; "
+        f"{SLICE:,}-instruction slices; fastest of {repeat}"
+    )
+    if why_not is not None:
+        print(f"no avmm-jit rows: the translator is unavailable ({why_not})")
+    print()
+    results = []
+    for name in args.guest:
+        guest = GUESTS[name]
+        small, large = guest.quick if args.quick else (guest.small, guest.large)
+        small, large = max(1, round(small * args.scale)), max(2, round(large * args.scale))
+        if small >= large:
+            parser.error(f"{name}: --scale leaves no difference between the runs")
+        result = measure_guest(guest, small, large, repeat, jit=why_not is None)
+        report(result)
+        results.append(result)
+    summary(results)
+    problems = [p for r in results for p in r.problems]
+    if problems:
+        print(f"FAILED: {len(problems)} problem(s) above")
+        return 1
     return 0
 
 

@@ -1,0 +1,67 @@
+"""bench.core and bench.startup in their quick modes print their tables and
+check what they measured (the same checksum everywhere); they assert no
+timing, and neither do these tests."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import bench.core
+import bench.startup
+from bench.core import GUESTS, Run, jit_unavailable, measure_guest
+
+pytestmark = pytest.mark.slow
+
+
+def test_core_quick_prints_every_configuration_and_matching_checksums(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert bench.core.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    configs = ["avmm-interp", "QEMU"]
+    if jit_unavailable() is None:
+        configs.insert(0, "avmm-jit")
+        assert out.count("jit/interp speed ratio:") == 2
+        assert out.count("JIT, large run: ") == 2
+        counters = r"JIT, large run: [\d,]+ blocks, [\d,]+ guest instructions, [\d,]+ code bytes"
+        assert re.search(counters, out), out
+        assert re.search(r"[\d,]+ ns per translated instruction, [\d.]+% of instructions ran", out)
+    for guest in GUESTS:
+        header = re.search(rf"^== {guest}: [\d,]+ iterations .* ([\d,]+) instructions$", out, re.M)
+        assert header, out
+        for config in configs:
+            assert re.search(rf"^{config}( +[\d.]+){{6}}$", out, re.M), out
+    assert "checksums match (avmm" in out
+    assert "checksums match (PASS on all, " in out
+    assert re.search(r"^speed ratios", out, re.M)
+    for guest in GUESTS:
+        assert re.search(rf"^{guest} +[\d.-]+ +[\d.]+ +[\d.-]+$", out, re.M), out
+    assert "ERROR" not in out
+
+
+def test_core_fails_when_the_peers_checksum_differs(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = bench.core.run_qemu_bench
+
+    def wrong(*args: object, **kwargs: object) -> Run:
+        run = real(*args, **kwargs)  # type: ignore[arg-type]
+        return Run(run.iterations, run.instructions, run.cpu, run.wall, "0" * 16)
+
+    monkeypatch.setattr(bench.core, "run_qemu_bench", wrong)
+    result = measure_guest(GUESTS["bench"], 1, 2, 1, jit=jit_unavailable() is None)
+    assert len(result.problems) == 2
+    assert "checksums differ at 1 iterations" in result.problems[0]
+    assert "QEMU 0000000000000000" in result.problems[0]
+
+
+def test_startup_quick_prints_both_vmms_their_ratio_and_imports(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert bench.startup.main(["--quick", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    for name in ("avmm", "QEMU", "avmm/QEMU"):
+        assert re.search(rf"^{name} +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+", out, re.M), out
+    imports = out.split("the 3 largest cumulative:\n", 1)[1].splitlines()[1:]
+    assert len(imports) == 3
+    assert all(re.fullmatch(r" *[\d.]+ +[\d.]+  \S+ \(\d+\)", line) for line in imports)

@@ -72,8 +72,8 @@ class Guest:
         return build(self.name, quiet=True) / self.elf
 
 
-BENCH = Guest("bench", "bench.elf", "bench_iterations", 10_000, 150_000, (100, 1_000), False)
-MARK = Guest("mark", "mark.elf", "mark_iterations", 100, 2_000, (2, 12), True)
+BENCH = Guest("bench", "bench.elf", "bench_iterations", 10_000, 150_000, (200, 2_000), False)
+MARK = Guest("mark", "mark.elf", "mark_iterations", 100, 2_000, (4, 40), True)
 GUESTS = {g.name: g for g in (BENCH, MARK)}
 SYMBOL = BENCH.symbol  # kept for callers of the one-guest version
 
@@ -103,11 +103,11 @@ class Measurement:
     @property
     def mips(self) -> float:
         """Million instructions per CPU second."""
-        return self.instructions / self.cpu / 1e6 if self.cpu > 0 else float("inf")
+        return self.instructions / self.cpu / 1e6 if self.cpu > 0 else float("nan")
 
     @property
     def wall_mips(self) -> float:
-        return self.instructions / self.wall / 1e6 if self.wall > 0 else float("inf")
+        return self.instructions / self.wall / 1e6 if self.wall > 0 else float("nan")
 
 
 def bench_elf() -> Path:
@@ -246,13 +246,18 @@ def measure_guest(guest: Guest, small: int, large: int, repeat: int, jit: bool) 
     best = {key: min(rs, key=lambda r: r.cpu) for key, rs in runs.items()}
     problems: list[str] = []
     for n in (small, large):
-        sums = {name: best[name, n].checksum for name in configs}
-        if len(set(sums.values())) != 1:
-            found = ", ".join(f"{k} {v}" for k, v in sums.items())
+        # Every run, not only the fastest, must agree.
+        sums = {name: sorted({r.checksum for r in runs[name, n]}) for name in configs}
+        if len({c for cs in sums.values() for c in cs}) != 1:
+            found = ", ".join(f"{k} {'/'.join(v)}" for k, v in sums.items())
             problems.append(f"{guest.name}: checksums differ at {n} iterations: {found}")
-        counts = {name: best[name, n].instructions for name in configs if name != "QEMU"}
-        if len(set(counts.values())) != 1:
-            found = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        counts = {
+            name: sorted({r.instructions for r in runs[name, n]})
+            for name in configs
+            if name != "QEMU"
+        }
+        if len({c for cs in counts.values() for c in cs}) != 1:
+            found = ", ".join(f"{k} {'/'.join(f'{c:,}' for c in v)}" for k, v in counts.items())
             problems.append(f"{guest.name}: instruction counts differ at {n} iterations: {found}")
     delta = instructions[large] - instructions[small]
     measurements = {
@@ -276,7 +281,7 @@ def measure_guest(guest: Guest, small: int, large: int, repeat: int, jit: bool) 
 
 
 def _ratio(a: Measurement | None, b: Measurement | None) -> str:
-    if a is None or b is None or b.mips <= 0:
+    if a is None or b is None or not a.mips > 0 or not b.mips > 0:
         return "-"
     return f"{a.mips / b.mips:.3f}"
 
@@ -294,7 +299,7 @@ def report(result: Result) -> None:
         f"{'vs QEMU':>8} (speed, CPU time)"
     )
     for name, meas in m.items():
-        rate = iterations / meas.cpu if meas.cpu > 0 else float("inf")
+        rate = iterations / meas.cpu if meas.cpu > 0 else float("nan")
         print(
             f"{name:12} {meas.cpu:>8.3f} {meas.mips:>9.1f} {rate:>10.1f} {meas.wall:>8.3f} "
             f"{meas.wall_mips:>9.1f} {_ratio(meas, m['QEMU']):>8}"

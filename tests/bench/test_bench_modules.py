@@ -1,6 +1,7 @@
 """bench.core and bench.startup in their quick modes print their tables and
 check what they measured (the same checksum everywhere); they assert no
-timing, and neither do these tests."""
+timing, and neither do these tests (a quick run's differences are noise:
+any number, or nan, passes)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import bench.startup
 from bench.core import GUESTS, Run, jit_unavailable, measure_guest
 
 pytestmark = pytest.mark.slow
+NUMBER = r"(-?[\d.]+|nan)"
 
 
 def test_core_quick_prints_every_configuration_and_matching_checksums(
@@ -32,12 +34,12 @@ def test_core_quick_prints_every_configuration_and_matching_checksums(
         header = re.search(rf"^== {guest}: [\d,]+ iterations .* ([\d,]+) instructions$", out, re.M)
         assert header, out
         for config in configs:
-            assert re.search(rf"^{config}( +[\d.]+){{6}}$", out, re.M), out
+            assert re.search(rf"^{config}( +{NUMBER}){{5}} +({NUMBER}|-)$", out, re.M), out
     assert "checksums match (avmm" in out
     assert "checksums match (PASS on all, " in out
     assert re.search(r"^speed ratios", out, re.M)
     for guest in GUESTS:
-        assert re.search(rf"^{guest} +[\d.-]+ +[\d.]+ +[\d.-]+$", out, re.M), out
+        assert re.search(rf"^{guest}( +({NUMBER}|-)){{3}}$", out, re.M), out
     assert "ERROR" not in out
 
 
@@ -61,7 +63,7 @@ def test_startup_quick_prints_both_vmms_their_ratio_and_imports(
     assert bench.startup.main(["--quick", "--top", "3"]) == 0
     out = capsys.readouterr().out
     for name in ("avmm", "QEMU", "avmm/QEMU"):
-        assert re.search(rf"^{name} +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+", out, re.M), out
+        assert re.search(rf"^{name}( +({NUMBER}|inf)){{4}}", out, re.M), out
     imports = out.split("the 3 largest cumulative:\n", 1)[1].splitlines()[1:]
     assert len(imports) == 3
     assert all(re.fullmatch(r" *[\d.]+ +[\d.]+  \S+ \(\d+\)", line) for line in imports)

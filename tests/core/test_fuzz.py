@@ -3,6 +3,7 @@
 tests/core/fuzz_core.c links the core's C sources (no Python) with ASan and
 UBSan, feeds random instruction words, register/CSR state and page tables to
 several harts for a bounded time, and checks canary memory outside guest RAM.
+Random loops run often enough to be translated, so the translator is fuzzed too.
 """
 
 from __future__ import annotations
@@ -55,3 +56,4 @@ def test_random_instructions_and_state_never_crash_the_core(fuzzer: Path) -> Non
     instructions = int(words[words.index("instructions") + 1])
     assert iterations > 100
     assert instructions > 100_000
+    assert int(words[words.index("translated") + 1]) > 10_000  # translated code ran

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "softfloat.h"
 
 const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host", "reset"};
 
@@ -194,6 +195,7 @@ const char *jit_unavailable_reason(void)
 
 static const uint8_t *jit_lookup_fast(hart_t *h, uint64_t pc);
 static void emit_trampoline(jit_t *j);
+static bool host_fma;
 
 static jit_t *jit_get(machine_t *m)
 {
@@ -213,6 +215,8 @@ static jit_t *jit_get(machine_t *m)
         goto fail;
     }
     j->st.code_size = j->size;
+    __builtin_cpu_init();
+    host_fma = __builtin_cpu_supports("fma");
     emit_trampoline(j);
     m->jit = j;
     return j;
@@ -648,6 +652,373 @@ static int h_fp(hart_t *h, uint32_t raw)
     return exec_fp(h, raw) != MEM_OK;
 }
 
+/* The decoded F/D operations (same semantics as interp.c's handlers). add,
+ * sub, mul, div and fused multiply-add in round-to-nearest-even use the host's
+ * SSE unit when that gives the IEEE result softfloat would: the result is a
+ * normal number and the only exception is inexact (read back from MXCSR);
+ * anything else (NaN, infinities, subnormals, zero, overflow, invalid, other
+ * rounding modes) is computed by softfloat.c. */
+/* host_fma: the CPU has FMA3 (vfmadd231sd/ss) */
+
+static inline bool host_begin(void)
+{
+    unsigned c;
+    __asm__ volatile("stmxcsr %0" : "=m"(c));
+    if (c & 0xe040) /* not round-to-nearest, or flush-to-zero / denormals-are-zero */
+        return false;
+    if (c & 0x3f) {
+        c &= ~0x3fu;
+        __asm__ volatile("ldmxcsr %0" : : "m"(c));
+    }
+    return true;
+}
+static inline bool host_end(uint32_t *fl)
+{
+    unsigned c;
+    __asm__ volatile("stmxcsr %0" : "=m"(c));
+    if (c & 0x1f) /* invalid, denormal operand, divide by zero, overflow, underflow */
+        return false;
+    if (c & 0x20)
+        *fl |= FF_NX;
+    return true;
+}
+static inline bool d_normal(uint64_t v)
+{
+    uint64_t e = (v >> 52) & 0x7ff;
+    return e && e != 0x7ff;
+}
+static inline bool s_normal(uint32_t v)
+{
+    uint32_t e = (v >> 23) & 0xff;
+    return e && e != 0xff;
+}
+
+static bool d_host(unsigned op, uint64_t a, uint64_t b, uint64_t c, int neg, uint64_t *r,
+                   uint32_t *fl)
+{
+    double x, y, z;
+    memcpy(&x, &a, 8);
+    memcpy(&y, &b, 8);
+    memcpy(&z, &c, 8);
+    uint32_t f = 0;
+    if (!host_begin())
+        return false;
+    switch (op) {
+    case OP_FADD_D: __asm__ volatile("addsd %1, %0" : "+x"(x) : "x"(y)); break;
+    case OP_FSUB_D: __asm__ volatile("subsd %1, %0" : "+x"(x) : "x"(y)); break;
+    case OP_FMUL_D: __asm__ volatile("mulsd %1, %0" : "+x"(x) : "x"(y)); break;
+    case OP_FDIV_D: __asm__ volatile("divsd %1, %0" : "+x"(x) : "x"(y)); break;
+    default: /* fma: z = x * y + z, signs applied exactly beforehand */
+        if (neg & 1)
+            x = -x;
+        if (neg & 2)
+            z = -z;
+        __asm__ volatile("vfmadd231sd %2, %1, %0" : "+x"(z) : "x"(x), "x"(y));
+        x = z;
+        break;
+    }
+    uint64_t v;
+    memcpy(&v, &x, 8);
+    if (!host_end(&f) || !d_normal(v))
+        return false;
+    *r = v;
+    *fl |= f;
+    return true;
+}
+
+static bool s_host(unsigned op, uint32_t a, uint32_t b, uint32_t c, int neg, uint32_t *r,
+                   uint32_t *fl)
+{
+    float x, y, z;
+    memcpy(&x, &a, 4);
+    memcpy(&y, &b, 4);
+    memcpy(&z, &c, 4);
+    uint32_t f = 0;
+    if (!host_begin())
+        return false;
+    switch (op) {
+    case OP_FADD_S: __asm__ volatile("addss %1, %0" : "+x"(x) : "x"(y)); break;
+    case OP_FSUB_S: __asm__ volatile("subss %1, %0" : "+x"(x) : "x"(y)); break;
+    case OP_FMUL_S: __asm__ volatile("mulss %1, %0" : "+x"(x) : "x"(y)); break;
+    case OP_FDIV_S: __asm__ volatile("divss %1, %0" : "+x"(x) : "x"(y)); break;
+    default:
+        if (neg & 1)
+            x = -x;
+        if (neg & 2)
+            z = -z;
+        __asm__ volatile("vfmadd231ss %2, %1, %0" : "+x"(z) : "x"(x), "x"(y));
+        x = z;
+        break;
+    }
+    uint32_t v;
+    memcpy(&v, &x, 4);
+    if (!host_end(&f) || !s_normal(v))
+        return false;
+    *r = v;
+    *fl |= f;
+    return true;
+}
+
+/* add, sub, mul and div without MXCSR (reading it waits for the operation):
+ * the rounding error is computed exactly (TwoSum; fma(a, b, -p) for mul;
+ * the remainder fma(-q, b, a) for div) and the result is inexact iff it is
+ * nonzero. Taken only where that is exact and no other flag is possible:
+ * finite normal operands and a normal result far enough from the subnormal
+ * range (exponent field >= 128 for mul and div) that the error term is
+ * representable. */
+static inline double fma_host(double x, double y, double z)
+{
+    __asm__("vfmadd231sd %2, %1, %0" : "+x"(z) : "x"(x), "x"(y));
+    return z;
+}
+static inline float fmaf_host(float x, float y, float z)
+{
+    __asm__("vfmadd231ss %2, %1, %0" : "+x"(z) : "x"(x), "x"(y));
+    return z;
+}
+
+static bool d_fast(unsigned op, uint64_t a, uint64_t b, uint64_t *r, uint32_t *fl)
+{
+    uint64_t ea = (a >> 52) & 0x7ff, eb = (b >> 52) & 0x7ff;
+    if (!ea || ea == 0x7ff || !eb || eb == 0x7ff)
+        return false;
+    double x, y, z, err;
+    memcpy(&x, &a, 8);
+    memcpy(&y, &b, 8);
+    uint64_t min_e = 1;
+    switch (op) {
+    case OP_FADD_D:
+    case OP_FSUB_D: {
+        if (op == OP_FSUB_D)
+            y = -y;
+        z = x + y;
+        double bb = z - x;
+        err = (x - (z - bb)) + (y - bb);
+        break;
+    }
+    case OP_FMUL_D:
+        if (!host_fma || ea < 128 || eb < 128)
+            return false;
+        z = x * y;
+        err = fma_host(x, y, -z);
+        min_e = 128;
+        break;
+    default: /* div */
+        if (!host_fma || ea < 128)
+            return false;
+        z = x / y;
+        err = fma_host(-z, y, x);
+        min_e = 128;
+        break;
+    }
+    uint64_t v;
+    memcpy(&v, &z, 8);
+    uint64_t e = (v >> 52) & 0x7ff;
+    if (e < min_e || e == 0x7ff)
+        return false;
+    *r = v;
+    if (err != 0)
+        *fl |= FF_NX;
+    return true;
+}
+
+static bool s_fast(unsigned op, uint32_t a, uint32_t b, uint32_t *r, uint32_t *fl)
+{
+    uint32_t ea = (a >> 23) & 0xff, eb = (b >> 23) & 0xff;
+    if (!ea || ea == 0xff || !eb || eb == 0xff)
+        return false;
+    float x, y, z, err;
+    memcpy(&x, &a, 4);
+    memcpy(&y, &b, 4);
+    uint32_t min_e = 1;
+    switch (op) {
+    case OP_FADD_S:
+    case OP_FSUB_S: {
+        if (op == OP_FSUB_S)
+            y = -y;
+        z = x + y;
+        float bb = z - x;
+        err = (x - (z - bb)) + (y - bb);
+        break;
+    }
+    case OP_FMUL_S:
+        if (!host_fma || ea < 64 || eb < 64)
+            return false;
+        z = x * y;
+        err = fmaf_host(x, y, -z);
+        min_e = 64;
+        break;
+    default:
+        if (!host_fma || ea < 64)
+            return false;
+        z = x / y;
+        err = fmaf_host(-z, y, x);
+        min_e = 64;
+        break;
+    }
+    uint32_t v;
+    memcpy(&v, &z, 4);
+    uint32_t e = (v >> 23) & 0xff;
+    if (e < min_e || e == 0xff)
+        return false;
+    *r = v;
+    if (err != 0)
+        *fl |= FF_NX;
+    return true;
+}
+
+/* fma(a, b, c) = r1 + r2 + r3 exactly (Boldo and Muller's ErrFma, round to
+ * nearest, no underflow or overflow anywhere: all exponent fields, the
+ * product's and the result's in [256, 1790]); inexact iff r2 or r3 != 0 */
+static bool d_fma_fast(uint64_t a, uint64_t b, uint64_t c, int neg, uint64_t *r, uint32_t *fl)
+{
+    uint64_t ea = (a >> 52) & 0x7ff, eb = (b >> 52) & 0x7ff, ec = (c >> 52) & 0x7ff;
+    if (!host_fma || ea < 256 || ea > 1790 || eb < 256 || eb > 1790)
+        return false;
+    if ((c << 1) != 0 && (ec < 256 || ec > 1790))
+        return false;
+    if (ea + eb < 1023 + 256 || ea + eb > 1023 + 1790)
+        return false;
+    double x, y, z;
+    memcpy(&x, &a, 8);
+    memcpy(&y, &b, 8);
+    memcpy(&z, &c, 8);
+    if (neg & 1)
+        x = -x;
+    if (neg & 2)
+        z = -z;
+    double r1 = fma_host(x, y, z);
+    uint64_t v;
+    memcpy(&v, &r1, 8);
+    uint64_t e = (v >> 52) & 0x7ff;
+    if (e < 256 || e > 1790)
+        return false;
+    double u1 = x * y, u2 = fma_host(x, y, -u1); /* TwoProd */
+    double a1 = z + u2, t = a1 - z, a2 = (z - (a1 - t)) + (u2 - t); /* TwoSum(z, u2) */
+    double b1 = u1 + a1;
+    t = b1 - u1;
+    double b2 = (u1 - (b1 - t)) + (a1 - t); /* TwoSum(u1, a1) */
+    double g = (b1 - r1) + b2;
+    double r2 = g + a2;
+    t = r2 - g;
+    double r3 = (g - (r2 - t)) + (a2 - t); /* TwoSum(g, a2) */
+    *r = v;
+    if (r2 != 0 || r3 != 0)
+        *fl |= FF_NX;
+    return true;
+}
+
+#define BOXED(v) (((v) >> 32) == 0xffffffffu)
+#define UNBOX(v) (BOXED(v) ? (uint32_t)(v) : F32_CANONICAL_NAN)
+#define BOX(v) (0xffffffff00000000ull | (v))
+
+/* p = op | rd << 8 | rs1 << 16 | rs2 << 24 | imm << 32 (the dinsn_t fields);
+ * nonzero: illegal (nothing written), the interpreter raises it */
+static int h_fop(hart_t *h, uint64_t p)
+{
+    unsigned op = p & 0xff, rd = (p >> 8) & 0xff, rs1 = (p >> 16) & 0xff, rs2 = (p >> 24) & 0xff;
+    int32_t imm = (int32_t)(p >> 32);
+    uint32_t fl = 0;
+    if (!fp_enabled(h))
+        return 1;
+    int rm = imm & 7;
+    if (op != OP_FSGNJ_D && op != OP_FCMP_D && op != OP_FMV_X_D && op != OP_FMV_D_X) {
+        if (rm == 7)
+            rm = (int)h->frm;
+        if (rm > 4)
+            return 1;
+    }
+    uint64_t a = h->f[rs1], b = h->f[rs2], r;
+    switch (op) {
+    case OP_FADD_D: case OP_FSUB_D: case OP_FMUL_D: case OP_FDIV_D:
+        if (rm == RM_RNE && d_fast(op, a, b, &r, &fl))
+            break;
+        r = op == OP_FADD_D   ? f64_add(a, b, rm, &fl)
+            : op == OP_FSUB_D ? f64_sub(a, b, rm, &fl)
+            : op == OP_FMUL_D ? f64_mul(a, b, rm, &fl)
+                              : f64_div(a, b, rm, &fl);
+        break;
+    case OP_FMA_D: {
+        uint64_t c = h->f[imm >> 5];
+        int neg = (imm >> 3) & 3;
+        if (rm == RM_RNE && (d_fma_fast(a, b, c, neg, &r, &fl) ||
+                             (host_fma && d_host(op, a, b, c, neg, &r, &fl))))
+            break;
+        r = f64_fma(a, b, c, neg & 1, neg >> 1, rm, &fl);
+        break;
+    }
+    case OP_FADD_S: case OP_FSUB_S: case OP_FMUL_S: case OP_FDIV_S: {
+        uint32_t x = UNBOX(a), y = UNBOX(b), v;
+        if (rm == RM_RNE && BOXED(a) && BOXED(b) && s_fast(op, x, y, &v, &fl)) {
+            r = BOX(v);
+            break;
+        }
+        r = BOX(op == OP_FADD_S   ? f32_add(x, y, rm, &fl)
+                : op == OP_FSUB_S ? f32_sub(x, y, rm, &fl)
+                : op == OP_FMUL_S ? f32_mul(x, y, rm, &fl)
+                                  : f32_div(x, y, rm, &fl));
+        break;
+    }
+    case OP_FMA_S: {
+        uint64_t c = h->f[imm >> 5];
+        int neg = (imm >> 3) & 3;
+        uint32_t v;
+        if (rm == RM_RNE && host_fma && BOXED(a) && BOXED(b) && BOXED(c) &&
+            s_host(op, (uint32_t)a, (uint32_t)b, (uint32_t)c, neg, &v, &fl)) {
+            r = BOX(v);
+            break;
+        }
+        r = BOX(f32_fma(UNBOX(a), UNBOX(b), UNBOX(c), neg & 1, neg >> 1, rm, &fl));
+        break;
+    }
+    case OP_FSGNJ_D: {
+        uint64_t sign = 1ull << 63;
+        uint64_t sb = imm == 0 ? b & sign : imm == 1 ? ~b & sign : (a ^ b) & sign;
+        r = (a & ~sign) | sb;
+        break;
+    }
+    case OP_FCVT_D_X: {
+        uint64_t v = h->x[rs1];
+        switch (imm >> 3) {
+        case 0: r = i32_to_f64((int32_t)v, rm, &fl); break;
+        case 1: r = u32_to_f64((uint32_t)v, rm, &fl); break;
+        case 2: r = i64_to_f64((int64_t)v, rm, &fl); break;
+        default: r = u64_to_f64(v, rm, &fl); break;
+        }
+        break;
+    }
+    case OP_FCVT_X_D:
+        switch (imm >> 3) {
+        case 0: h->x[rd] = f64_to_i32(a, rm, &fl); break;
+        case 1: h->x[rd] = f64_to_u32(a, rm, &fl); break;
+        case 2: h->x[rd] = f64_to_i64(a, rm, &fl); break;
+        default: h->x[rd] = f64_to_u64(a, rm, &fl); break;
+        }
+        goto flags_only;
+    case OP_FCMP_D:
+        h->x[rd] = imm == 0 ? f64_le(a, b, &fl) : imm == 1 ? f64_lt(a, b, &fl) : f64_eq(a, b, &fl);
+        goto flags_only;
+    case OP_FMV_X_D:
+        h->x[rd] = a;
+        return 0;
+    case OP_FMV_D_X:
+        r = h->x[rs1];
+        break;
+    default:
+        return 1;
+    }
+    h->f[rd] = r;
+    h->fflags |= fl;
+    h->mstatus |= MSTATUS_FS;
+    return 0;
+flags_only: /* an x register was written; only a flag changes FP state */
+    if (fl) {
+        h->fflags |= fl;
+        h->mstatus |= MSTATUS_FS;
+    }
+    return 0;
+}
+
 /* fast-cache probe for an access of size bytes at x[rs1] + imm: leaves the
  * host address in rax, or leaves the block (side exit) for instruction idx */
 static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsigned idx,
@@ -721,13 +1092,30 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         x_mem(b, 0, size == 8, 0x89, RDX, RAX, NOIDX, 0);
         return;
     }
+    case OP_FMV_X_D: /* raw bits, no FP state change */
+        fp_check(e, idx, off);
+        x_load64(b, RAX, RBX, F(d->rs1));
+        st(e, rd, RAX);
+        return;
+    case OP_FMV_D_X:
+        fp_check(e, idx, off);
+        ld(e, RAX, d->rs1);
+        x_store64(b, RBX, F(rd), RAX);
+        x_alu_mi(b, ALU_OR, RBX, MSTATUS, (int32_t)MSTATUS_FS);
+        return;
     case OP_FENCE:
         return;
     default:
         if (d->op == OP_FP || (d->op >= OP_FADD_S && d->op <= OP_FMV_D_X)) {
             x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
-            x_mov_ri(b, RSI, d->raw);
-            x_call_abs(b, (const void *)h_fp);
+            if (d->op == OP_FP) {
+                x_mov_ri(b, RSI, d->raw);
+                x_call_abs(b, (const void *)h_fp);
+            } else {
+                x_mov_ri(b, RSI, (uint64_t)d->op | (uint64_t)d->rd << 8 | (uint64_t)d->rs1 << 16 |
+                                     (uint64_t)d->rs2 << 24 | (uint64_t)(uint32_t)d->imm << 32);
+                x_call_abs(b, (const void *)h_fop);
+            }
             x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
             side_exit(e, CC_NE, idx, off);
             return;

@@ -539,8 +539,8 @@ jit_dispatch_linked:
             link_gen = jit_gen(m);
             goto jit_dispatch_linked;
         }
-        if (why == JX_STEP)
-            stop = n + 1 < chunk_end ? n + 1 : chunk_end;
+        /* JX_STEP: one instruction, then look again; JX_BUDGET: interpret to chunk_end */
+        stop = why == JX_STEP && n + 1 < chunk_end ? n + 1 : chunk_end;
         DISPATCH();
     }
 

@@ -12,25 +12,31 @@ Two bare-metal guests, built through the guest cache:
   CRC-16/32; ~258,000 instructions an iteration), self-validating: it prints
   PASS or FAIL and exits 1 on a wrong result.
 
-Each guest runs with two iteration counts (patched into an ELF symbol) on
-avmm's core through :func:`avmm.elfrun.run_elf` with the translator on
+Each guest runs with several iteration counts (patched into an ELF symbol)
+on avmm's core through :func:`avmm.elfrun.run_elf` with the translator on
 (``avmm-jit``) and off (``avmm-interp``), 10,000-instruction slices, and on
-QEMU (``-M spike``, the CPU options of guests/lib/qemu.py). Only the
-difference between the large and the small run counts, so start-up (process
-start, ELF loading, printing) cancels out, and so does the translation of
-code both runs execute: the JIT's own cost is reported beside, from its
-counters (blocks, code bytes, translation time per translated guest
-instruction). Instructions are avmm's ``instret`` (the same ELF retires the
-same instructions on QEMU). Each run is repeated (the runs of one repetition
-interleaved, so drift and other load hit every configuration alike) and the
-fastest kept. Time is host CPU seconds (of this process and any child it
-waits for, for avmm; of the QEMU child, for QEMU), which other load on the
-machine barely disturbs; wall-clock seconds are printed beside.
+QEMU (``-M spike``, the CPU options of guests/lib/qemu.py). A configuration's
+figure is the difference between its largest and its smallest run, so
+start-up (process start, ELF loading, printing) cancels out, and so does the
+translation of code both runs execute: the JIT's own cost is reported
+beside, from its counters (blocks, guest instructions and code bytes
+translated, flushes, translation time per translated guest instruction,
+share of instructions run translated). Every configuration runs the
+``small`` and ``large`` counts; the two fast ones (translated avmm and QEMU)
+also run ``larger``, so their difference takes a second or two of CPU time
+too (a fraction of a second would be mostly noise) without making the
+interpreter's run long. Instructions are avmm's ``instret`` (the same ELF
+retires the same instructions on QEMU). Each run is repeated (the runs of
+one repetition interleaved, so drift and other load hit every configuration
+alike) and the fastest kept. Time is host CPU seconds (of this process and
+any child it waits for, for avmm; of the QEMU child, for QEMU), which other
+load on the machine barely disturbs; wall-clock seconds are printed beside.
+The translator is forced on and off whatever ``AVMM_JIT`` says.
 
-The three must print the same checksum for each count, the guest must exit
-with 0, and both avmm runs must retire the same number of instructions;
-otherwise the run fails (exit status 1). Ratios are speed ratios
-(MIPS / MIPS): above 1.0 means faster than the peer.
+Every run of a count must print the same checksum, on all three; the guest
+must exit with 0; translated and interpreted avmm must retire the same
+number of instructions; otherwise the run fails (exit status 1). Ratios are
+speed ratios (MIPS / MIPS): above 1.0 means faster than the peer.
 """
 
 from __future__ import annotations
@@ -63,17 +69,18 @@ class Guest:
     name: str
     elf: str  # file name in the recipe's output directory
     symbol: str  # 8-byte iteration count the host patches
-    small: int  # iterations of the short run
-    large: int  # iterations of the long run
-    quick: tuple[int, int]  # (small, large) of --quick
+    counts: tuple[int, int, int]  # iterations: small, large, larger (fast configurations)
+    quick: tuple[int, int, int]  # the same for --quick
     verdict: bool  # the guest prints PASS / FAIL itself
 
     def path(self) -> Path:
         return build(self.name, quiet=True) / self.elf
 
 
-BENCH = Guest("bench", "bench.elf", "bench_iterations", 10_000, 150_000, (200, 2_000), False)
-MARK = Guest("mark", "mark.elf", "mark_iterations", 100, 2_000, (4, 40), True)
+BENCH = Guest(
+    "bench", "bench.elf", "bench_iterations", (10_000, 70_000, 300_000), (200, 1_000, 2_000), False
+)
+MARK = Guest("mark", "mark.elf", "mark_iterations", (100, 1_000, 5_000), (4, 20, 40), True)
 GUESTS = {g.name: g for g in (BENCH, MARK)}
 SYMBOL = BENCH.symbol  # kept for callers of the one-guest version
 
@@ -93,9 +100,10 @@ class Run:
 
 @attrs.frozen
 class Measurement:
-    """The difference between a large and a small run."""
+    """The difference between a configuration's largest and smallest run."""
 
     name: str
+    iterations: int
     instructions: int
     cpu: float
     wall: float
@@ -214,68 +222,75 @@ class Result:
     """One guest measured on every configuration."""
 
     guest: Guest
-    small: int
-    large: int
+    counts: dict[str, tuple[int, ...]]  # iterations each configuration ran
     measurements: dict[str, Measurement]  # by configuration
-    large_runs: dict[str, Run]
-    checksums: tuple[str, str]  # (small, large)
+    largest: dict[str, Run]  # each configuration's fastest run of its largest count
+    checksums: dict[int, str]  # by iteration count
     problems: tuple[str, ...]  # what makes the run fail
 
 
-def measure_guest(guest: Guest, small: int, large: int, repeat: int, jit: bool) -> Result:
-    """Every configuration of ``guest`` at ``small`` and ``large`` iterations."""
+def measure_guest(guest: Guest, counts: tuple[int, int, int], repeat: int, jit: bool) -> Result:
+    """Every configuration of ``guest``: the interpreter at the small and large
+    counts, translated avmm and QEMU at all three (QEMU at two without a JIT:
+    its instruction count comes from an avmm run of the same count)."""
     elf = guest.path()
-    configs: dict[str, Callable[[int, Path], Run]] = {}
+    small, large, _ = counts
+    plan: dict[str, tuple[int, ...]] = {}
+    runner: dict[str, Callable[[int, Path], Run]] = {}
     if jit:
-        configs["avmm-jit"] = lambda n, _: run_avmm(elf, n, guest=guest, jit=True)
-    configs["avmm-interp"] = lambda n, _: run_avmm(elf, n, guest=guest, jit=False)
+        plan["avmm-jit"] = counts
+        runner["avmm-jit"] = lambda n, _: run_avmm(elf, n, guest=guest, jit=True)
+    plan["avmm-interp"] = (small, large)
+    runner["avmm-interp"] = lambda n, _: run_avmm(elf, n, guest=guest, jit=False)
     instructions: dict[int, int] = {}
 
     def on_qemu(n: int, work: Path) -> Run:
-        return run_qemu_bench(elf, n, work, instructions.get(n, 0), guest=guest)
+        return run_qemu_bench(elf, n, work, instructions[n], guest=guest)
 
-    configs["QEMU"] = on_qemu
+    plan["QEMU"] = counts if jit else (small, large)
+    runner["QEMU"] = on_qemu
     runs: dict[tuple[str, int], list[Run]] = {}
     with tempfile.TemporaryDirectory(prefix="avmm-bench-") as tmp:
         for _ in range(repeat):
-            for name, runner in configs.items():
-                for n in (small, large):
-                    run = runner(n, Path(tmp))
+            for name, ns in plan.items():
+                for n in ns:
+                    run = runner[name](n, Path(tmp))
                     instructions.setdefault(n, run.instructions)
                     runs.setdefault((name, n), []).append(run)
-    best = {key: min(rs, key=lambda r: r.cpu) for key, rs in runs.items()}
     problems: list[str] = []
-    for n in (small, large):
-        # Every run, not only the fastest, must agree.
-        sums = {name: sorted({r.checksum for r in runs[name, n]}) for name in configs}
+    for n in sorted(instructions):
+        # Every run of the count, not only the fastest, must agree.
+        sums = {
+            name: sorted({r.checksum for r in runs[name, n]}) for name in plan if n in plan[name]
+        }
         if len({c for cs in sums.values() for c in cs}) != 1:
             found = ", ".join(f"{k} {'/'.join(v)}" for k, v in sums.items())
             problems.append(f"{guest.name}: checksums differ at {n} iterations: {found}")
-        counts = {
+        retired = {
             name: sorted({r.instructions for r in runs[name, n]})
-            for name in configs
-            if name != "QEMU"
+            for name in plan
+            if n in plan[name] and name != "QEMU"
         }
-        if len({c for cs in counts.values() for c in cs}) != 1:
-            found = ", ".join(f"{k} {'/'.join(f'{c:,}' for c in v)}" for k, v in counts.items())
+        if len({c for cs in retired.values() for c in cs}) != 1:
+            found = ", ".join(f"{k} {'/'.join(f'{c:,}' for c in v)}" for k, v in retired.items())
             problems.append(f"{guest.name}: instruction counts differ at {n} iterations: {found}")
-    delta = instructions[large] - instructions[small]
-    measurements = {
-        name: Measurement(
+    best = {key: min(rs, key=lambda r: r.cpu) for key, rs in runs.items()}
+    measurements = {}
+    for name, ns in plan.items():
+        lo, hi = best[name, min(ns)], best[name, max(ns)]
+        measurements[name] = Measurement(
             name,
-            delta,
-            best[name, large].cpu - best[name, small].cpu,
-            best[name, large].wall - best[name, small].wall,
+            hi.iterations - lo.iterations,
+            instructions[hi.iterations] - instructions[lo.iterations],
+            hi.cpu - lo.cpu,
+            hi.wall - lo.wall,
         )
-        for name in configs
-    }
     return Result(
         guest,
-        small,
-        large,
+        plan,
         measurements,
-        {name: best[name, large] for name in configs},
-        (best["QEMU", small].checksum, best["QEMU", large].checksum),
+        {name: best[name, max(ns)] for name, ns in plan.items()},
+        {n: best["QEMU", n].checksum for n in sorted(instructions)},
         tuple(problems),
     )
 
@@ -288,30 +303,31 @@ def _ratio(a: Measurement | None, b: Measurement | None) -> str:
 
 def report(result: Result) -> None:
     m = result.measurements
-    delta = m["QEMU"].instructions
+    per = next(iter(m.values()))
     print(
-        f"== {result.guest.name}: {result.large - result.small:,} iterations "
-        f"(runs of {result.large:,} minus {result.small:,}), {delta:,} instructions"
+        f"== {result.guest.name}: about {per.instructions // per.iterations:,} instructions "
+        "an iteration; each row is its largest run minus its smallest"
     )
-    iterations = result.large - result.small
     print(
-        f"{'':12} {'CPU s':>8} {'MIPS':>9} {'iter/s':>10} {'wall s':>8} {'MIPS':>9} "
-        f"{'vs QEMU':>8} (speed, CPU time)"
+        f"{'':12} {'iterations':>17} {'instructions':>14} {'CPU s':>7} {'MIPS':>8} "
+        f"{'iter/s':>9} {'wall s':>7} {'MIPS':>8} {'vs QEMU':>7}"
     )
     for name, meas in m.items():
-        rate = iterations / meas.cpu if meas.cpu > 0 else float("nan")
+        ns = result.counts[name]
+        rate = meas.iterations / meas.cpu if meas.cpu > 0 else float("nan")
+        span = f"{max(ns):,}-{min(ns):,}"
         print(
-            f"{name:12} {meas.cpu:>8.3f} {meas.mips:>9.1f} {rate:>10.1f} {meas.wall:>8.3f} "
-            f"{meas.wall_mips:>9.1f} {_ratio(meas, m['QEMU']):>8}"
+            f"{name:12} {span:>17} {meas.instructions:>14,} {meas.cpu:>7.3f} {meas.mips:>8.1f} "
+            f"{rate:>9.1f} {meas.wall:>7.3f} {meas.wall_mips:>8.1f} {_ratio(meas, m['QEMU']):>7}"
         )
-    run = result.large_runs.get("avmm-jit")
+    run = result.largest.get("avmm-jit")
     if run is not None:
         print(f"jit/interp speed ratio: {_ratio(m['avmm-jit'], m['avmm-interp'])}")
-        print("JIT, large run: " + _jit_line(run))
-    small, large = result.checksums
+        print(f"JIT, run of {run.iterations:,}: " + _jit_line(run))
     verdict = "PASS on all, " if result.guest.verdict else ""
     if not result.problems:
-        print(f"checksums match ({verdict}{' = '.join(m)}): {small} {large}")
+        sums = ", ".join(f"{n:,}: {c}" for n, c in result.checksums.items())
+        print(f"checksums match ({verdict}{' = '.join(m)}) at {sums}")
     for problem in result.problems:
         print(f"ERROR: {problem}")
     print()
@@ -392,11 +408,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in args.guest:
         guest = GUESTS[name]
-        small, large = guest.quick if args.quick else (guest.small, guest.large)
-        small, large = max(1, round(small * args.scale)), max(2, round(large * args.scale))
-        if small >= large:
+        small, large, larger = (
+            max(1, round(n * args.scale)) for n in (guest.quick if args.quick else guest.counts)
+        )
+        if not small < large < larger:
             parser.error(f"{name}: --scale leaves no difference between the runs")
-        result = measure_guest(guest, small, large, repeat, jit=why_not is None)
+        result = measure_guest(guest, (small, large, larger), repeat, jit=why_not is None)
         report(result)
         results.append(result)
     summary(results)

@@ -61,6 +61,7 @@ const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host",
 #define JIT_HOT 4          /* executions of an entry before it is translated */
 #define JIT_MAX_INSNS 64   /* guest instructions per block */
 #define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 200 + 4096) /* host bytes a block may need, at most */
+#define JIT_JC_SIZE 1024   /* jump cache entries (a power of two) */
 #define JIT_SMC_LIMIT 16   /* a page whose blocks stores dropped this often stays interpreted */
 
 typedef struct jit_block {
@@ -84,6 +85,13 @@ struct jit {
     uint64_t gen; /* bumped by every flush */
     uint32_t hash[1u << JIT_HASH_BITS];
     uint8_t hot[1u << JIT_HOT_BITS];
+    /* jump cache: host address of an entry -> its code, probed inline by
+     * translated code for jalr and jumps to other pages (filled by
+     * jit_lookup_fast, cleared whenever a block is dropped) */
+    struct jc_entry {
+        const uint8_t *host;
+        const uint8_t *code;
+    } jc[JIT_JC_SIZE];
     jit_stats_t st;
 };
 
@@ -280,6 +288,7 @@ void jit_flush(machine_t *m, int cause)
     j->st.live_blocks = 0;
     memset(j->hash, 0, sizeof(j->hash));
     memset(j->hot, 0, sizeof(j->hot));
+    memset(j->jc, 0, sizeof(j->jc));
     j->gen++;
     j->st.flushes[cause]++;
     for (int i = 0; i < m->nslots; i++)
@@ -289,6 +298,7 @@ void jit_flush(machine_t *m, int cause)
 static void drop_page(jit_t *j, ram_slot_t *s, uint64_t pg)
 {
     uint32_t bi = s->jit_pages[pg];
+    memset(j->jc, 0, sizeof(j->jc));
     while (bi) {
         uint32_t next = j->blocks[bi - 1].pnext;
         hash_remove(j, bi);
@@ -391,7 +401,12 @@ static const uint8_t *jit_lookup_fast(hart_t *h, uint64_t pc)
     if (!host)
         return NULL;
     jit_block_t *b = hash_find(j, host);
-    return b ? b->code : NULL;
+    if (!b || !b->code)
+        return NULL;
+    struct jc_entry *c = &j->jc[((uintptr_t)host >> 1) & (JIT_JC_SIZE - 1)];
+    c->host = host;
+    c->code = b->code;
+    return b->code;
 }
 
 static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t *host);
@@ -526,7 +541,28 @@ static void emit_trampoline(jit_t *j)
     x_store64(&b, R14, 24, RDX);
     x_fix(x_jmp(&b), to_rw(j, j->x_dispatch));
 
+    /* r15 = target pc: the fetch fast cache gives its host address, the jump
+     * cache its code; a miss asks jit_lookup_fast */
     j->x_indirect = to_rx(j, b.p);
+    x_mov(&b, RAX, R15);
+    x_shift_i(&b, 1, SH_SHR, RAX, 12 - 4);
+    x_alu_ri(&b, 0, ALU_AND, RAX, (int32_t)(FC_MASK << 4));
+    x_mov(&b, RDX, R15);
+    x_alu_ri(&b, 1, ALU_AND, RDX, (int32_t)PAGE_MASK);
+    x_alu_rm(&b, 1, ALU_CMP, RDX, RBX, RAX, FCOFF(ACC_FETCH));
+    uint8_t *miss1 = x_jcc(&b, CC_NE);
+    x_mov(&b, RDX, R15);
+    x_alu_rm(&b, 1, ALU_ADD, RDX, RBX, RAX, FCOFF(ACC_FETCH) + 8); /* host address */
+    x_mov(&b, RAX, RDX);
+    x_shift_i(&b, 1, SH_SHR, RAX, 1);
+    x_alu_ri(&b, 0, ALU_AND, RAX, JIT_JC_SIZE - 1);
+    x_shift_i(&b, 0, SH_SHL, RAX, 4);
+    x_mov_ri(&b, RCX, (uint64_t)(uintptr_t)j->jc);
+    x_alu_rm(&b, 1, ALU_CMP, RDX, RCX, RAX, 0);
+    uint8_t *miss2 = x_jcc(&b, CC_NE);
+    x_mem(&b, 0, 0, 0xff, 4, RCX, RAX, 8); /* jmp [rcx + rax + 8] */
+    x_fix(miss1, b.p);
+    x_fix(miss2, b.p);
     x_mem(&b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
     x_mov(&b, RSI, R15);
     x_call_abs(&b, (const void *)jit_lookup_fast);
@@ -565,6 +601,8 @@ typedef struct emit {
     unsigned start;      /* page offset of the block start */
     unsigned L;          /* instructions in the block */
     unsigned nmem;       /* fast-path accesses emitted so far */
+    int rax_reg;         /* guest register rax holds after the last instruction (-1: none) */
+    int cached;          /* rax_reg as the current instruction started */
     struct side {
         uint8_t *field;
         unsigned idx, off, nmem;
@@ -575,6 +613,14 @@ typedef struct emit {
 static void ld(emit_t *e, int reg, unsigned r)
 {
     x_load64(&e->b, reg, RBX, X(r));
+}
+/* the first operand of a template into rax: nothing to do when rax still holds
+ * it (the previous instruction's result, see emit_t.rax_reg) */
+static void ld_rs1(emit_t *e, unsigned r)
+{
+    if (r != 0 && (int)r == e->cached)
+        return;
+    ld(e, RAX, r);
 }
 static void st(emit_t *e, unsigned r, int reg)
 {
@@ -1025,7 +1071,7 @@ static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsig
                       unsigned off)
 {
     xbuf_t *b = &e->b;
-    ld(e, RAX, d->rs1);
+    ld_rs1(e, d->rs1);
     add_imm(e, RAX, d->imm);
     x_mov(b, RCX, RAX);
     x_shift_i(b, 1, SH_SHR, RCX, 12 - 4);
@@ -1049,6 +1095,8 @@ static void call2(emit_t *e, const dinsn_t *d, uint64_t (*fn)(uint64_t, uint64_t
 /* one instruction that is not the last of a block */
 static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
 {
+    e->cached = e->rax_reg;
+    e->rax_reg = -1;
     xbuf_t *b = &e->b;
     unsigned rd = d->rd;
     int32_t imm = d->imm;
@@ -1062,6 +1110,8 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         mem_probe(e, ACC_LOAD, d, sizes[k], idx, off);
         x_mem(b, 0, wide[k], ops[k], RAX, RAX, NOIDX, 0);
         st(e, rd, RAX);
+        if (rd < 32)
+            e->rax_reg = (int)rd;
         return;
     }
     case OP_SB: case OP_SH: case OP_SW: case OP_SD: {
@@ -1099,7 +1149,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         return;
     case OP_FMV_D_X:
         fp_check(e, idx, off);
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_store64(b, RBX, F(rd), RAX);
         x_alu_mi(b, ALU_OR, RBX, MSTATUS, (int32_t)MSTATUS_FS);
         return;
@@ -1139,71 +1189,71 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
             x_store_imm(b, RBX, X(rd), ext == ALU_AND ? 0 : imm);
             return;
         }
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         if (imm || ext == ALU_AND)
             x_alu_ri(b, 1, ext, RAX, imm);
         break;
     }
     case OP_SLTI: case OP_SLTIU:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_alu_ri(b, 1, ALU_CMP, RAX, imm);
         x_setcc(b, d->op == OP_SLTI ? CC_L : CC_B, RAX);
         break;
     case OP_SLLI: case OP_SRLI: case OP_SRAI:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_shift_i(b, 1, d->op == OP_SLLI ? SH_SHL : d->op == OP_SRLI ? SH_SHR : SH_SAR, RAX, imm);
         break;
     case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND: {
         int ext = d->op == OP_ADD ? ALU_ADD : d->op == OP_SUB ? ALU_SUB
                   : d->op == OP_XOR ? ALU_XOR : d->op == OP_OR ? ALU_OR : ALU_AND;
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_alu_rm(b, 1, ext, RAX, RBX, NOIDX, X(d->rs2));
         break;
     }
     case OP_SLL: case OP_SRL: case OP_SRA:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         ld(e, RCX, d->rs2);
         x_shift_cl(b, 1, d->op == OP_SLL ? SH_SHL : d->op == OP_SRL ? SH_SHR : SH_SAR, RAX);
         break;
     case OP_SLT: case OP_SLTU:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_alu_rm(b, 1, ALU_CMP, RAX, RBX, NOIDX, X(d->rs2));
         x_setcc(b, d->op == OP_SLT ? CC_L : CC_B, RAX);
         break;
     case OP_ADDIW:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         if (imm)
             x_alu_ri(b, 0, ALU_ADD, RAX, imm);
         x_movsxd(b, RAX, RAX);
         break;
     case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_shift_i(b, 0, d->op == OP_SLLIW ? SH_SHL : d->op == OP_SRLIW ? SH_SHR : SH_SAR, RAX,
                   imm);
         x_movsxd(b, RAX, RAX);
         break;
     case OP_ADDW: case OP_SUBW:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_alu_rm(b, 0, d->op == OP_ADDW ? ALU_ADD : ALU_SUB, RAX, RBX, NOIDX, X(d->rs2));
         x_movsxd(b, RAX, RAX);
         break;
     case OP_SLLW: case OP_SRLW: case OP_SRAW:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         ld(e, RCX, d->rs2);
         x_shift_cl(b, 0, d->op == OP_SLLW ? SH_SHL : d->op == OP_SRLW ? SH_SHR : SH_SAR, RAX);
         x_movsxd(b, RAX, RAX);
         break;
     case OP_MUL:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_mem(b, 0, 1, 0x0faf, RAX, RBX, NOIDX, X(d->rs2)); /* imul rax, [rs2] */
         break;
     case OP_MULW:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_mem(b, 0, 0, 0x0faf, RAX, RBX, NOIDX, X(d->rs2));
         x_movsxd(b, RAX, RAX);
         break;
     case OP_MULH: case OP_MULHU:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_mem(b, 0, 1, 0xf7, d->op == OP_MULH ? 5 : 4, RBX, NOIDX, X(d->rs2)); /* rdx:rax */
         st(e, rd, RDX);
         return;
@@ -1220,11 +1270,14 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         return; /* classify() lets nothing else through */
     }
     st(e, rd, RAX);
+    e->rax_reg = (int)rd; /* 1..31: rd = 32 (x0) returned above */
 }
 
 /* the block's last instruction: a branch or jump */
 static void emit_end(emit_t *e, const dinsn_t *d, unsigned off)
 {
+    e->cached = e->rax_reg;
+    e->rax_reg = -1;
     xbuf_t *b = &e->b;
     int64_t next = (int64_t)off + d->len;
     switch (d->op) {
@@ -1238,7 +1291,7 @@ static void emit_end(emit_t *e, const dinsn_t *d, unsigned off)
         exit_to(e, (int64_t)off + d->imm);
         return;
     case OP_JALR:
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         add_imm(e, RAX, d->imm);
         x_alu_ri(b, 1, ALU_AND, RAX, -2);
         if (d->rd != 32) {
@@ -1253,7 +1306,7 @@ static void emit_end(emit_t *e, const dinsn_t *d, unsigned off)
     default: {
         static const int ccs[6] = {CC_E, CC_NE, CC_L, CC_GE, CC_B, CC_AE};
         count_hits(e);
-        ld(e, RAX, d->rs1);
+        ld_rs1(e, d->rs1);
         x_alu_rm(b, 1, ALU_CMP, RAX, RBX, NOIDX, X(d->rs2));
         uint8_t *taken = x_jcc(b, ccs[d->op - OP_BEQ]);
         exit_to(e, next);
@@ -1330,6 +1383,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     e->page = host - e->start;
     e->nmem = 0;
     e->nside = 0;
+    e->rax_reg = -1;
 
     unsigned L = 0, off = e->start;
     int last = K_PLAIN;

@@ -52,6 +52,7 @@ def _side(elf: Path, jit: bool, patch: dict[str, int], memory: int) -> Side:
     assert image.tohost is not None
     m.set_htif(image.tohost, image.fromhost)
     m.set_clock(_core.CLOCK_VIRTUAL)
+    m.time = 0  # both machines' clocks start together (set_clock keeps host time)
     m.enable_clint(CLINT_BASE)
     tlb = _core.Tlb()
     m.broadcast_tlbs = (tlb,)

@@ -362,6 +362,9 @@ def _jit_line(run: Run) -> str:
         parts.append(
             f"{100 * run.jit_insns / run.instructions:.2f}% of instructions ran translated"
         )
+    lookups, links = _count(stats, "lookups"), _count(stats, "chain_links")
+    if lookups is not None and links is not None:
+        parts.append(f"{lookups:,} block lookups, {links:,} chain links")
     return ", ".join(parts)
 
 

@@ -119,7 +119,8 @@ void jit_note_host_write(machine_t *m, uint64_t pa, uint64_t len)
         __atomic_store_n(&m->jit_hostw_pending, 1, __ATOMIC_SEQ_CST);
 }
 
-#if defined(__x86_64__)
+/* -DAVMM_NO_JIT builds the interpreter only (as on hosts other than x86-64) */
+#if defined(__x86_64__) && !defined(AVMM_NO_JIT)
 
 #include "x86emit.h"
 
@@ -1475,7 +1476,11 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
 
 const char *jit_unavailable_reason(void)
 {
+#if defined(__x86_64__)
+    return "the core was built without its translator (AVMM_NO_JIT)";
+#else
     return "translation needs an x86-64 host";
+#endif
 }
 void jit_free(machine_t *m) {}
 void jit_get_stats(machine_t *m, jit_stats_t *st)

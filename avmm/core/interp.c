@@ -524,6 +524,19 @@ jit_dispatch_linked:
     {
         const uint8_t *code = jit_find(h, pc);
         if (!code) {
+            if (fpage != (pc & PAGE_MASK) &&
+                h->fc[ACC_FETCH][(pc >> 12) & FC_MASK].tag != (pc & PAGE_MASK)) {
+                /* no fetch entry (a slice start, a new page): the fetch the
+                 * interpreter would do next, then look again */
+                SYNC();
+                r = mem_fetch_slow(h, pc, &raw, &fpage, &fadd);
+                if (unlikely(r)) {
+                    if (r == MEM_EXC)
+                        goto trap;
+                    goto exit;
+                }
+                goto jit_dispatch_linked;
+            }
             DISPATCH();
         }
         if (link) /* the block just left jumps here: chain it */

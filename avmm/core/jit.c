@@ -38,7 +38,8 @@
  *
  * Host registers in translated code: rbx = hart + XB (guest x[i] at a one-byte
  * displacement), r12 = step count n, r13 = chunk_end, r14 = jit_run_t *,
- * r15 = virtual pc of the block start; rax, rcx, rdx, rsi, rdi are scratch.
+ * r15 = virtual pc of the block start, rbp = fast-cache hits of this run (added
+ * to the hart's counter on the way out); rax, rcx, rdx, rsi, rdi are scratch.
  */
 #define _GNU_SOURCE
 #include "jit.h"
@@ -521,11 +522,14 @@ static void emit_trampoline(jit_t *j)
     x_mov(&b, R15, RCX);
     x_load64(&b, R12, R14, 0);
     x_load64(&b, R13, R14, 8);
+    x_rr(&b, 0, 0x31, RBP, RBP); /* xor ebp, ebp: fast-cache hits of this run */
     x_jmp_reg(&b, RDX);
 
     j->x_epilogue = to_rx(j, b.p);
     x_store64(&b, R14, 16, R15);
     x_store64(&b, R14, 0, R12);
+    x_alu_rm(&b, 1, ALU_ADD, RBP, RBX, NOIDX, HITS); /* add rbp, [fc_hits] */
+    x_store64(&b, RBX, HITS, RBP);
     x_alu_ri(&b, 1, ALU_ADD, RSP, 8);
     for (int i = 5; i >= 0; i--)
         x_pop(&b, saved[i]);
@@ -643,7 +647,7 @@ static void add_imm(emit_t *e, int reg, int64_t v)
 static void count_hits(emit_t *e)
 {
     if (e->nmem)
-        x_alu_mi(&e->b, ALU_ADD, RBX, HITS, (int32_t)e->nmem);
+        x_alu_ri(&e->b, 1, ALU_ADD, RBP, (int32_t)e->nmem);
 }
 
 /* continue at block-relative offset rel (r15 is advanced by rel) */
@@ -1449,7 +1453,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
         add_imm(e, R15, sd->off);
         x_alu_ri(b, 1, ALU_SUB, R12, (int32_t)(L - sd->idx));
         if (sd->nmem)
-            x_alu_mi(b, ALU_ADD, RBX, HITS, (int32_t)sd->nmem);
+            x_alu_ri(b, 1, ALU_ADD, RBP, (int32_t)sd->nmem);
         x_fix(x_jmp(b), to_rw(j, j->x_step));
     }
     size_t used = (size_t)(b->p - e->entry);

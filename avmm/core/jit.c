@@ -214,7 +214,16 @@ static jit_t *jit_get(machine_t *m)
     jit_t *j = calloc(1, sizeof(*j));
     if (!j)
         goto fail;
-    if (!code_map(j, JIT_CODE_SIZE)) {
+    /* AVMM_JIT_CODE_SIZE (bytes): a smaller cache, for tests of full flushes */
+    size_t size = JIT_CODE_SIZE;
+    const char *env = getenv("AVMM_JIT_CODE_SIZE");
+    if (env && *env) {
+        unsigned long long want = strtoull(env, NULL, 0);
+        size_t min = 4 * JIT_BLOCK_ROOM;
+        size = want < min ? min : want > JIT_CODE_SIZE ? JIT_CODE_SIZE : (size_t)want;
+        size = (size + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
+    }
+    if (!code_map(j, size)) {
         free(j);
         goto fail;
     }

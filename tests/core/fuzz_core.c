@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "jit.h"
 
 #define RAM0 0x80000000ull
 #define RAM0_SIZE (256u << 10)
@@ -295,7 +296,10 @@ int main(int argc, char **argv)
            (unsigned long long)insns, (unsigned long long)jit_insns);
     for (int i = 0; i < EXIT_COUNT; i++)
         printf(" %s=%llu", exit_names[i], (unsigned long long)exits[i]);
-    printf("\n");
+    jit_stats_t js;
+    jit_get_stats(m, &js);
+    printf(" blocks %llu full_flushes %llu smc %llu\n", (unsigned long long)js.blocks,
+           (unsigned long long)js.flushes[JF_FULL], (unsigned long long)js.flushes[JF_SMC]);
     for (int i = 0; i < 2; i++)
         tlb_free(tlbs[i]);
     machine_free(m);

@@ -401,3 +401,35 @@ def test_a_core_built_without_the_translator_interprets(tmp_path: Path) -> None:
     words = run.stdout.split()
     assert int(words[words.index("instructions") + 1]) > 0
     assert int(words[words.index("translated") + 1]) == 0
+
+
+@pytest.mark.slow
+def test_a_full_cache_is_flushed_and_translation_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # AVMM_JIT_CODE_SIZE shrinks the cache (to its minimum here, about 68 KiB):
+    # the CoreMark-class guest needs more, so the cache fills and is flushed
+    # while blocks are linked to each other
+    monkeypatch.setenv("AVMM_JIT_CODE_SIZE", "1")
+    elf = build("mark", quiet=True) / "mark.elf"
+    result = lockstep(elf, seed=3, max_slice=30_001, patch={"mark_iterations": 3})
+    assert result.exit_code == 0 and b"PASS" in result.console
+    assert result.jit_insns > result.instret // 2
+    m = core.Machine()
+    assert m.jit_stats()["flushes"]["full"] == 0  # a new machine starts empty
+
+
+@pytest.mark.slow
+def test_full_flushes_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AVMM_JIT_CODE_SIZE", "1")
+    elf = build("mark", quiet=True) / "mark.elf"
+    from jitdiff import _side
+
+    side = _side(elf, True, {"mark_iterations": 2}, 64 << 20)
+    while side.exit_code is None:
+        reason = side.hart.run(50_000, side.tlb)
+        if reason == core.EXIT_HTIF:
+            from jitdiff import _htif
+
+            _htif(side)
+    stats = side.machine.jit_stats()
+    assert stats["flushes"]["full"] >= 1
+    assert stats["code_size"] < 1 << 20 and stats["code_bytes"] <= stats["code_size"]

@@ -150,8 +150,12 @@ static inline uint8_t *to_rx(jit_t *j, const uint8_t *rw)
 
 static bool code_map(jit_t *j, size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* AVMM_JIT_DUAL_MAP=1: skip the RWX mapping (tests of the W^X path) */
+    const char *dual = getenv("AVMM_JIT_DUAL_MAP");
+    void *p = dual && strcmp(dual, "1") == 0
+                  ? MAP_FAILED
+                  : mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p != MAP_FAILED) {
         j->rw = j->rx = p;
         j->size = size;

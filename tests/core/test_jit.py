@@ -433,3 +433,17 @@ def test_full_flushes_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     stats = side.machine.jit_stats()
     assert stats["flushes"]["full"] >= 1
     assert stats["code_size"] < 1 << 20 and stats["code_bytes"] <= stats["code_size"]
+
+
+def test_code_runs_from_a_dual_mapping_where_rwx_is_refused(
+    rig: RigFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kernels that refuse writable+executable memory get one memfd mapped
+    # twice (written through one view, run from the other); forced here
+    monkeypatch.setenv("AVMM_JIT_DUAL_MAP", "1")
+    a, b = both(rig, LOOP)
+    a.run(200_000)
+    b.run(200_000)
+    same_state(a, b)
+    assert jit_insns(a) > 0.9 * a.hart.instret
+    assert a.machine.jit_stats()["chain_links"] >= 1  # patched through the writable view

@@ -135,9 +135,10 @@ typedef struct ram_slot {
     bool dirty_logging;
     int index;
     /* translator (jit.c): per page, the first translated block + 1 (0: none) and
-     * how often guest stores dropped its blocks; allocated on first use */
+     * how often guest stores dropped its blocks in a row (see jit_smc); allocated
+     * on first use */
     uint32_t *jit_pages;
-    uint8_t *jit_smc;
+    uint32_t *jit_smc;
     /* pages written by the host since the translator last looked (any thread, atomic) */
     uint64_t *jit_hostw;
 } ram_slot_t;

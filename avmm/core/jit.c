@@ -63,7 +63,7 @@ const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host",
 #define JIT_MAX_INSNS 64   /* guest instructions per block */
 #define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 200 + 4096) /* host bytes a block may need, at most */
 #define JIT_JC_SIZE 1024   /* jump cache entries (a power of two) */
-#define JIT_SMC_LIMIT 16   /* a page whose blocks stores dropped this often stays interpreted */
+#define JIT_SMC_LIMIT 16   /* a page whose blocks stores dropped this often in a row stays interpreted */
 
 typedef struct jit_block {
     const uint8_t *host; /* first instruction; NULL: dropped */
@@ -331,8 +331,13 @@ void jit_smc(machine_t *m, ram_slot_t *s, uint64_t pa, uint64_t len)
         if (pg >= s->size >> 12 || !s->jit_pages[pg])
             continue;
         drop_page(j, s, pg);
-        if (s->jit_smc[pg] < 255)
-            s->jit_smc[pg]++;
+        /* count drops that follow each other closely (fewer than 256 blocks
+         * translated in between): code and data sharing a page; a page merely
+         * reused for other code now and then starts again from 1 */
+        uint32_t now = (uint32_t)j->st.blocks & 0xffffff, old = s->jit_smc[pg];
+        uint32_t n = old & 0xff, last = old >> 8;
+        n = n && ((now - last) & 0xffffff) < 256 ? (n < 255 ? n + 1 : n) : 1;
+        s->jit_smc[pg] = now << 8 | n;
         j->st.flushes[JF_SMC]++;
     }
 }
@@ -1377,13 +1382,19 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     if (!s)
         return NULL;
     uint64_t pg = (uint64_t)(host - s->host) >> 12;
-    if (s->jit_smc && s->jit_smc[pg] >= JIT_SMC_LIMIT)
-        return NULL; /* code and data share this page: leave it to the interpreter */
+    if (s->jit_smc && (s->jit_smc[pg] & 0xff) >= JIT_SMC_LIMIT) {
+        /* code and data share this page: leave it to the interpreter, until
+         * 4096 other blocks were translated since its last drop */
+        uint32_t now = (uint32_t)j->st.blocks & 0xffffff;
+        if (((now - (s->jit_smc[pg] >> 8)) & 0xffffff) < 4096)
+            return NULL;
+        s->jit_smc[pg] = 0;
+    }
     if (j->size - j->used < JIT_BLOCK_ROOM || j->nblocks >= JIT_MAX_BLOCKS)
         jit_flush(m, JF_FULL);
     if (!s->jit_pages) {
         s->jit_pages = calloc(s->size >> 12, sizeof(uint32_t));
-        s->jit_smc = calloc(s->size >> 12, 1);
+        s->jit_smc = calloc(s->size >> 12, sizeof(uint32_t));
         if (!s->jit_pages || !s->jit_smc) {
             slot_pages_free(s);
             return NULL;

@@ -447,3 +447,25 @@ def test_code_runs_from_a_dual_mapping_where_rwx_is_refused(
     same_state(a, b)
     assert jit_insns(a) > 0.9 * a.hart.instret
     assert a.machine.jit_stats()["chain_links"] >= 1  # patched through the writable view
+
+
+def test_code_and_data_in_one_page_end_up_interpreted(rig: RigFactory) -> None:
+    # the loop stores into its own page every iteration: after 16 drops in a
+    # row the page stays interpreted instead of being translated again and again
+    src = """
+        la t0, 9f
+        li a1, 2000
+    1:  addi a0, a0, 1
+        sd a0, 0(t0)
+        addi a1, a1, -1
+        bnez a1, 1b
+        j .
+        .balign 8
+    9:  .dword 0
+    """
+    a, b = both(rig, src)
+    a.run(20_000)
+    b.run(20_000)
+    same_state(a, b)
+    assert a.x(10) == 2000 and a.read64(a.x(5)) == 2000  # t0: the data word
+    assert 16 <= a.machine.jit_stats()["flushes"]["smc"] <= 20

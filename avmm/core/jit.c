@@ -59,7 +59,7 @@ const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host",
 #define JIT_MAX_BLOCKS (1u << 18)
 #define JIT_HASH_BITS 16
 #define JIT_HOT_BITS 12
-#define JIT_HOT 4          /* executions of an entry before it is translated */
+#define JIT_HOT 2          /* executions of an entry before it is translated (README) */
 #define JIT_MAX_INSNS 64   /* guest instructions per block */
 #define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 200 + 4096) /* host bytes a block may need, at most */
 #define JIT_JC_SIZE 1024   /* jump cache entries (a power of two) */

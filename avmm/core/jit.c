@@ -27,7 +27,8 @@
  * Chaining. A jump to a target in the same page goes straight to the target's
  * code (patched in when the target gets translated); other jumps, jalr and
  * page ends look the target up through the fetch fast cache (so a remapped or
- * unmapped page is never entered) and a hash of host addresses.
+ * unmapped page is never entered), then a jump cache probed inline, then (in
+ * C) the hash of host addresses.
  *
  * Invalidation. A page holding translations never gets a store fast-cache
  * entry, so guest stores to it take the slow path, which drops the page's

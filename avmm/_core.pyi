@@ -185,12 +185,16 @@ class Hart:
         tlb_l1_hits, tlb_lookups, page_walks, sfence, mmio {read/write: n} (exits),
         mmio_fast {clint/plic: n} (accesses the in-core irqchip served, no exit),
         ipis (in-core CLINT msip writes that set this hart's MSIP), wfi_yields
-        (slices ended by WFI-exiting, see Machine.wfi_window)."""
+        (slices ended by WFI-exiting, see Machine.wfi_window), jit_insns
+        (instructions retired by translated code), interp_insns (retired by the
+        interpreter; jit_insns + interp_insns == instret)."""
 
 class Machine:
     """Guest RAM, clock, in-core irqchip and harts of one VM."""
 
-    def __init__(self, *, timebase_hz: int = 10_000_000) -> None: ...
+    def __init__(self, *, timebase_hz: int = 10_000_000, jit: bool | None = None) -> None:
+        """``jit``: translate guest code (None: on, unless the environment has
+        ``AVMM_JIT=0`` or the host cannot translate)."""
     # --- memory
     def add_ram(self, base: int, size: int) -> RamSlot: ...  # 4 KiB aligned, no overlap
     @property
@@ -232,3 +236,27 @@ class Machine:
     def set_irqchip_state(self, state: dict[str, object]) -> None: ...
     # --- HTIF
     def set_htif(self, tohost: int | None, fromhost: int | None = None) -> None: ...
+    # --- translation (avmm/core/jit.c; README "Translation")
+    jit: bool
+    """Translate hot guest code into host code (default True; ``AVMM_JIT=0`` in
+    the environment makes the default False). Results are the same either way
+    (instruction counts, exits, traps, interrupt points); False runs the
+    interpreter alone. Setting True where the host cannot translate leaves it
+    False (see ``jit_unavailable``). Guest debug (single step, breakpoints,
+    ``debug_ebreak``) always runs interpreted. Takes effect at the next slice."""
+    @property
+    def jit_unavailable(self) -> str | None:
+        """Why this host cannot translate (e.g. "translation needs an x86-64
+        host"), or None."""
+    def jit_stats(self) -> dict[str, object]:
+        """Translator counters of this machine (all harts): ``blocks``
+        (translated so far), ``live_blocks`` (in the cache now, including
+        entries marking untranslatable code), ``insns`` (guest instructions
+        translated so far), ``code_bytes`` (host code in use), ``code_size``
+        (the cache: flushed whole when full), ``flushes`` {``full``,
+        ``fence_i``, ``smc``, ``host``, ``reset``: n} (a full flush, or a
+        page's translations dropped: on fence.i after host writes, a guest
+        store to translated code, a host write, a hart reset),
+        ``translate_ns`` (host time spent translating), ``lookups``
+        (translated-code lookups at jump targets), ``chain_links`` (direct
+        jumps between blocks)."""

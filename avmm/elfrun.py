@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -82,6 +83,11 @@ class ElfRun:
     console: bytes  # HTIF console output
     instret: tuple[int, ...]  # instructions retired, per hart
     elapsed: float  # host seconds spent running the harts (not loading)
+    # Hart.stats() of each hart at the end (jit_insns / interp_insns among them).
+    hart_stats: tuple[dict[str, object], ...] = ()
+    # Machine.jit_stats() at the end (blocks, insns, code_bytes, translate_ns, flushes, ...).
+    jit_stats: Mapping[str, object] = attrs.field(factory=dict)
+    jit: bool = False  # whether the machine ran with its translator on
 
     @property
     def instructions(self) -> int:
@@ -99,8 +105,9 @@ class _Runner:
         memory: int,
         clock: Literal["virtual", "host"],
         patch: dict[str, int],
+        jit: bool | None,
     ) -> None:
-        self.machine = _core.Machine()
+        self.machine = _core.Machine(jit=jit)
         # Bare metal: every trap reaches the guest's own M-mode; the hart has
         # no Sstc, like the QEMU CPU the tests compare with.
         self.machine.sbi_in_vmm = False
@@ -222,13 +229,19 @@ def run_elf(
     clock: Literal["virtual", "host"] = "virtual",
     max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
     patch: dict[str, int] | None = None,
+    jit: bool | None = None,
 ) -> ElfRun:
     """Run the bare-metal ELF at ``path`` until it exits through HTIF.
 
     ``memory`` bytes of RAM at 0x80000000; ``slice`` instructions per hart
     turn; ``clock`` "virtual" (time follows instructions retired, so runs
     are reproducible) or "host"; ``patch`` writes 8-byte values at ELF
-    symbols before the harts start (e.g. iteration counts).
+    symbols before the harts start (e.g. iteration counts); ``jit`` turns
+    the core's translator on (True) or off (False, the interpreter alone);
+    None keeps the machine's default (on, unless ``AVMM_JIT=0``). On a host
+    the core cannot translate for (``Machine.jit_unavailable``) it stays
+    off; ``ElfRun.jit`` says how the run went, ``ElfRun.jit_stats`` and
+    ``ElfRun.hart_stats`` give the translator's and the harts' counters.
 
     Raises :class:`BootError` for an ELF that cannot be loaded, and an
     :class:`ElfRunError` subclass when the run cannot finish: a hart's
@@ -240,7 +253,7 @@ def run_elf(
     if slice < 1:
         raise ValueError("slice must be at least 1")
     path = Path(path)
-    runner = _Runner(path, harts=harts, memory=memory, clock=clock, patch=patch or {})
+    runner = _Runner(path, harts=harts, memory=memory, clock=clock, patch=patch or {}, jit=jit)
     start = time.perf_counter()
     runner.run(slice, max_instructions)
     elapsed = time.perf_counter() - start
@@ -250,4 +263,7 @@ def run_elf(
         console=bytes(runner.console),
         instret=tuple(h.instret for h in runner.harts),
         elapsed=elapsed,
+        hart_stats=tuple(h.stats() for h in runner.harts),
+        jit_stats=dict(runner.machine.jit_stats()),
+        jit=runner.machine.jit,
     )

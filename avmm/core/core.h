@@ -134,6 +134,13 @@ typedef struct ram_slot {
     uint8_t *dirty;  /* bitmap: one bit per 4 KiB page */
     bool dirty_logging;
     int index;
+    /* translator (jit.c): per page, the first translated block + 1 (0: none) and
+     * how often guest stores dropped its blocks in a row (see jit_smc); allocated
+     * on first use */
+    uint32_t *jit_pages;
+    uint32_t *jit_smc;
+    /* pages written by the host since the translator last looked (any thread, atomic) */
+    uint64_t *jit_hostw;
 } ram_slot_t;
 
 /* A modelled host CPU's TLB. Entries are tagged (VMID, ASID or global, VPN at
@@ -209,6 +216,7 @@ typedef struct hart_stats {
     uint64_t fast_mmio[2]; /* accesses served by the in-core CLINT, PLIC (no exit) */
     uint64_t ipis;         /* in-core CLINT msip writes that set this hart's MSIP */
     uint64_t wfi_yields;   /* slices ended by WFIs that could not sleep (see wfi_window) */
+    uint64_t jit_insns;    /* retired by translated code */
 } hart_stats_t;
 enum { FAST_CLINT, FAST_PLIC };
 
@@ -312,6 +320,11 @@ struct machine {
     int nresv; /* harts holding a valid reservation */
 
     dinsn_t *dc; /* decoded-instruction cache shared by the harts, 1 << DC_BITS */
+
+    /* translator (jit.c): the cache shared by the harts, created on first use */
+    struct jit *jit;
+    bool jit_on;             /* translate (Machine.jit) */
+    int jit_hostw_pending;   /* some slot's jit_hostw has bits (atomic) */
 };
 
 /* ------------------------------------------------------------ machine.c */

@@ -15,14 +15,11 @@
 #include <inttypes.h>
 
 #include "core.h"
+#include "decode.h"
+#include "jit.h"
 #include "softfloat.h"
 
 #define HOST_POLL_STEPS 1024 /* host clock: check timers this often */
-
-static inline int64_t sext(uint64_t v, int bits)
-{
-    return (int64_t)(v << (64 - bits)) >> (64 - bits);
-}
 
 static inline uint64_t mulh(int64_t a, int64_t b)
 {
@@ -269,353 +266,12 @@ void hart_complete_mmio_read(hart_t *h, uint64_t v)
 }
 
 
-#define RD ((insn >> 7) & 31)
-#define RS1 ((insn >> 15) & 31)
-#define RS2 ((insn >> 20) & 31)
-#define F3 ((insn >> 12) & 7)
-#define F7 (insn >> 25)
-#define IMM_B                                                                                \
-    ((uint64_t)(((int64_t)(int32_t)(insn & 0x80000000u) >> 19) | ((insn & 0x80) << 4) |     \
-                ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e)))
-#define IMM_J                                                                                \
-    ((uint64_t)(((int64_t)(int32_t)(insn & 0x80000000u) >> 11) | (insn & 0xff000) |          \
-                ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe)))
-#define IMM_S ((uint64_t)(((int64_t)(int32_t)(insn & 0xfe000000u) >> 20) | ((insn >> 7) & 0x1f)))
+/* ------------------------------------------------------------ decode cache */
 
-/* ------------------------------------------------------------ decoder */
-
-/* Decoded instructions are cached machine-wide, direct-mapped by pc and
- * tagged by the raw instruction bits: decoding is a pure function of the
+/* Decoded instructions (decode.c) are cached machine-wide, direct-mapped by pc
+ * and tagged by the raw instruction bits: decoding is a pure function of the
  * bits, so an entry whose tag equals the bits just fetched is valid whatever
  * the pc, the hart or any store to code since (no invalidation needed). */
-
-enum {
-    OP_ILLEGAL,
-    /* ops that write x[rd] (rd = 32, the sink, when the instruction names x0) */
-    OP_LUI, OP_AUIPC, OP_JAL, OP_JALR,
-    OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU,
-    OP_ADDI, OP_SLTI, OP_SLTIU, OP_XORI, OP_ORI, OP_ANDI, OP_SLLI, OP_SRLI, OP_SRAI,
-    OP_ADD, OP_SUB, OP_SLL, OP_SLT, OP_SLTU, OP_XOR, OP_SRL, OP_SRA, OP_OR, OP_AND,
-    OP_ADDIW, OP_SLLIW, OP_SRLIW, OP_SRAIW, OP_ADDW, OP_SUBW, OP_SLLW, OP_SRLW, OP_SRAW,
-    OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU,
-    OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW,
-    OP_LAST_WX = OP_REMUW,
-    OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
-    OP_SB, OP_SH, OP_SW, OP_SD,
-    OP_FENCE, OP_PAUSE, OP_AMO, OP_CSR, OP_ECALL, OP_EBREAK, OP_MRET, OP_SRET, OP_WFI,
-    OP_SFENCE, OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FP,
-    /* common F/D arithmetic, decoded (imm: rm | neg_prod << 3 | neg_c << 4 | rs3 << 5) */
-    OP_FADD_S, OP_FSUB_S, OP_FMUL_S, OP_FDIV_S, OP_FMA_S,
-    OP_FADD_D, OP_FSUB_D, OP_FMUL_D, OP_FDIV_D, OP_FMA_D,
-    OP_FSGNJ_D,  /* imm: funct3 */
-    OP_FCVT_D_X, /* fcvt.d.{w,wu,l,lu}; imm: rm | rs2 << 3 */
-    OP_FCVT_X_D, /* fcvt.{w,wu,l,lu}.d (writes x[rd]); imm: rm | rs2 << 3 */
-    OP_FCMP_D,   /* fle/flt/feq.d (writes x[rd]); imm: funct3 */
-    OP_FMV_X_D, OP_FMV_D_X,
-    OP_COUNT
-};
-
-static void set(dinsn_t *d, int op, unsigned rd, unsigned rs1, unsigned rs2, int64_t imm)
-{
-    d->op = (uint8_t)op;
-    d->rd = (uint8_t)rd;
-    d->rs1 = (uint8_t)rs1;
-    d->rs2 = (uint8_t)rs2;
-    d->imm = (int32_t)imm;
-}
-
-static void decode_c(dinsn_t *d, uint32_t c)
-{
-    unsigned rd = (c >> 7) & 31, rs2 = (c >> 2) & 31;
-    unsigned rdp = 8 + ((c >> 2) & 7), rs1p = 8 + ((c >> 7) & 7);
-    int64_t ci = sext(((c >> 7) & 0x20) | ((c >> 2) & 0x1f), 6);
-    unsigned cu = ((c >> 7) & 0x20) | ((c >> 2) & 0x1f);
-    uint64_t lw = ((c >> 7) & 0x38) | ((c >> 4) & 4) | ((c << 1) & 0x40);
-    uint64_t ld = ((c >> 7) & 0x38) | ((c << 1) & 0xc0);
-    switch (((c & 3) << 3) | (c >> 13)) {
-    case 0x00: { /* C.ADDI4SPN; zero is reserved (and covers the all-zero word) */
-        uint64_t imm = ((c >> 7) & 0x30) | ((c >> 1) & 0x3c0) | ((c >> 4) & 0x4) |
-                       ((c >> 2) & 0x8);
-        if (imm)
-            set(d, OP_ADDI, rdp, 2, 0, (int64_t)imm);
-        return;
-    }
-    case 0x01: set(d, OP_FLD, rdp, rs1p, 0, (int64_t)ld); return;
-    case 0x02: set(d, OP_LW, rdp, rs1p, 0, (int64_t)lw); return;
-    case 0x03: set(d, OP_LD, rdp, rs1p, 0, (int64_t)ld); return;
-    case 0x05: set(d, OP_FSD, 0, rs1p, rdp, (int64_t)ld); return;
-    case 0x06: set(d, OP_SW, 0, rs1p, rdp, (int64_t)lw); return;
-    case 0x07: set(d, OP_SD, 0, rs1p, rdp, (int64_t)ld); return;
-    case 0x08: set(d, OP_ADDI, rd, rd, 0, ci); return; /* C.ADDI, C.NOP */
-    case 0x09:
-        if (rd)
-            set(d, OP_ADDIW, rd, rd, 0, ci);
-        return;
-    case 0x0a: set(d, OP_ADDI, rd, 0, 0, ci); return; /* C.LI */
-    case 0x0b:
-        if (rd == 2) { /* C.ADDI16SP */
-            uint64_t v = ((c >> 3) & 0x200) | ((c >> 2) & 0x10) | ((c << 1) & 0x40) |
-                         ((c << 4) & 0x180) | ((c << 3) & 0x20);
-            if (v)
-                set(d, OP_ADDI, 2, 2, 0, sext(v, 10));
-        } else if (cu) { /* C.LUI */
-            set(d, OP_LUI, rd, 0, 0, ci * 4096);
-        }
-        return;
-    case 0x0c:
-        switch ((c >> 10) & 3) {
-        case 0: set(d, OP_SRLI, rs1p, rs1p, 0, cu); return;
-        case 1: set(d, OP_SRAI, rs1p, rs1p, 0, cu); return;
-        case 2: set(d, OP_ANDI, rs1p, rs1p, 0, ci); return;
-        default: {
-            static const int ops[8] = {OP_SUB, OP_XOR, OP_OR, OP_AND, OP_SUBW, OP_ADDW,
-                                       OP_ILLEGAL, OP_ILLEGAL};
-            int op = ops[((c >> 10) & 4) | ((c >> 5) & 3)];
-            if (op != OP_ILLEGAL)
-                set(d, op, rs1p, rs1p, rdp, 0);
-            return;
-        }
-        }
-    case 0x0d: /* C.J */
-        set(d, OP_JAL, 0, 0, 0,
-            sext(((c >> 1) & 0x800) | ((c >> 7) & 0x10) | ((c >> 1) & 0x300) |
-                     ((c << 2) & 0x400) | ((c >> 1) & 0x40) | ((c << 1) & 0x80) |
-                     ((c >> 2) & 0xe) | ((c << 3) & 0x20),
-                 12));
-        return;
-    case 0x0e: /* C.BEQZ */
-    case 0x0f: /* C.BNEZ */
-        set(d, (c & 0x2000) ? OP_BNE : OP_BEQ, 0, rs1p, 0,
-            sext(((c >> 4) & 0x100) | ((c >> 7) & 0x18) | ((c << 1) & 0xc0) | ((c >> 2) & 6) |
-                     ((c << 3) & 0x20),
-                 9));
-        return;
-    case 0x10: set(d, OP_SLLI, rd, rd, 0, cu); return;
-    case 0x11: /* C.FLDSP */
-        set(d, OP_FLD, rd, 2, 0, ((c >> 7) & 0x20) | ((c >> 2) & 0x18) | ((c << 4) & 0x1c0));
-        return;
-    case 0x12: /* C.LWSP */
-        if (rd)
-            set(d, OP_LW, rd, 2, 0, ((c >> 7) & 0x20) | ((c >> 2) & 0x1c) | ((c << 4) & 0xc0));
-        return;
-    case 0x13: /* C.LDSP */
-        if (rd)
-            set(d, OP_LD, rd, 2, 0, ((c >> 7) & 0x20) | ((c >> 2) & 0x18) | ((c << 4) & 0x1c0));
-        return;
-    case 0x14:
-        if (!(c & 0x1000)) {
-            if (!rs2) { /* C.JR */
-                if (rd)
-                    set(d, OP_JALR, 0, rd, 0, 0);
-            } else { /* C.MV */
-                set(d, OP_ADD, rd, 0, rs2, 0);
-            }
-        } else if (!rs2) {
-            if (!rd)
-                set(d, OP_EBREAK, 0, 0, 0, 0); /* C.EBREAK */
-            else
-                set(d, OP_JALR, 1, rd, 0, 0); /* C.JALR */
-        } else { /* C.ADD */
-            set(d, OP_ADD, rd, rd, rs2, 0);
-        }
-        return;
-    case 0x15: /* C.FSDSP */
-        set(d, OP_FSD, 0, 2, rs2, ((c >> 7) & 0x38) | ((c >> 1) & 0x1c0));
-        return;
-    case 0x16: /* C.SWSP */
-        set(d, OP_SW, 0, 2, rs2, ((c >> 7) & 0x3c) | ((c >> 1) & 0xc0));
-        return;
-    case 0x17: /* C.SDSP */
-        set(d, OP_SD, 0, 2, rs2, ((c >> 7) & 0x38) | ((c >> 1) & 0x1c0));
-        return;
-    default:
-        return;
-    }
-}
-
-static void decode_32(dinsn_t *d, uint32_t insn)
-{
-    unsigned rd = RD, rs1 = RS1, rs2 = RS2, f3 = F3, f7 = F7;
-    int64_t imm_i = (int32_t)insn >> 20;
-    switch (insn & 0x7f) {
-    case 0x37: set(d, OP_LUI, rd, 0, 0, (int32_t)(insn & 0xfffff000u)); return;
-    case 0x17: set(d, OP_AUIPC, rd, 0, 0, (int32_t)(insn & 0xfffff000u)); return;
-    case 0x6f: set(d, OP_JAL, rd, 0, 0, (int64_t)IMM_J); return;
-    case 0x67:
-        if (!f3)
-            set(d, OP_JALR, rd, rs1, 0, imm_i);
-        return;
-    case 0x63: {
-        static const int ops[8] = {OP_BEQ, OP_BNE, OP_ILLEGAL, OP_ILLEGAL,
-                                   OP_BLT, OP_BGE, OP_BLTU, OP_BGEU};
-        if (ops[f3] != OP_ILLEGAL)
-            set(d, ops[f3], 0, rs1, rs2, (int64_t)IMM_B);
-        return;
-    }
-    case 0x03: {
-        static const int ops[8] = {OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU,
-                                   OP_ILLEGAL};
-        if (ops[f3] != OP_ILLEGAL)
-            set(d, ops[f3], rd, rs1, 0, imm_i);
-        return;
-    }
-    case 0x23:
-        if (f3 < 4)
-            set(d, OP_SB + (int)f3, 0, rs1, rs2, (int64_t)IMM_S);
-        return;
-    case 0x13: {
-        static const int ops[8] = {OP_ADDI, OP_SLLI, OP_SLTI, OP_SLTIU,
-                                   OP_XORI, OP_SRLI, OP_ORI, OP_ANDI};
-        int op = ops[f3];
-        if (f3 == 1 && (insn >> 26))
-            return;
-        if (f3 == 5) {
-            if ((insn >> 26) == 0x10)
-                op = OP_SRAI;
-            else if (insn >> 26)
-                return;
-        }
-        set(d, op, rd, rs1, 0, (f3 == 1 || f3 == 5) ? (imm_i & 63) : imm_i);
-        return;
-    }
-    case 0x1b:
-        if (f3 == 0)
-            set(d, OP_ADDIW, rd, rs1, 0, imm_i);
-        else if (f3 == 1 && f7 == 0)
-            set(d, OP_SLLIW, rd, rs1, 0, rs2);
-        else if (f3 == 5 && f7 == 0)
-            set(d, OP_SRLIW, rd, rs1, 0, rs2);
-        else if (f3 == 5 && f7 == 0x20)
-            set(d, OP_SRAIW, rd, rs1, 0, rs2);
-        return;
-    case 0x33: {
-        int op;
-        switch ((f7 << 3) | f3) {
-        case 0x000: op = OP_ADD; break;
-        case 0x100: op = OP_SUB; break;
-        case 0x001: op = OP_SLL; break;
-        case 0x002: op = OP_SLT; break;
-        case 0x003: op = OP_SLTU; break;
-        case 0x004: op = OP_XOR; break;
-        case 0x005: op = OP_SRL; break;
-        case 0x105: op = OP_SRA; break;
-        case 0x006: op = OP_OR; break;
-        case 0x007: op = OP_AND; break;
-        case 0x008: op = OP_MUL; break;
-        case 0x009: op = OP_MULH; break;
-        case 0x00a: op = OP_MULHSU; break;
-        case 0x00b: op = OP_MULHU; break;
-        case 0x00c: op = OP_DIV; break;
-        case 0x00d: op = OP_DIVU; break;
-        case 0x00e: op = OP_REM; break;
-        case 0x00f: op = OP_REMU; break;
-        default: return;
-        }
-        set(d, op, rd, rs1, rs2, 0);
-        return;
-    }
-    case 0x3b: {
-        int op;
-        switch ((f7 << 3) | f3) {
-        case 0x000: op = OP_ADDW; break;
-        case 0x100: op = OP_SUBW; break;
-        case 0x001: op = OP_SLLW; break;
-        case 0x005: op = OP_SRLW; break;
-        case 0x105: op = OP_SRAW; break;
-        case 0x008: op = OP_MULW; break;
-        case 0x00c: op = OP_DIVW; break;
-        case 0x00d: op = OP_DIVUW; break;
-        case 0x00e: op = OP_REMW; break;
-        case 0x00f: op = OP_REMUW; break;
-        default: return;
-        }
-        set(d, op, rd, rs1, rs2, 0);
-        return;
-    }
-    case 0x0f:
-        if (f3 == 0) /* fence (pause is the fence with pred=W, succ=0) */
-            set(d, insn == 0x0100000fu ? OP_PAUSE : OP_FENCE, 0, 0, 0, 0);
-        else if (f3 == 1) /* fence.i: decoded entries are validated by their bits */
-            set(d, OP_FENCE, 0, 0, 0, 0);
-        return;
-    case 0x2f: set(d, OP_AMO, 0, 0, 0, 0); return; /* validated when executed */
-    case 0x73:
-        if (f3 == 0) {
-            if (rd)
-                return;
-            if (f7 == 0x09)
-                set(d, OP_SFENCE, 0, rs1, rs2, 0);
-            else if (insn == 0x00000073u)
-                set(d, OP_ECALL, 0, 0, 0, 0);
-            else if (insn == 0x00100073u)
-                set(d, OP_EBREAK, 0, 0, 0, 0);
-            else if (insn == 0x30200073u)
-                set(d, OP_MRET, 0, 0, 0, 0);
-            else if (insn == 0x10200073u)
-                set(d, OP_SRET, 0, 0, 0, 0);
-            else if (insn == 0x10500073u)
-                set(d, OP_WFI, 0, 0, 0, 0);
-        } else if (f3 != 4) {
-            set(d, OP_CSR, 0, 0, 0, 0);
-        }
-        return;
-    case 0x07:
-        if (f3 == 2 || f3 == 3)
-            set(d, f3 == 2 ? OP_FLW : OP_FLD, rd, rs1, 0, imm_i);
-        return;
-    case 0x27:
-        if (f3 == 2 || f3 == 3)
-            set(d, f3 == 2 ? OP_FSW : OP_FSD, 0, rs1, rs2, (int64_t)IMM_S);
-        return;
-    case 0x43: case 0x47: case 0x4b: case 0x4f: { /* fused multiply-add */
-        unsigned fmt = (insn >> 25) & 3, op = insn & 0x7f;
-        set(d, OP_FP, 0, 0, 0, 0);
-        if (fmt < 2 && f3 != 5 && f3 != 6)
-            set(d, fmt ? OP_FMA_D : OP_FMA_S, rd, rs1, rs2,
-                f3 | ((op == 0x4b || op == 0x4f) << 3) | ((op == 0x47 || op == 0x4f) << 4) |
-                    ((insn >> 27) << 5));
-        return;
-    }
-    case 0x53:
-        set(d, OP_FP, 0, 0, 0, 0);
-        if (f7 <= 0x0d && f3 != 5 && f3 != 6) { /* fadd/fsub/fmul/fdiv .s/.d */
-            static const int ops[2][4] = {{OP_FADD_S, OP_FSUB_S, OP_FMUL_S, OP_FDIV_S},
-                                          {OP_FADD_D, OP_FSUB_D, OP_FMUL_D, OP_FDIV_D}};
-            if ((f7 & 3) < 2)
-                set(d, ops[f7 & 1][f7 >> 2], rd, rs1, rs2, f3);
-        } else if (f7 == 0x11 && f3 <= 2) {
-            set(d, OP_FSGNJ_D, rd, rs1, rs2, f3);
-        } else if (f7 == 0x69 && rs2 <= 3 && f3 != 5 && f3 != 6) {
-            set(d, OP_FCVT_D_X, rd, rs1, 0, f3 | (rs2 << 3));
-        } else if (f7 == 0x61 && rs2 <= 3 && f3 != 5 && f3 != 6) {
-            set(d, OP_FCVT_X_D, rd ? rd : 32, rs1, 0, f3 | (rs2 << 3));
-        } else if (f7 == 0x51 && f3 <= 2) {
-            set(d, OP_FCMP_D, rd ? rd : 32, rs1, rs2, f3);
-        } else if (f7 == 0x71 && rs2 == 0 && f3 == 0) {
-            set(d, OP_FMV_X_D, rd ? rd : 32, rs1, 0, 0);
-        } else if (f7 == 0x79 && rs2 == 0 && f3 == 0) {
-            set(d, OP_FMV_D_X, rd, rs1, 0, 0);
-        }
-        return;
-    default:
-        return;
-    }
-}
-
-static void decode(dinsn_t *d, uint32_t raw)
-{
-    set(d, OP_ILLEGAL, 0, 0, 0, 0);
-    d->raw = raw;
-    if ((raw & 3) != 3) {
-        d->len = 2;
-        decode_c(d, raw);
-    } else {
-        d->len = 4;
-        decode_32(d, raw);
-    }
-    if (d->op != OP_ILLEGAL && d->op <= OP_LAST_WX && d->rd == 0)
-        d->rd = 32; /* writes to x0 go to the sink */
-}
 
 /* ------------------------------------------------------------ the loop */
 
@@ -721,8 +377,8 @@ static void decode(dinsn_t *d, uint32_t raw)
  * jump is predicted on its own. */
 #define DISPATCH()                                                                           \
     do {                                                                                     \
-        if (unlikely(n >= chunk_end))                                                        \
-            goto check;                                                                      \
+        if (unlikely(n >= stop))                                                             \
+            goto stopped;                                                                    \
         if (unlikely((pc & PAGE_MASK) != fpage || (pc & 0xfff) > 0xffc))                     \
             goto fetch_slow;                                                                 \
         memcpy(&raw, (const void *)((uintptr_t)pc + fadd), 4);                               \
@@ -741,12 +397,16 @@ static void decode(dinsn_t *d, uint32_t raw)
         DISPATCH();                                                                          \
     } while (0)
 
+/* a jump, or a branch either way: a block may start at the target */
 #define JUMP(target)                                                                         \
     do {                                                                                     \
         pc = (target);                                                                       \
         n++;                                                                                 \
+        if (use_jit)                                                                         \
+            goto jit_dispatch;                                                               \
         DISPATCH();                                                                          \
     } while (0)
+#define NEXT_BRANCH() JUMP(pc + d->len)
 
 int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
 {
@@ -771,7 +431,7 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
         [OP_BEQ] = &&L_BEQ, [OP_BNE] = &&L_BNE, [OP_BLT] = &&L_BLT, [OP_BGE] = &&L_BGE,
         [OP_BLTU] = &&L_BLTU, [OP_BGEU] = &&L_BGEU,
         [OP_SB] = &&L_SB, [OP_SH] = &&L_SH, [OP_SW] = &&L_SW, [OP_SD] = &&L_SD,
-        [OP_FENCE] = &&L_FENCE, [OP_PAUSE] = &&L_PAUSE, [OP_AMO] = &&L_AMO,
+        [OP_FENCE] = &&L_FENCE, [OP_FENCE_I] = &&L_FENCE_I, [OP_PAUSE] = &&L_PAUSE, [OP_AMO] = &&L_AMO,
         [OP_CSR] = &&L_CSR, [OP_ECALL] = &&L_ECALL, [OP_EBREAK] = &&L_EBREAK,
         [OP_MRET] = &&L_XRET, [OP_SRET] = &&L_XRET, [OP_WFI] = &&L_WFI,
         [OP_SFENCE] = &&L_SFENCE, [OP_FLW] = &&L_FLW, [OP_FLD] = &&L_FLD,
@@ -791,9 +451,14 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
     uint64_t n = 0, exc = 0, chunk_end = 0, fch = 0;
     uint64_t fpage = FC_INVALID;
     uintptr_t fadd = 0;
+    uint64_t stop = 0; /* DISPATCH stops here: chunk_end, or earlier to try translated code */
     uint32_t raw;
     int r, lkind = 0;
     unsigned lrd = 0;
+    /* translated code: not under guest debug (breakpoints and single steps are per instruction) */
+    const bool use_jit = m->jit_on && !h->single_step && !h->nbps && !h->debug_ebreak;
+    uint8_t *link = NULL;
+    uint64_t link_gen = 0;
 
     h->tlb = tlb;
     h->synced = 0;
@@ -804,6 +469,8 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
     h->error[0] = 0;
     fc_flush(h);
     x[0] = 0;
+    if (m->jit)
+        jit_host_sync(m, JF_HOST);
 
 check:
     SYNC();
@@ -836,11 +503,64 @@ check:
         if (lim < chunk_end - n)
             chunk_end = n + lim;
     }
+    stop = chunk_end;
+    if (use_jit)
+        goto jit_dispatch;
     DISPATCH();
 
-fetch_slow:
-    if (n >= chunk_end)
+stopped:
+    if (n >= chunk_end || !use_jit)
         goto check;
+    stop = chunk_end; /* one instruction interpreted after translated code: look again */
+    goto jit_dispatch;
+
+    /* Translated code (jit.c) runs from jump targets. It returns with the next
+     * pc and the step count; a side exit leaves the instruction at pc to the
+     * interpreter, which runs it alone (stop = n + 1) and comes back here. */
+jit_dispatch:
+    link = NULL;
+jit_dispatch_linked:
+    if (unlikely(n >= chunk_end))
+        goto check;
+    {
+        const uint8_t *code = jit_find(h, pc);
+        if (!code) {
+            if (fpage != (pc & PAGE_MASK) &&
+                h->fc[ACC_FETCH][(pc >> 12) & FC_MASK].tag != (pc & PAGE_MASK)) {
+                /* no fetch entry (a slice start, a new page): the fetch the
+                 * interpreter would do next, then look again */
+                SYNC();
+                r = mem_fetch_slow(h, pc, &raw, &fpage, &fadd);
+                if (unlikely(r)) {
+                    if (r == MEM_EXC)
+                        goto trap;
+                    goto exit;
+                }
+                goto jit_dispatch_linked;
+            }
+            DISPATCH();
+        }
+        if (link) /* the block just left jumps here: chain it */
+            jit_link(m, link, link_gen, code);
+        jit_run_t jr = {n, chunk_end, pc, NULL};
+        int why = jit_exec(h, &jr, code);
+        h->st.jit_insns += jr.n - n;
+        n = jr.n;
+        pc = jr.pc;
+        fpage = FC_INVALID;
+        if (why == JX_DISPATCH) {
+            link = jr.link;
+            link_gen = jit_gen(m);
+            goto jit_dispatch_linked;
+        }
+        /* JX_STEP: one instruction, then look again; JX_BUDGET: interpret to chunk_end */
+        stop = why == JX_STEP && n + 1 < chunk_end ? n + 1 : chunk_end;
+        DISPATCH();
+    }
+
+fetch_slow:
+    if (n >= stop)
+        goto stopped;
     {
         size_t fi = (pc >> 12) & FC_MASK;
         if ((pc & 0xfff) <= 0xffc && h->fc[ACC_FETCH][fi].tag == (pc & PAGE_MASK)) {
@@ -864,7 +584,7 @@ fetch_slow:
     if (d->raw == raw)
         goto *labels[d->op];
 decode_slow:
-    decode(d, raw);
+    rv_decode(d, raw);
     goto *labels[d->op];
 
     /* ---- integer */
@@ -925,12 +645,12 @@ L_REMUW: {
     XD = (uint64_t)(int64_t)(int32_t)(b ? a % b : a);
     NEXT();
 }
-L_BEQ: if (X1 == X2) JUMP(pc + IMM); NEXT();
-L_BNE: if (X1 != X2) JUMP(pc + IMM); NEXT();
-L_BLT: if ((int64_t)X1 < (int64_t)X2) JUMP(pc + IMM); NEXT();
-L_BGE: if ((int64_t)X1 >= (int64_t)X2) JUMP(pc + IMM); NEXT();
-L_BLTU: if (X1 < X2) JUMP(pc + IMM); NEXT();
-L_BGEU: if (X1 >= X2) JUMP(pc + IMM); NEXT();
+L_BEQ: if (X1 == X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BNE: if (X1 != X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BLT: if ((int64_t)X1 < (int64_t)X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BGE: if ((int64_t)X1 >= (int64_t)X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BLTU: if (X1 < X2) JUMP(pc + IMM); NEXT_BRANCH();
+L_BGEU: if (X1 >= X2) JUMP(pc + IMM); NEXT_BRANCH();
 
     /* ---- memory */
 L_LB: LDX(int8_t, X1 + IMM, LK_I8, d->rd); NEXT();
@@ -1077,6 +797,11 @@ L_FMV_D_X:
 
     /* ---- fences and hints */
 L_FENCE: NEXT();
+L_FENCE_I:
+    /* guest stores to translated code were seen already; host writes (DMA) are applied now */
+    if (m->jit)
+        jit_host_sync(m, JF_FENCE_I);
+    NEXT();
 L_PAUSE:
     if (m->pause_exit && ++h->pauses >= m->pause_window) {
         pc += d->len;

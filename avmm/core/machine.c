@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "jit.h"
 
 const char *const exit_names[EXIT_COUNT] = {
     "budget", "mmio_read", "mmio_write", "ecall", "wfi",
@@ -39,6 +40,9 @@ machine_t *machine_new(uint64_t timebase)
         free(m);
         return NULL;
     }
+    /* translation is on by default; AVMM_JIT=0 in the environment turns it off */
+    const char *env = getenv("AVMM_JIT");
+    m->jit_on = jit_unavailable_reason() == NULL && !(env && strcmp(env, "0") == 0);
     return m;
 }
 
@@ -51,6 +55,7 @@ void machine_free(machine_t *m)
     free(m->plic);
     free(m->btlbs);
     free(m->dc);
+    jit_free(m);
     free(m);
 }
 
@@ -74,7 +79,10 @@ ram_slot_t *ram_slot_new(uint64_t base, uint64_t size)
         goto fail;
     }
     s->dirty = calloc((size / PAGE_SIZE + 7) / 8 + 1, 1);
-    if (!s->dirty) {
+    s->jit_hostw = calloc((size / PAGE_SIZE + 63) / 64 + 1, sizeof(uint64_t));
+    if (!s->dirty || !s->jit_hostw) {
+        free(s->dirty);
+        free(s->jit_hostw);
         munmap(s->map, s->maplen);
         goto fail;
     }
@@ -92,6 +100,9 @@ void ram_slot_free(ram_slot_t *s)
         return;
     munmap(s->map, s->maplen);
     free(s->dirty);
+    free(s->jit_pages);
+    free(s->jit_smc);
+    free(s->jit_hostw);
     free(s);
 }
 
@@ -132,6 +143,7 @@ void machine_host_wrote(machine_t *m, uint64_t pa, uint64_t len)
             ram_mark_dirty(s, lo - s->base, hi - lo);
     }
     break_reservations(m, NULL, pa, len);
+    jit_note_host_write(m, pa, len);
 }
 
 /* ------------------------------------------------------------ harts */
@@ -156,6 +168,8 @@ void hart_reset(hart_t *h, uint64_t pc, int priv)
 {
     machine_t *m = h->m;
     hart_clear_resv(h);
+    /* a reset often follows a loader's writes through a RamSlot buffer */
+    jit_flush(m, JF_RESET);
     memset(h->x, 0, sizeof(h->x));
     memset(h->f, 0, sizeof(h->f));
     fc_flush(h);

@@ -3,6 +3,7 @@
  * memory accesses (which fill the per-hart fast cache).
  */
 #include "core.h"
+#include "jit.h"
 
 #include <stdlib.h>
 
@@ -232,6 +233,8 @@ static int walk(hart_t *h, uint64_t va, int acc, int priv, int levels, bool fx, 
         ram_slot_t *s = ram_find(m, pte_pa, 8);
         if (s && s->dirty_logging)
             ram_mark_dirty(s, pte_pa - s->base, 8);
+        if (s && unlikely(s->jit_pages) && jit_code_page(s, pte_pa))
+            jit_smc(m, s, pte_pa, 8);
         break_reservations(m, h, pte_pa, 8);
     }
     *level_out = i;
@@ -377,6 +380,8 @@ static int ram_stored(hart_t *h, ram_slot_t *s, uint64_t pa, unsigned size)
     machine_t *m = h->m;
     if (s->dirty_logging)
         ram_mark_dirty(s, pa - s->base, size);
+    if (unlikely(s->jit_pages) && jit_code_page(s, pa))
+        jit_smc(m, s, pa, size); /* a store to translated code */
     break_reservations(m, h, pa, size);
     if (m->htif_on && pa < m->tohost + 8 && m->tohost < pa + size) {
         uint8_t *p = ram_ptr(m, m->tohost, 8);
@@ -497,7 +502,7 @@ int mem_store_slow(hart_t *h, uint64_t va, unsigned size, uint64_t val)
         r = ram_stored(h, s, pa, size);
         /* install the fast path only where a store needs no bookkeeping */
         if (r == MEM_OK && (perm & PTE_D) && !htif_page(m, pa) && !page_clean_logged(s, pa) &&
-            !page_has_foreign_resv(m, h, pa))
+            !page_has_foreign_resv(m, h, pa) && !jit_code_page(s, pa))
             fc_install(h, ACC_STORE, va, p - off);
         return r;
     }

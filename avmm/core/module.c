@@ -11,6 +11,7 @@
 #include <structmember.h>
 
 #include "core.h"
+#include "jit.h"
 
 static PyObject *CoreError;
 
@@ -414,8 +415,10 @@ static PyObject *RamSlot_mark_dirty(RamSlotObject *self, PyObject *args)
     }
     if (self->s->dirty_logging)
         ram_mark_dirty(self->s, off, len);
-    if (self->machine)
+    if (self->machine) {
         break_reservations(self->machine->m, NULL, self->s->base + off, len);
+        jit_note_host_write(self->machine->m, self->s->base + off, len);
+    }
     Py_RETURN_NONE;
 }
 
@@ -988,6 +991,9 @@ static PyObject *Hart_stats(HartObject *self, PyObject *unused)
                            "plic", (unsigned long long)s->fast_mmio[FAST_PLIC])) ||
         dset(d, "ipis", u64(s->ipis)) || dset(d, "wfi_yields", u64(s->wfi_yields)))
         goto fail;
+    if (dset(d, "jit_insns", u64(s->jit_insns)) ||
+        dset(d, "interp_insns", u64(s->instret - s->jit_insns)))
+        goto fail;
     return d;
 fail_sub:
     Py_XDECREF(sub);
@@ -1178,9 +1184,13 @@ static PyTypeObject HartType = {
 
 static PyObject *Machine_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kws[] = {"timebase_hz", NULL};
+    static char *kws[] = {"timebase_hz", "jit", NULL};
     uint64_t tb = 10000000;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O&", kws, conv_u64, &tb))
+    PyObject *jit = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O&O", kws, conv_u64, &tb, &jit))
+        return NULL;
+    int jit_on = jit == Py_None ? -1 : PyObject_IsTrue(jit);
+    if (jit_on < -1 || (jit != Py_None && jit_on < 0))
         return NULL;
     if (tb == 0 || tb > (1ull << 40)) {
         PyErr_SetString(PyExc_ValueError, "timebase_hz must be in 1..2**40");
@@ -1197,6 +1207,8 @@ static PyObject *Machine_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
+    if (jit_on >= 0)
+        self->m->jit_on = jit_on && !jit_unavailable_reason();
     return (PyObject *)self;
 }
 
@@ -1724,6 +1736,52 @@ static PyObject *Machine_get_instret(MachineObject *self, void *c)
     return u64(self->m->instret);
 }
 
+/* ---- translator (jit.c): Machine.jit, Machine.jit_unavailable, Machine.jit_stats() ---- */
+
+static PyObject *Machine_get_jit(MachineObject *self, void *c)
+{
+    return PyBool_FromLong(self->m->jit_on);
+}
+static int Machine_set_jit(MachineObject *self, PyObject *v, void *c)
+{
+    bool on;
+    if (set_bool_attr(v, &on))
+        return -1;
+    self->m->jit_on = on && !jit_unavailable_reason(); /* stays off where it cannot work */
+    return 0;
+}
+static PyObject *Machine_get_jit_unavailable(MachineObject *self, void *c)
+{
+    const char *why = jit_unavailable_reason();
+    return why ? PyUnicode_FromString(why) : Py_NewRef(Py_None);
+}
+static PyObject *Machine_jit_stats(MachineObject *self, PyObject *unused)
+{
+    jit_stats_t st;
+    jit_get_stats(self->m, &st);
+    PyObject *d = PyDict_New(), *fl = PyDict_New();
+    if (!d || !fl)
+        goto fail;
+    for (int i = 0; i < JF_COUNT; i++)
+        if (dset(fl, jit_flush_names[i], u64(st.flushes[i])))
+            goto fail;
+    if (dset(d, "blocks", u64(st.blocks)) || dset(d, "live_blocks", u64(st.live_blocks)) ||
+        dset(d, "insns", u64(st.insns)) || dset(d, "code_bytes", u64(st.code_bytes)) ||
+        dset(d, "code_size", u64(st.code_size)) || dset(d, "translate_ns", u64(st.translate_ns)) ||
+        dset(d, "lookups", u64(st.lookups)) || dset(d, "chain_links", u64(st.chain_links)))
+        goto fail;
+    if (PyDict_SetItemString(d, "flushes", fl))
+        goto fail;
+    Py_DECREF(fl);
+    return d;
+fail:
+    Py_XDECREF(d);
+    Py_XDECREF(fl);
+    return NULL;
+}
+
+/* ---- end of translator section ---- */
+
 static PyMethodDef Machine_methods[] = {
     {"add_ram", (PyCFunction)Machine_add_ram, METH_VARARGS, "Add a RAM slot."},
     {"read_phys", (PyCFunction)Machine_read_phys, METH_VARARGS, "Read guest RAM."},
@@ -1745,6 +1803,7 @@ static PyMethodDef Machine_methods[] = {
      "Restore irqchip_state()."},
     {"set_htif", (PyCFunction)(void (*)(void))Machine_set_htif, METH_VARARGS | METH_KEYWORDS,
      "Watch the tohost address (None: off)."},
+    {"jit_stats", (PyCFunction)Machine_jit_stats, METH_NOARGS, "Translator counters."},
     {NULL},
 };
 
@@ -1763,6 +1822,8 @@ static PyGetSetDef Machine_getset[] = {
     {"time", (getter)Machine_get_time, (setter)Machine_set_time, NULL, NULL},
     {"timebase_hz", (getter)Machine_get_timebase, NULL, NULL, NULL},
     {"instret", (getter)Machine_get_instret, NULL, NULL, NULL},
+    {"jit", (getter)Machine_get_jit, (setter)Machine_set_jit, NULL, NULL},
+    {"jit_unavailable", (getter)Machine_get_jit_unavailable, NULL, NULL, NULL},
     {NULL},
 };
 

@@ -94,7 +94,23 @@ __asm__(".text\n"
         "ecall\n"
         "1:\tj 1b\n");
 
+static uint64_t root_satp;
+
+static void run_lower(void) {
+    csr_write(satp, root_satp);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    trap_set_hook(back_to_m);
+    difftest_run_lower((uint64_t)DIFFTEST_PRIV << MSTATUS_MPP_SHIFT);
+    trap_set_hook(NULL);
+    csr_write(satp, 0);
+    __asm__ volatile("sfence.vma" ::: "memory");
+}
+
 static void run_body(void) {
+    if (used) {
+        run_lower();
+        return;
+    }
     uint64_t user = DIFFTEST_PRIV == PRV_U ? PTE_U : 0;
     uint64_t flags = PTE_R | PTE_W | PTE_X | PTE_A | PTE_D | user;
     uint64_t *root = table();
@@ -103,20 +119,23 @@ static void run_body(void) {
     for (uint64_t a = RAM + MEGA; a < RAM + 32 * MEGA; a += MEGA)
         map(root, a, 1, flags);
     uint64_t mode = DIFFTEST_LEVELS == 3 ? SATP_MODE_SV39 : SATP_MODE_SV48;
-    csr_write(satp, (mode << SATP_MODE_SHIFT) | ((uint64_t)root >> 12));
-    __asm__ volatile("sfence.vma" ::: "memory");
-    trap_set_hook(back_to_m);
-    difftest_run_lower((uint64_t)DIFFTEST_PRIV << MSTATUS_MPP_SHIFT);
-    trap_set_hook(NULL);
-    csr_write(satp, 0);
-    __asm__ volatile("sfence.vma" ::: "memory");
+    root_satp = (mode << SATP_MODE_SHIFT) | ((uint64_t)root >> 12);
+    run_lower();
 }
 #else
 static void run_body(void) { difftest_body(); }
 #endif
 
+/* The body runs DIFFTEST_RUNS times (it reloads its registers each time; the
+ * scratch buffer carries over), so a translating core translates it: the
+ * last runs execute translated code. */
+#ifndef DIFFTEST_RUNS
+#define DIFFTEST_RUNS 8
+#endif
+
 int main(void) {
-    run_body();
+    for (int i = 0; i < DIFFTEST_RUNS; i++)
+        run_body();
     for (unsigned i = 1; i < 32; i++)
         item('x', i, 2, difftest_sig_x[i], 16);
     for (unsigned i = 0; i < 32; i++)

@@ -1,6 +1,8 @@
 /*
  * Fuzz the hart core without Python: random instruction words, random register
  * and CSR state, random page tables, several harts and host interventions.
+ * Loops of random instructions run often enough to be translated (jit.c), so
+ * translated code, its side exits and its invalidation are fuzzed too.
  * Built with -fsanitize=address,undefined -fno-sanitize-recover=all by
  * tests/core/test_fuzz.py; any sanitizer report, host fault or changed canary
  * byte fails the run.
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "jit.h"
 
 #define RAM0 0x80000000ull
 #define RAM0_SIZE (256u << 10)
@@ -112,6 +115,35 @@ static void fill_ram(machine_t *m)
     }
 }
 
+/* jal x0, off */
+static uint32_t enc_jal(int32_t off)
+{
+    uint32_t i = (uint32_t)off;
+    return ((i >> 20 & 1) << 31) | ((i >> 1 & 0x3ff) << 21) | ((i >> 11 & 1) << 20) |
+           ((i >> 12 & 0xff) << 12) | 0x6f;
+}
+
+/* Loops of random instructions closed by a backward jump, so code runs often
+ * enough to be translated (and may store into itself); returns a loop start. */
+static uint64_t plant_loops(machine_t *m)
+{
+    ram_slot_t *sl = m->slots[0];
+    uint64_t start = RAM0;
+    for (int k = 0; k < 8; k++) {
+        unsigned len = 1 + (unsigned)below(24);
+        uint64_t off = below(sl->size / 4 - len - 1) * 4;
+        for (unsigned i = 0; i < len; i++) {
+            uint32_t w = random_insn();
+            memcpy(sl->host + off + 4 * i, &w, 4);
+        }
+        uint32_t j = enc_jal(-(int32_t)(4 * len));
+        memcpy(sl->host + off + 4 * len, &j, 4);
+        machine_host_wrote(m, sl->base + off, 4 * len + 4);
+        start = sl->base + off;
+    }
+    return start;
+}
+
 static void random_state(hart_t *h)
 {
     machine_t *m = h->m;
@@ -195,14 +227,19 @@ int main(int argc, char **argv)
     m->btlbs[0] = tlbs[0];
     m->nbtlbs = 1;
 
-    uint64_t exits[EXIT_COUNT] = {0}, insns = 0;
+    uint64_t exits[EXIT_COUNT] = {0}, insns = 0, jit_insns = 0;
     double start = (double)host_ns() / 1e9;
     long it;
     for (it = 0; it < iters; it++) {
         if ((double)host_ns() / 1e9 - start > seconds)
             break;
-        if (it % 16 == 0)
+        if (it % 16 == 0) {
             fill_ram(m);
+            for (int i = 0; i < m->nslots; i++) /* as a host does after writing guest RAM */
+                machine_host_wrote(m, m->slots[i]->base, m->slots[i]->size);
+        }
+        m->jit_on = below(8) != 0;
+        uint64_t loop = plant_loops(m);
         m->sbi_in_vmm = below(4) == 0;
         m->pause_exit = below(2);
         m->pause_window = 1 + (uint32_t)below(3);
@@ -212,8 +249,11 @@ int main(int argc, char **argv)
         slots[below(3)]->dirty_logging = below(2);
         if (below(4) == 0)
             machine_set_clock(m, (int)below(2), 1 + below(200000000));
-        for (int i = 0; i < NHARTS; i++)
+        for (int i = 0; i < NHARTS; i++) {
             random_state(m->harts[i]);
+            if (below(2))
+                m->harts[i]->pc = loop;
+        }
         for (int s = 0; s < 8; s++) {
             hart_t *h = m->harts[below(NHARTS)];
             if (h->mmio_pending)
@@ -227,6 +267,9 @@ int main(int argc, char **argv)
             }
             exits[r]++;
             insns += h->st.instret - before;
+            jit_insns = 0;
+            for (int i = 0; i < NHARTS; i++)
+                jit_insns += m->harts[i]->st.jit_insns;
             switch (below(8)) {
             case 0:
                 machine_host_wrote(m, interesting_addr() & ~7ull, below(64));
@@ -249,10 +292,14 @@ int main(int argc, char **argv)
             canaries_check();
     }
     canaries_check();
-    printf("iterations %ld instructions %llu exits", it, (unsigned long long)insns);
+    printf("iterations %ld instructions %llu translated %llu exits", it,
+           (unsigned long long)insns, (unsigned long long)jit_insns);
     for (int i = 0; i < EXIT_COUNT; i++)
         printf(" %s=%llu", exit_names[i], (unsigned long long)exits[i]);
-    printf("\n");
+    jit_stats_t js;
+    jit_get_stats(m, &js);
+    printf(" blocks %llu full_flushes %llu smc %llu\n", (unsigned long long)js.blocks,
+           (unsigned long long)js.flushes[JF_FULL], (unsigned long long)js.flushes[JF_SMC]);
     for (int i = 0; i < 2; i++)
         tlb_free(tlbs[i]);
     machine_free(m);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 from corerig import RAM_BASE, RigFactory
@@ -156,3 +157,22 @@ def test_fp_mmio_load_is_nan_boxed(rig: RigFactory) -> None:
     assert r.run(5) == core.EXIT_MMIO_READ
     r.hart.complete_mmio_read(f32(2.0))
     assert r.hart.get_f(10) == boxed(2.0)
+
+
+def test_translator_fast_fp_paths_match_softfloat(tmp_path: Path) -> None:
+    """jit.c computes add/sub/mul/div/fma on the host FPU where that is provably
+    the IEEE result; fastfp_check.c compares every such answer with softfloat."""
+    import subprocess
+
+    core = Path(__file__).resolve().parents[2] / "avmm" / "core"
+    exe = tmp_path / "fastfp_check"
+    sources = [str(p) for p in sorted(core.glob("*.c")) if p.name not in ("module.c", "jit.c")]
+    cmd = ["gcc", "-std=gnu11", "-O2", "-ffp-contract=off", f"-I{core}",
+           str(Path(__file__).with_name("fastfp_check.c")), *sources, "-o", str(exe)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    run = subprocess.run([str(exe), "2000000"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    words = run.stdout.split()
+    assert int(words[words.index("bad") + 1]) == 0
+    assert int(words[words.index("fma_fast") + 1]) > 1_000_000  # the fast path was taken

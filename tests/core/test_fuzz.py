@@ -3,6 +3,7 @@
 tests/core/fuzz_core.c links the core's C sources (no Python) with ASan and
 UBSan, feeds random instruction words, register/CSR state and page tables to
 several harts for a bounded time, and checks canary memory outside guest RAM.
+Random loops run often enough to be translated, so the translator is fuzzed too.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def test_random_instructions_and_state_never_crash_the_core(fuzzer: Path) -> Non
         env={
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
             "UBSAN_OPTIONS": "print_stacktrace=1",
+            "AVMM_JIT_CODE_SIZE": "1",  # the smallest translation cache: frequent full flushes
         },
     )
     assert done.returncode == 0, done.stderr[-4000:]
@@ -55,3 +57,5 @@ def test_random_instructions_and_state_never_crash_the_core(fuzzer: Path) -> Non
     instructions = int(words[words.index("instructions") + 1])
     assert iterations > 100
     assert instructions > 100_000
+    assert int(words[words.index("translated") + 1]) > 10_000  # translated code ran
+    assert int(words[words.index("full_flushes") + 1]) > 0  # and its cache filled up

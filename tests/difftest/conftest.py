@@ -21,3 +21,10 @@ def difftest_dir() -> Path:
 def difftest_manifest(difftest_dir: Path) -> dict[str, dict[str, Any]]:
     programs = json.loads((difftest_dir / "programs.json").read_text())
     return {p["name"]: p for p in programs}
+
+
+@pytest.fixture(params=[True, False], ids=["jit", "interp"], autouse=True)
+def jit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every test here runs twice: with the core's translator on, and off (AVMM_JIT=0)."""
+    monkeypatch.setenv("AVMM_JIT", "1" if request.param else "0")
+    return bool(request.param)

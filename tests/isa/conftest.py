@@ -19,3 +19,10 @@ def isa_dir() -> Path:
 def selftest_dir() -> Path:
     """Directory with the runtime's self-test ELFs (guests/lib/selftest)."""
     return build("lib-selftest", quiet=True)
+
+
+@pytest.fixture(params=[True, False], ids=["jit", "interp"], autouse=True)
+def jit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every test here runs twice: with the core's translator on, and off (AVMM_JIT=0)."""
+    monkeypatch.setenv("AVMM_JIT", "1" if request.param else "0")
+    return bool(request.param)

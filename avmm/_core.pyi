@@ -46,6 +46,9 @@ EXIT_NAMES: Final[tuple[str, ...]]  # index = reason: "budget", "mmio_read", ...
 DEBUG_BREAKPOINT: Final[int]  # pc is at a breakpoint set by the VMM; not executed
 DEBUG_STEP: Final[int]  # single step: exactly one instruction retired (or trapped)
 DEBUG_EBREAK: Final[int]  # ebreak while Hart.debug_ebreak; pc is at the ebreak
+DEBUG_WATCHPOINT: Final[int]  # a VMM watchpoint; pc at the access, not performed
+WATCH_LOAD: Final[int]  # watchpoint kinds (a bit mask)
+WATCH_STORE: Final[int]
 
 # ------------------------------------------------------------ privilege modes
 PRIV_U: Final[int]  # 0
@@ -168,8 +171,22 @@ class Hart:
     # --- guest debug
     single_step: bool
     debug_ebreak: bool  # ebreak exits with DEBUG_EBREAK instead of trapping
-    def set_breakpoint(self, vaddr: int) -> None: ...
+    def set_breakpoint(self, vaddr: int) -> None: ...  # at most 64
     def clear_breakpoint(self, vaddr: int) -> None: ...
+    def set_watchpoint(self, vaddr: int, length: int, kind: int) -> None:
+        """Stop before a load/store (``kind``: WATCH_* bits) touching [vaddr, vaddr +
+        length): EXIT_DEBUG with DEBUG_WATCHPOINT. At most 16; the VMM's own, apart
+        from the guest's Sdtrig triggers (tselect 0..3). Run again: that access goes
+        ahead once."""
+    def clear_watchpoint(self, vaddr: int, length: int, kind: int) -> None: ...
+    @property
+    def debug_addr(self) -> int: ...  # DEBUG_WATCHPOINT: the watchpoint's vaddr
+    @property
+    def debug_write(self) -> bool: ...  # DEBUG_WATCHPOINT: the access was a store
+    @property
+    def debug_active(self) -> bool:
+        """Breakpoints, watchpoints, single step, ebreak exits or armed guest
+        triggers: the hart runs in the interpreter (core.h hart_debug_active)."""
     # --- whole hart as plain data, and counters
     def state(self) -> dict[str, object]:
         """x, f, pc, priv, csr (name -> value), mip_sw, mtimecmp, stimecmp, lines,

@@ -954,9 +954,11 @@ L_AMO:
     if (unlikely(r)) {
         if (r == MEM_EXC)
             goto trap;
-        pc += d->len;
-        n++;
-        goto exit; /* HTIF */
+        if (h->exit_reason != EXIT_DEBUG) { /* HTIF; a watchpoint stops before the AMO */
+            pc += d->len;
+            n++;
+        }
+        goto exit;
     }
     NEXT();
 
@@ -1154,6 +1156,8 @@ L_EBREAK:
 load_fail:
     if (r == MEM_EXC)
         goto trap;
+    if (h->exit_reason == EXIT_DEBUG)
+        goto exit; /* a watchpoint: the load has not happened */
     /* MMIO read: the load retires when the VMM supplies the value */
     h->mmio_pending = true;
     h->mmio_rd = (int)lrd;
@@ -1165,6 +1169,8 @@ load_fail:
 store_fail:
     if (r == MEM_EXC)
         goto trap;
+    if (h->exit_reason == EXIT_DEBUG)
+        goto exit; /* a watchpoint: the store has not happened */
     pc += d->len; /* the store retired */
     n++;
     if (r == MEM_RECHECK)

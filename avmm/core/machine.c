@@ -181,6 +181,8 @@ void hart_reset(hart_t *h, uint64_t pc, int priv)
     h->exit_reason = EXIT_BUDGET;
     h->debug_cause = DEBUG_NONE;
     h->bp_resume = false;
+    h->wp_resume = false;
+    trig_reset(h);
     h->error[0] = 0;
     (void)m;
 }

@@ -86,6 +86,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop the VMs after SECONDS of wall time and exit with status 1",
     )
+    debug = run.add_argument_group("debugging (the first VM)")
+    debug.add_argument(
+        "--gdb",
+        nargs="?",
+        const="127.0.0.1:1234",
+        metavar="ADDR",
+        help="serve gdb's remote protocol on ADDR: HOST:PORT, :PORT or unix:PATH "
+        "(default 127.0.0.1:1234)",
+    )
+    debug.add_argument(
+        "--gdb-wait",
+        action="store_true",
+        help="run no instruction until gdb continues (implies --gdb)",
+    )
+    debug.add_argument("-s", dest="gdb_s", action="store_true", help="QEMU's -s: --gdb :1234")
+    debug.add_argument("-S", dest="gdb_wait_s", action="store_true", help="QEMU's -S: --gdb-wait")
     quick = run.add_argument_group("quick launch without a config file")
     quick.add_argument(
         "--kernel",
@@ -155,6 +171,7 @@ def _load(args: argparse.Namespace) -> Any:
     overrides = list(args.overrides)
     if getattr(args, "console", None):
         overrides += _console_overrides(args.console)
+    overrides += _gdb_overrides(args)
     if args.config is not None:
         if getattr(args, "kernel", None) is not None:
             raise ConfigError("--kernel", "give either a config file or --kernel, not both")
@@ -205,6 +222,26 @@ def _is_elf(path: Path) -> bool:
             return f.read(4) == b"\x7fELF"
     except OSError:
         return False  # config validation names the missing file
+
+
+def _gdb_overrides(args: argparse.Namespace) -> list[str]:
+    """--gdb, --gdb-wait, -s, -S as overrides of the first VM's [vm.gdb]."""
+    listen = getattr(args, "gdb", None)
+    if getattr(args, "gdb_s", False):
+        if listen is not None:
+            raise ConfigError("-s", "give either -s or --gdb ADDR")
+        listen = "127.0.0.1:1234"
+    wait = getattr(args, "gdb_wait", False) or getattr(args, "gdb_wait_s", False)
+    if listen is None and not wait:
+        return []
+    if listen is not None:
+        from avmm.gdb.server import Listen
+
+        Listen.parse(listen, "--gdb")  # a bad address is named by its flag
+    out = [f"vm[0].gdb.listen={json.dumps(listen or '127.0.0.1:1234')}"]
+    if wait:
+        out.append("vm[0].gdb.wait=true")
+    return out
 
 
 def _console_overrides(spec: str) -> list[str]:

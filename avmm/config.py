@@ -140,6 +140,28 @@ class ConsoleConfig:
     port: int = attrs.field(default=0, validator=_port)  # tcp backend
 
 
+_GDB_LISTEN = re.compile(r"^(unix:.+|(tcp:)?([\w.\-]*|\[[0-9a-fA-F:]+\]):?\d{1,5})$")
+
+
+def _gdb_listen(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
+    if not _GDB_LISTEN.match(value):
+        raise FieldError(attr.name, f'"{value}" is not HOST:PORT, :PORT, PORT or unix:PATH')
+
+
+def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise FieldError(attr.name, f"{value} must be at least 0")
+
+
+@attrs.frozen
+class GdbConfig:
+    """A gdb remote protocol server for the VM (``[vm.gdb]``)."""
+
+    listen: str = attrs.field(default="127.0.0.1:1234", validator=_gdb_listen)
+    wait: bool = False  # no instruction runs until a debugger continues (QEMU's -S)
+    idle_timeout: float = attrs.field(default=0.0, validator=_non_negative)  # seconds, 0: none
+
+
 @attrs.frozen
 class BootConfig:
     """Direct boot (the kernel starts in S-mode, avmm answers SBI) or firmware boot
@@ -199,6 +221,7 @@ class VmConfig:
     nets: tuple[NetConfig, ...] = ()
     rng: bool = False
     virtio_console: bool = False
+    gdb: GdbConfig | None = None
 
     @memory.validator
     def _memory(self, attr: attrs.Attribute[Size], value: Size) -> None:

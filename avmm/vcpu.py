@@ -518,17 +518,32 @@ class Vcpu:
     def set_guest_debug(
         self, *, single_step: bool | None = None, ebreak: bool | None = None
     ) -> None:
-        """KVM_SET_GUEST_DEBUG: single-step and/or ``ebreak`` exits to the caller."""
+        """KVM_SET_GUEST_DEBUG: single-step and/or ``ebreak`` exits to the caller.
+
+        With any of these, breakpoints or watchpoints set, ``run()`` returns a
+        :class:`~avmm.exits.DebugExit` when one is hit (``Vm.run`` hands it to its
+        ``debugger``, or ends). Breakpoints and watchpoints are the VMM's: guest
+        memory is not patched and the guest's own triggers (Sdtrig) stay its own.
+        """
         if single_step is not None:
             self.hart.single_step = single_step
         if ebreak is not None:
             self.hart.debug_ebreak = ebreak
 
     def set_breakpoint(self, vaddr: int) -> None:
+        """Stop before executing ``vaddr`` (DEBUG_BREAKPOINT); run() again passes it."""
         self.hart.set_breakpoint(vaddr)
 
     def clear_breakpoint(self, vaddr: int) -> None:
         self.hart.clear_breakpoint(vaddr)
+
+    def set_watchpoint(self, vaddr: int, length: int, *, load: bool, store: bool) -> None:
+        """Stop before a load and/or store touching [vaddr, vaddr + length)
+        (DEBUG_WATCHPOINT); run() again performs that access."""
+        self.hart.set_watchpoint(vaddr, length, _watch_kind(load, store))
+
+    def clear_watchpoint(self, vaddr: int, length: int, *, load: bool, store: bool) -> None:
+        self.hart.clear_watchpoint(vaddr, length, _watch_kind(load, store))
 
     # --------------------------------------------------------------- stats
 
@@ -567,6 +582,13 @@ _MSTATUS = _core.CSRS["mstatus"]
 def _in_trap_from_below(hart: _core.Hart) -> bool:
     """In M-mode, entered by a trap from S or U that has not returned (mstatus.MPP)."""
     return (hart.get_csr(_MSTATUS) >> 11) & 3 != _core.PRIV_M
+
+
+def _watch_kind(load: bool, store: bool) -> int:
+    kind = (_core.WATCH_LOAD if load else 0) | (_core.WATCH_STORE if store else 0)
+    if not kind:
+        raise ValueError("a watchpoint watches loads, stores or both")
+    return kind
 
 
 def _csr_number(csr: int | str) -> int:

@@ -197,7 +197,7 @@ class Session:
         try:
             await self.target.stop()  # all-stop: a client always finds the VM stopped
             threads = self.target.threads
-            self.last_stop = StopEvent(threads[0] if threads else 0, StopKind.INTERRUPT)
+            self.last_stop = StopEvent(threads[0] if threads else 0, StopKind.ATTACHED)
             await self._serve()
         except _ClientGone:
             pass
@@ -239,7 +239,16 @@ class Session:
     def _write(self, data: bytes) -> None:
         if self.writer.is_closing():
             raise _ClientGone
-        self.writer.write(data)
+        try:
+            self.writer.write(data)
+        except (ConnectionError, OSError) as err:
+            raise _ClientGone from err
+
+    async def _drain(self) -> None:
+        try:
+            await self.writer.drain()
+        except (ConnectionError, OSError) as err:
+            raise _ClientGone from err
 
     def send(self, payload: bytes) -> None:
         self.last_reply = frame(payload)
@@ -265,7 +274,7 @@ class Session:
             reply = await self._dispatch(item.data)
             if reply is not None:
                 self.send(reply)
-            await self.writer.drain()
+            await self._drain()
             if self.killed or self.detached:
                 return
             if self.last_stop is not None and self.last_stop.kind is StopKind.EXITED:

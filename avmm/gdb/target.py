@@ -35,6 +35,7 @@ class StopKind(enum.Enum):
     STEP = "step"
     WATCH = "watch"  # addr, watch say which watchpoint
     INTERRUPT = "interrupt"  # Ctrl-C, or a stop the debugger asked for
+    ATTACHED = "attached"  # how a client finds the VM when it connects
     EXITED = "exited"  # the VM ended; code is its exit code
 
 

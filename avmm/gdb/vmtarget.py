@@ -41,6 +41,7 @@ class VmDebugTarget:
         self._running: set[int] = set()  # resumed by the debugger, not parked since
         self._pause_sent: set[int] = set()  # a pause request not yet seen by on_exit
         self._pending: dict[int, StopEvent] = {}  # stops not reported yet
+        self._resumed: set[int] = set()  # the threads of the last resume()
         self._breakpoints: dict[int, set[bool]] = {}  # addr -> {hardware?}
         self._watchpoints: dict[tuple[int, int], set[WatchKind]] = {}
         self._interrupted = False
@@ -290,6 +291,7 @@ class VmDebugTarget:
 
     def resume(self, actions: Mapping[int, Action]) -> None:
         self._interrupted = False
+        self._resumed = set(actions)
         for thread, action in actions.items():
             event = self._pending.pop(thread, None)
             if event is not None and self._still_valid(event, action):
@@ -339,8 +341,9 @@ class VmDebugTarget:
         return event
 
     def _take_pending(self) -> StopEvent | None:
+        """A stop of a thread gdb resumed (others keep theirs for a later resume)."""
         for thread in sorted(self._pending):
-            if thread in self._parked:
+            if thread in self._resumed and thread in self._parked:
                 return self._pending.pop(thread)
         return None
 

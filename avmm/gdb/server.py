@@ -120,7 +120,7 @@ class GdbServer:
             try:
                 self._server = await asyncio.start_server(self._accept, listen.host, listen.port)
             except OSError as err:
-                raise ConfigError("gdb.listen", f"cannot listen on {listen}: {err}") from None
+                raise ConfigError("vm.gdb.listen", f"cannot listen on {listen}: {err}") from None
             sock = self._server.sockets[0].getsockname()
             self.address = f"{sock[0]}:{sock[1]}"
 

@@ -30,7 +30,7 @@ import attrs
 from avmm import _core
 from avmm.errors import CoreError
 from avmm.events import ExitEvent, HsmEvent
-from avmm.exits import Exit, Interrupted, StopReason
+from avmm.exits import DebugExit, Exit, Interrupted, StopReason
 from avmm.handlers import handle_exit
 from avmm.sbi import RFENCE_MAX_PAGES, HsmState, TlbFlush, enter_supervisor
 
@@ -218,6 +218,11 @@ class Vcpu:
             if publish_exits:
                 events.publish(ExitEvent(vm.name, self.index, _EXIT_NAMES[reason], hart.pc))
             result = handle_exit(self, reason)
+            if result is None and reason in _IN_PLACE and hart.single_step:
+                # a single step ends with its instruction, even one completed in place
+                if self._mmio_read_size:
+                    self._finish_mmio_read()
+                result = DebugExit(self.index, _core.DEBUG_STEP, hart.pc)
             if (
                 result is not None
                 or reason not in _IN_PLACE

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -188,7 +187,6 @@ class Session:
         self.killed = False
         self.detached = False
         self._get: asyncio.Task[Item | None] | None = None
-        self._handlers: dict[str, Callable[[bytes], bytes]] = {}
 
     # ------------------------------------------------------------ plumbing
 
@@ -284,7 +282,7 @@ class Session:
 
     async def _dispatch(self, data: bytes) -> bytes | None:
         try:
-            if data in (b"c", b"s") or data[:1] in (b"c", b"s", b"C", b"S"):
+            if data[:1] in (b"c", b"s", b"C", b"S"):
                 return await self._legacy_resume(data)
             if data.startswith(b"vCont;"):
                 return await self._vcont(data[6:])

@@ -2,7 +2,7 @@
  * through HTIF with counter + magic (1): 7 when nobody interferes. `spin` loops
  * forever, counting in `ticks` (for tests that need a guest that keeps running). */
 .option norvc
-.globl _start, work, poke, spin
+.globl _start, work, poke, mmio, spin
 .text
 _start:
     la t0, counter
@@ -20,6 +20,10 @@ poke:
     add a3, a1, a2
     slli a3, a3, 1
     ori a3, a3, 1
+    li t4, 0x10000000
+mmio:
+    sb a3, 7(t4)        /* the UART's scratch register: an MMIO exit */
+    lbu t5, 7(t4)
     la t1, tohost
     sd a3, 0(t1)
 1:  j 1b

@@ -83,6 +83,19 @@ continue
     assert avmm.finish() == 7
 
 
+def test_stepping_over_mmio_accesses_moves_one_instruction(prog: Path, tmp_path: Path) -> None:
+    avmm = start(prog, tmp_path, "--gdb-wait")
+    out = run_gdb(
+        avmm.address,
+        prog,
+        "break *mmio\ncontinue\nstepi\np (long)$pc - (long)&mmio\nstepi\np $t5 == ($a3 & 0xff)\n"
+        "p (long)$pc - (long)&mmio\ncontinue\n",
+    )
+    # the store, then the load with its value: one instruction each
+    assert "$1 = 4\n" in out and "$2 = 1\n$3 = 8\n" in out, out
+    assert avmm.finish() == 7
+
+
 def test_a_second_client_is_refused_and_a_vanished_client_resumes_the_vm(
     prog: Path, tmp_path: Path
 ) -> None:

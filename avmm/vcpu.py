@@ -241,6 +241,8 @@ class Vcpu:
                 self._finish_mmio_read()
             reentries += 1
         seconds = time.perf_counter() - t0
+        if vm.tracer is not None:
+            vm.tracer.drain(self)
         counters = self.counters
         counters.slice_buckets[bisect_left(SLICE_BUCKETS, seconds)] += 1
         counters.slice_seconds += seconds

@@ -76,6 +76,12 @@ class DebugHook(Protocol):
     def on_stop(self) -> None: ...  # the VM is being stopped: let held vCPUs go
 
 
+class TraceHook(Protocol):
+    """A tracer (avmm.trace): drains what a vCPU's core traced, after each slice."""
+
+    def drain(self, vcpu: Vcpu) -> None: ...
+
+
 @attrs.frozen
 class VmResult:
     """How a VM ended: the terminal exit and the exit code it means."""
@@ -184,6 +190,7 @@ class Vm:
         self._resume = asyncio.Event()
         self._resume.set()
         self.debugger: DebugHook | None = None
+        self.tracer: TraceHook | None = None
 
     def __repr__(self) -> str:
         return f"<Vm {self.name} vcpus={len(self.vcpus)}>"

@@ -52,7 +52,15 @@ enum {
     DEBUG_STEP = 2,
     DEBUG_EBREAK = 3,
     DEBUG_WATCHPOINT = 4, /* h->debug_addr, h->debug_write say which access */
+    DEBUG_TRACE = 5,      /* the trace buffer is full: drain it and run again */
 };
+/* what a hart traces into its buffer (trace.c) */
+enum { TRACE_TRAPS = 1, TRACE_INSNS = 2 };
+enum { TR_INSN = 0, TR_TRAP = 1, TR_IRQ = 2 };
+typedef struct trace_rec {
+    uint64_t pc, a, b; /* insn: raw bits; trap: cause, tval; irq: cause */
+    uint8_t kind, from, to;
+} trace_rec_t;
 /* kinds of a VMM watchpoint (bit mask) */
 enum { WATCH_LOAD = 1, WATCH_STORE = 2 };
 enum { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
@@ -292,6 +300,13 @@ struct hart {
     /* anything armed that the slow paths must check (guest triggers or watchpoints) */
     bool watch_fetch, watch_data;
 
+    /* traces (trace.c): off unless trace_flags */
+    unsigned trace_flags;
+    uint64_t trace_lo, trace_hi; /* instructions: pc in [lo, hi] */
+    trace_rec_t *trace_buf;
+    uint32_t trace_cap, trace_len;
+    uint64_t trace_lost; /* trap records dropped on a full buffer */
+
     /* exception being raised */
     uint64_t exc_cause, exc_tval;
 
@@ -338,7 +353,8 @@ struct machine {
  * check them. */
 static inline bool hart_debug_active(hart_t *h)
 {
-    return h->single_step || h->debug_ebreak || h->nbps || h->watch_fetch || h->watch_data;
+    return h->single_step || h->debug_ebreak || h->nbps || h->watch_fetch || h->watch_data ||
+           (h->trace_flags & TRACE_INSNS);
 }
 
 /* ------------------------------------------------------------ machine.c */
@@ -487,6 +503,13 @@ bool trig_data_page_quiet(hart_t *h, uint64_t va, int acc);
 /* a breakpoint trap into M-mode (tcontrol.MPTE = MTE, MTE = 0) and mret */
 void trig_trap_to_m(hart_t *h);
 void trig_mret(hart_t *h);
+
+/* ------------------------------------------------------------ trace.c */
+/* flags 0 turns tracing off and frees the buffer; false when out of memory */
+bool trace_set(hart_t *h, unsigned flags, uint64_t lo, uint64_t hi, uint32_t capacity);
+void trace_trap(hart_t *h, uint64_t pc, uint64_t cause, uint64_t tval, bool irq, int from);
+/* record a fetched instruction; false when the buffer is full (nothing recorded) */
+bool trace_insn(hart_t *h, uint64_t pc, uint32_t insn);
 
 /* ------------------------------------------------------------ irqchip.c */
 bool clint_hit(machine_t *m, uint64_t pa);

@@ -174,6 +174,8 @@ void hart_take_trap(hart_t *h, uint64_t cause, uint64_t tval, bool irq)
     bool to_s = h->priv <= PRIV_S && cause < 64 && ((deleg >> cause) & 1);
     uint64_t xcause = cause | (irq ? 1ull << 63 : 0);
     uint64_t s = h->mstatus;
+    uint64_t from_pc = h->pc;
+    int from = h->priv;
     h->wp_resume = false;
     if (irq)
         h->st.interrupts[cause & 15]++;
@@ -202,6 +204,8 @@ void hart_take_trap(hart_t *h, uint64_t cause, uint64_t tval, bool irq)
         uint64_t base = h->mtvec & ~3ull;
         h->pc = ((h->mtvec & 1) && irq) ? base + 4 * cause : base;
     }
+    if (unlikely(h->trace_flags & TRACE_TRAPS))
+        trace_trap(h, from_pc, cause, tval, irq, from);
 }
 
 /* MEM_OK or MEM_EXC (illegal instruction; the caller sets tval) */

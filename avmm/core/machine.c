@@ -45,8 +45,10 @@ void machine_free(machine_t *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->nharts; i++)
+    for (int i = 0; i < m->nharts; i++) {
+        free(m->harts[i]->trace_buf);
         free(m->harts[i]);
+    }
     free(m->plic);
     free(m->btlbs);
     free(m->dc);

@@ -586,6 +586,14 @@ int mem_fetch_slow(hart_t *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
         }
     }
     *insn = lo;
+    if (unlikely(h->trace_flags & TRACE_INSNS)) {
+        if (!trace_insn(h, pc, lo)) {
+            h->exit_reason = EXIT_DEBUG;
+            h->debug_cause = DEBUG_TRACE;
+            return MEM_EXIT;
+        }
+        return MEM_OK; /* no fast path: every fetch comes here */
+    }
     if (!bp_in_page(h, pc) && trig_fetch_page_quiet(h, pc)) {
         fc_install(h, ACC_FETCH, pc, page);
         *page_va = pc & PAGE_MASK;

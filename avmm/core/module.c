@@ -759,7 +759,7 @@ static PyObject *Hart_clear_breakpoint(HartObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* ---- guest debug: watchpoints, debug exit details (issue 11) ---- */
+/* ---- guest debug and traces: watchpoints, debug exit details, trace buffers (issue 11) ---- */
 
 static PyObject *Hart_set_watchpoint(HartObject *self, PyObject *args)
 {
@@ -824,7 +824,52 @@ static PyObject *Hart_get_debug_active(HartObject *self, void *c)
     return PyBool_FromLong(hart_debug_active(h));
 }
 
-/* ---- end of guest debug ---- */
+static PyObject *Hart_set_trace(HartObject *self, PyObject *args, PyObject *kw)
+{
+    HART(self);
+    static char *kws[] = {"flags", "lo", "hi", "capacity", NULL};
+    unsigned flags, capacity = 4096;
+    uint64_t lo = 0, hi = UINT64_MAX;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "I|O&O&I", kws, &flags, conv_u64, &lo, conv_u64,
+                                     &hi, &capacity))
+        return NULL;
+    if (flags & ~(unsigned)(TRACE_TRAPS | TRACE_INSNS) || capacity > (1u << 24)) {
+        PyErr_SetString(PyExc_ValueError, "flags are TRACE_* bits; capacity at most 2**24");
+        return NULL;
+    }
+    if (!trace_set(h, flags, lo, hi, capacity))
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyObject *Hart_take_trace(HartObject *self, PyObject *unused)
+{
+    HART(self);
+    PyObject *out = PyList_New(h->trace_len);
+    if (!out)
+        return NULL;
+    for (uint32_t i = 0; i < h->trace_len; i++) {
+        trace_rec_t *r = &h->trace_buf[i];
+        PyObject *t = Py_BuildValue("(iKKKii)", r->kind, (unsigned long long)r->pc,
+                                    (unsigned long long)r->a, (unsigned long long)r->b, r->from,
+                                    r->to);
+        if (!t) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, t);
+    }
+    h->trace_len = 0;
+    return out;
+}
+
+static PyObject *Hart_get_trace_lost(HartObject *self, void *c)
+{
+    HART(self);
+    return u64(h->trace_lost);
+}
+
+/* ---- end of guest debug and traces ---- */
 
 /* CSRs that are views or shadows of others: in state() for reading, not restored */
 static bool csr_derived(int num)
@@ -1203,6 +1248,9 @@ static PyMethodDef Hart_methods[] = {
      "Add a watchpoint (vaddr, length, WATCH_* kind)."},
     {"clear_watchpoint", (PyCFunction)Hart_clear_watchpoint, METH_VARARGS,
      "Remove kinds of a watchpoint."},
+    {"set_trace", (PyCFunction)(void (*)(void))Hart_set_trace, METH_VARARGS | METH_KEYWORDS,
+     "Trace traps and/or instructions into a buffer."},
+    {"take_trace", (PyCFunction)Hart_take_trace, METH_NOARGS, "Drain the trace buffer."},
     {"state", (PyCFunction)Hart_state, METH_NOARGS, "The whole hart as plain data."},
     {"set_state", (PyCFunction)Hart_set_state, METH_VARARGS, "Restore state()."},
     {"stats", (PyCFunction)Hart_stats, METH_NOARGS, "Counters."},
@@ -1225,6 +1273,7 @@ static PyGetSetDef Hart_getset[] = {
     {"debug_addr", (getter)Hart_get_debug_addr, NULL, NULL, NULL},
     {"debug_write", (getter)Hart_get_debug_write, NULL, NULL, NULL},
     {"debug_active", (getter)Hart_get_debug_active, NULL, NULL, NULL},
+    {"trace_lost", (getter)Hart_get_trace_lost, NULL, NULL, NULL},
     {"error", (getter)Hart_get_error, NULL, NULL, NULL},
     {"single_step", (getter)Hart_get_single_step, (setter)Hart_set_single_step, NULL, NULL},
     {"debug_ebreak", (getter)Hart_get_debug_ebreak, (setter)Hart_set_debug_ebreak, NULL, NULL},
@@ -1874,6 +1923,8 @@ PyMODINIT_FUNC PyInit__core(void)
         {"DEBUG_EBREAK", DEBUG_EBREAK},
         {"DEBUG_WATCHPOINT", DEBUG_WATCHPOINT}, {"WATCH_LOAD", WATCH_LOAD},
         {"WATCH_STORE", WATCH_STORE},
+        {"DEBUG_TRACE", DEBUG_TRACE}, {"TRACE_TRAPS", TRACE_TRAPS}, {"TRACE_INSNS", TRACE_INSNS},
+        {"TR_INSN", TR_INSN}, {"TR_TRAP", TR_TRAP}, {"TR_IRQ", TR_IRQ},
         {"PRIV_U", PRIV_U}, {"PRIV_S", PRIV_S}, {"PRIV_M", PRIV_M},
         {"MIP_SSIP", (long)MIP_SSIP}, {"MIP_MSIP", (long)MIP_MSIP},
         {"MIP_STIP", (long)MIP_STIP}, {"MIP_MTIP", (long)MIP_MTIP},

@@ -13,7 +13,7 @@ import pytest
 from avmm.errors import ConfigError
 from avmm.gdb.packets import Ack, BadPacket, Interrupt, Packet, PacketReader, escape, unescape
 from avmm.gdb.server import Listen
-from tests.gdb.gdbrig import Avmm, Rsp
+from tests.gdb.gdbrig import Avmm, Rsp, closed_by_peer
 
 TICKS = 0x8000_1020  # the `ticks` variable of prog.S (.data at 0x80001000)
 
@@ -182,3 +182,43 @@ def test_random_and_malformed_packets_never_crash_or_hang_the_vm(running: Avmm) 
         rsp.close()
     assert "Traceback" not in running.stderr, running.stderr
     assert "session failed" not in running.stderr, running.stderr
+
+
+def test_an_idle_client_is_dropped_and_the_vm_runs_on(spin: Path, tmp_path: Path) -> None:
+    avmm = Avmm(
+        ["--kernel", str(spin), "--gdb", "127.0.0.1:0", "--set", "vm[0].gdb.idle_timeout=0.5"],
+        tmp_path,
+    )
+    try:
+        rsp = Rsp(*avmm.host_port())
+        first = ticks(rsp)
+        assert closed_by_peer(rsp.sock, guard=10)
+        rsp.close()
+        again = Rsp.attach(*avmm.host_port())
+        assert ticks(again) > first
+        again.close()
+        assert "idle for 0.5s: dropped" in avmm.stderr
+    finally:
+        avmm.kill()
+
+
+def test_stepping_one_vcpu_leaves_the_others_stopped(spin: Path, tmp_path: Path) -> None:
+    avmm = Avmm(["--kernel", str(spin), "--vcpus", "2", "--gdb", "127.0.0.1:0"], tmp_path)
+    try:
+        rsp = Rsp(*avmm.host_port())
+        assert rsp.ask(b"qfThreadInfo") == b"m1,2"
+        assert rsp.ask(b"Hg2") == b"OK"
+        other = rsp.ask(b"p20")
+        assert rsp.ask(b"Hg1") == b"OK"
+        mine = rsp.ask(b"p20")
+        for _ in range(5):
+            assert rsp.ask(b"vCont;s:1") == b"T05thread:1;"
+        assert rsp.ask(b"p20") != mine
+        assert rsp.ask(b"Hg2") == b"OK" and rsp.ask(b"p20") == other
+        assert rsp.ask(b"vCont;s:2;c") == b"T05thread:2;"  # gdb asks for the others too
+        assert rsp.ask(b"qThreadExtraInfo,2") == b"vcpu1 M-mode started".hex().encode()
+        rsp.send(b"k")
+        rsp.close()
+        assert avmm.finish() == 0
+    finally:
+        avmm.kill()

@@ -45,6 +45,19 @@ def test_reader_frames_acks_interrupts_and_rejects_bad_packets() -> None:
     assert unescape(escape(b"a$b#c}d*e")) == b"a$b#c}d*e"
 
 
+def test_reader_survives_random_bytes_with_a_bounded_buffer() -> None:
+    rnd = random.Random(5)
+    reader = PacketReader(max_size=64)
+    alphabet = b"$#}*+-\x03abc0123456789"
+    for _ in range(2000):
+        chunk = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(1, 200)))
+        for item in reader.feed(chunk):
+            assert isinstance(item, Packet | BadPacket | Ack | Interrupt)
+            if isinstance(item, Packet):
+                assert len(item.data) <= 64 * 100  # run-length expansion of at most 64 bytes
+        assert len(reader._buf) <= 64 + 3
+
+
 def test_listen_addresses() -> None:
     assert Listen.parse("1234") == Listen("127.0.0.1", 1234)
     assert Listen.parse(":1234") == Listen("127.0.0.1", 1234)

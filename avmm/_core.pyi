@@ -46,6 +46,15 @@ EXIT_NAMES: Final[tuple[str, ...]]  # index = reason: "budget", "mmio_read", ...
 DEBUG_BREAKPOINT: Final[int]  # pc is at a breakpoint set by the VMM; not executed
 DEBUG_STEP: Final[int]  # single step: exactly one instruction retired (or trapped)
 DEBUG_EBREAK: Final[int]  # ebreak while Hart.debug_ebreak; pc is at the ebreak
+DEBUG_WATCHPOINT: Final[int]  # a VMM watchpoint; pc at the access, not performed
+WATCH_LOAD: Final[int]  # watchpoint kinds (a bit mask)
+WATCH_STORE: Final[int]
+DEBUG_TRACE: Final[int]  # the trace buffer is full: Hart.take_trace() and run again
+TRACE_TRAPS: Final[int]  # Hart.set_trace flags: traps and interrupts taken...
+TRACE_INSNS: Final[int]  # ...and fetched instructions (no fetch fast path while on)
+TR_INSN: Final[int]  # record kinds of Hart.take_trace()
+TR_TRAP: Final[int]
+TR_IRQ: Final[int]
 
 # ------------------------------------------------------------ privilege modes
 PRIV_U: Final[int]  # 0
@@ -173,8 +182,30 @@ class Hart:
     # --- guest debug
     single_step: bool
     debug_ebreak: bool  # ebreak exits with DEBUG_EBREAK instead of trapping
-    def set_breakpoint(self, vaddr: int) -> None: ...
+    def set_breakpoint(self, vaddr: int) -> None: ...  # at most 64
     def clear_breakpoint(self, vaddr: int) -> None: ...
+    def set_watchpoint(self, vaddr: int, length: int, kind: int) -> None:
+        """Stop before a load/store (``kind``: WATCH_* bits) touching [vaddr, vaddr +
+        length): EXIT_DEBUG with DEBUG_WATCHPOINT. At most 16; the VMM's own, apart
+        from the guest's Sdtrig triggers (tselect 0..3). Run again: that access goes
+        ahead once."""
+    def clear_watchpoint(self, vaddr: int, length: int, kind: int) -> None: ...
+    @property
+    def debug_addr(self) -> int: ...  # DEBUG_WATCHPOINT: the watchpoint's vaddr
+    @property
+    def debug_write(self) -> bool: ...  # DEBUG_WATCHPOINT: the access was a store
+    def set_trace(self, flags: int, lo: int = 0, hi: int = 2**64 - 1, capacity: int = 4096) -> None:
+        """Trace TRACE_* events into a buffer of ``capacity`` records; instructions
+        only with lo <= pc <= hi. flags 0: off (the buffer is freed)."""
+    def take_trace(self) -> list[tuple[int, int, int, int, int, int]]:
+        """Drain the buffer: (kind, pc, a, b, from_priv, to_priv) per record; a is
+        the raw instruction (TR_INSN) or the cause, b the tval (TR_TRAP)."""
+    @property
+    def trace_lost(self) -> int: ...  # trap records dropped on a full buffer
+    @property
+    def debug_active(self) -> bool:
+        """Breakpoints, watchpoints, single step, ebreak exits or armed guest
+        triggers: the hart runs in the interpreter (core.h hart_debug_active)."""
     # --- whole hart as plain data, and counters
     def state(self) -> dict[str, object]:
         """x, f, pc, priv, csr (name -> value), mip_sw, mtimecmp, stimecmp, lines,

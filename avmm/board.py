@@ -24,7 +24,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -58,6 +58,9 @@ from avmm.layout import (
 )
 from avmm.layout import describe as describe_config
 from avmm.vm import Vm, VmResult
+
+if TYPE_CHECKING:
+    from avmm.gdb import GdbServer
 
 _log = logging.getLogger("avmm.board")
 
@@ -215,6 +218,7 @@ class Board:
         reboot as its result (a guest that reboots in a loop).
         """
         vm = self._built()
+        gdb = await self._gdb(vm)
         try:
             while True:
                 result = await vm.run()
@@ -226,8 +230,23 @@ class Board:
                 await self.reboot()
         finally:
             await self.flush()
+            if gdb is not None:
+                await gdb.close()
         self.result = result
         return result
+
+    async def _gdb(self, vm: Vm) -> GdbServer | None:
+        """The gdb server of ``[vm.gdb]``, listening before the first instruction."""
+        config = self.config.gdb
+        if config is None:
+            return None
+        from avmm.gdb import Listen, serve
+
+        listen = Listen.parse(config.listen, "vm.gdb.listen")
+        server = await serve(vm, listen, wait=config.wait, idle_timeout=config.idle_timeout or None)
+        waiting = ", waiting for it to start the VM" if config.wait else ""
+        self._notify(f"avmm: {vm.name}: gdb server at {server.address}{waiting}")
+        return server
 
     async def reboot(self) -> None:
         """Restart the machine from its boot state: device work finished, devices and

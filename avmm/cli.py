@@ -86,6 +86,31 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop the VMs after SECONDS of wall time and exit with status 1",
     )
+    debug = run.add_argument_group("debugging (the first VM)")
+    debug.add_argument(
+        "--gdb",
+        nargs="?",
+        const="127.0.0.1:1234",
+        metavar="ADDR",
+        help="serve gdb's remote protocol on ADDR: HOST:PORT, :PORT or unix:PATH "
+        "(default 127.0.0.1:1234)",
+    )
+    debug.add_argument(
+        "--gdb-wait",
+        action="store_true",
+        help="run no instruction until gdb continues (implies --gdb)",
+    )
+    debug.add_argument("-s", dest="gdb_s", action="store_true", help="QEMU's -s: --gdb :1234")
+    debug.add_argument("-S", dest="gdb_wait_s", action="store_true", help="QEMU's -S: --gdb-wait")
+    trace = run.add_argument_group("traces (QEMU's -d), as JSON lines")
+    trace.add_argument(
+        "--trace",
+        metavar="EVENTS",
+        help="comma-separated: exits, interrupts, traps, sbi, mmio, insns, or all",
+    )
+    trace.add_argument("--trace-file", type=Path, metavar="PATH", help="default avmm-trace.jsonl")
+    trace.add_argument("--trace-vcpus", metavar="N,...", help="only these vCPUs")
+    trace.add_argument("--trace-range", metavar="LO-HI", help="only addresses in [LO, HI]")
     quick = run.add_argument_group("quick launch without a config file")
     quick.add_argument(
         "--kernel",
@@ -155,6 +180,8 @@ def _load(args: argparse.Namespace) -> Any:
     overrides = list(args.overrides)
     if getattr(args, "console", None):
         overrides += _console_overrides(args.console)
+    overrides += _gdb_overrides(args)
+    overrides += _trace_overrides(args)
     if args.config is not None:
         if getattr(args, "kernel", None) is not None:
             raise ConfigError("--kernel", "give either a config file or --kernel, not both")
@@ -205,6 +232,61 @@ def _is_elf(path: Path) -> bool:
             return f.read(4) == b"\x7fELF"
     except OSError:
         return False  # config validation names the missing file
+
+
+def _gdb_overrides(args: argparse.Namespace) -> list[str]:
+    """--gdb, --gdb-wait, -s, -S as overrides of the first VM's [vm.gdb]."""
+    listen = getattr(args, "gdb", None)
+    if getattr(args, "gdb_s", False):
+        if listen is not None:
+            raise ConfigError("-s", "give either -s or --gdb ADDR")
+        listen = "127.0.0.1:1234"
+    wait = getattr(args, "gdb_wait", False) or getattr(args, "gdb_wait_s", False)
+    if listen is None and not wait:
+        return []
+    if listen is not None:
+        from avmm.gdb.server import Listen
+
+        Listen.parse(listen, "--gdb")  # a bad address is named by its flag
+    out = [f"vm[0].gdb.listen={json.dumps(listen or '127.0.0.1:1234')}"]
+    if wait:
+        out.append("vm[0].gdb.wait=true")
+    return out
+
+
+def _trace_overrides(args: argparse.Namespace) -> list[str]:
+    from avmm.trace import EVENT_NAMES
+
+    out = []
+    events = getattr(args, "trace", None)
+    if events is not None:
+        names = list(EVENT_NAMES) if events == "all" else [e.strip() for e in events.split(",")]
+        for name in names:
+            if name not in EVENT_NAMES:
+                raise ConfigError(
+                    "--trace", f'"{name}" is not one of {", ".join(EVENT_NAMES)}, all'
+                )
+        out.append(f"trace.events={json.dumps(names)}")
+    path = getattr(args, "trace_file", None)
+    if path is not None:
+        out.append(f"trace.file={json.dumps(str(path.absolute()))}")
+    vcpus = getattr(args, "trace_vcpus", None)
+    if vcpus is not None:
+        try:
+            numbers = [int(v) for v in vcpus.split(",")]
+        except ValueError:
+            raise ConfigError("--trace-vcpus", f'"{vcpus}" is not a list like 0,2') from None
+        out.append(f"trace.vcpus={json.dumps(numbers)}")
+    span = getattr(args, "trace_range", None)
+    if span is not None:
+        from avmm.config import parse_range
+
+        if parse_range(span) is None:
+            raise ConfigError(
+                "--trace-range", f'"{span}" is not LO-HI (e.g. 0x80000000-0x80200000)'
+            )
+        out.append(f"trace.range={json.dumps(span)}")
+    return out
 
 
 def _console_overrides(spec: str) -> list[str]:
@@ -268,6 +350,7 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
         if exporter is not None:
             print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
         progress = _Progress(host) if _wants_progress(boards) else None
+        tracer = _start_trace(host, cfg.trace)
         try:
             with SignalHandler(host):
                 runs = asyncio.gather(*(board.run() for board in boards))
@@ -278,6 +361,8 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
                     host.request_stop()
                     results = await runs
         finally:
+            if tracer is not None:
+                tracer.close()
             if progress is not None:
                 progress.close()
             if exporter is not None:
@@ -297,6 +382,26 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
         if report is not None:
             _write_report(report, host, boards, results, status, time.monotonic() - wall0)
     return status
+
+
+def _start_trace(host: Host, config: Any) -> Any:
+    """The tracer of ``[trace]``, started on every VM built, or None."""
+    if not config.events:
+        return None
+    from avmm.config import parse_range
+    from avmm.trace import TraceFilter, Tracer
+
+    lo, hi = parse_range(config.range) or (0, 2**64 - 1)
+    where = TraceFilter(frozenset(config.vcpus) or None, lo, hi)
+    try:
+        tracer = Tracer.to_file(
+            host, config.events, config.file, where=where, max_lines=config.max_lines
+        )
+    except OSError as err:
+        raise ConfigError("trace.file", f"cannot write {config.file}: {err.strerror}") from None
+    tracer.start()
+    print(f"avmm: tracing {', '.join(config.events)} to {config.file}", file=sys.stderr)
+    return tracer
 
 
 def _ending(exit: Any) -> str:

@@ -140,6 +140,28 @@ class ConsoleConfig:
     port: int = attrs.field(default=0, validator=_port)  # tcp backend
 
 
+_GDB_LISTEN = re.compile(r"^(unix:.+|(tcp:)?([\w.\-]*|\[[0-9a-fA-F:]+\]):?\d{1,5})$")
+
+
+def _gdb_listen(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
+    if not _GDB_LISTEN.match(value):
+        raise FieldError(attr.name, f'"{value}" is not HOST:PORT, :PORT, PORT or unix:PATH')
+
+
+def _non_negative(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise FieldError(attr.name, f"{value} must be at least 0")
+
+
+@attrs.frozen
+class GdbConfig:
+    """A gdb remote protocol server for the VM (``[vm.gdb]``)."""
+
+    listen: str = attrs.field(default="127.0.0.1:1234", validator=_gdb_listen)
+    wait: bool = False  # no instruction runs until a debugger continues (QEMU's -S)
+    idle_timeout: float = attrs.field(default=0.0, validator=_non_negative)  # seconds, 0: none
+
+
 @attrs.frozen
 class BootConfig:
     """Direct boot (the kernel starts in S-mode, avmm answers SBI) or firmware boot
@@ -199,6 +221,7 @@ class VmConfig:
     nets: tuple[NetConfig, ...] = ()
     rng: bool = False
     virtio_console: bool = False
+    gdb: GdbConfig | None = None
 
     @memory.validator
     def _memory(self, attr: attrs.Attribute[Size], value: Size) -> None:
@@ -214,6 +237,35 @@ class VmConfig:
         return len(self.disks) + len(self.nets) + int(self.rng) + int(self.virtio_console)
 
 
+TraceEvent = Literal["exits", "interrupts", "traps", "sbi", "mmio", "insns"]
+
+
+def _trace_range(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
+    if value and parse_range(value) is None:
+        raise FieldError(attr.name, f'"{value}" is not LO-HI (e.g. 0x80000000-0x80200000)')
+
+
+def parse_range(text: str) -> tuple[int, int] | None:
+    """``LO-HI`` (inclusive, any base Python reads) or None."""
+    lo, sep, hi = text.partition("-")
+    try:
+        a, b = int(lo, 0), int(hi, 0)
+    except ValueError:
+        return None
+    return (a, b) if sep and 0 <= a <= b < 2**64 else None
+
+
+@attrs.frozen
+class TraceConfig:
+    """QEMU's -d for avmm: what to trace, where to, and for which vCPUs/addresses."""
+
+    events: tuple[TraceEvent, ...] = ()  # none: tracing is off
+    file: Path = Path("avmm-trace.jsonl")
+    vcpus: tuple[int, ...] = ()  # none: every vCPU
+    range: str = attrs.field(default="", validator=_trace_range)  # "LO-HI"; "": everything
+    max_lines: int = attrs.field(default=1_000_000, validator=_positive)
+
+
 @attrs.frozen
 class Config:
     """A whole config file: the host, the scheduler, metrics, and one or more VMs."""
@@ -223,6 +275,7 @@ class Config:
     host: HostConfig = HostConfig()
     sched: SchedConfig = SchedConfig()
     metrics: MetricsConfig = MetricsConfig()
+    trace: TraceConfig = TraceConfig()
     source: Path | None = attrs.field(default=None, eq=False)
 
 
@@ -357,7 +410,8 @@ def _finish(config: Config, base: Path, single: bool, source: Path | None) -> Co
         vms.append(attrs.evolve(vm, name=name, boot=boot, console=console, disks=disks))
     if config.sched.policy == "deterministic" and config.sched.clock != "virtual":
         raise ConfigError("sched.clock", 'the deterministic policy needs clock = "virtual"')
-    return attrs.evolve(config, vm=tuple(vms), source=source)
+    trace = attrs.evolve(config.trace, file=_resolve(config.trace.file, base))
+    return attrs.evolve(config, vm=tuple(vms), trace=trace, source=source)
 
 
 def _check_boot(boot: BootConfig, base: Path, where: str) -> BootConfig:

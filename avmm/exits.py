@@ -53,10 +53,15 @@ class MmioExit(Exit):
 
 @attrs.frozen
 class DebugExit(Exit):
-    """A breakpoint, a single step or an ``ebreak`` (``avmm._core.DEBUG_*``)."""
+    """A breakpoint, a single step, an ``ebreak`` or a watchpoint
+    (``avmm._core.DEBUG_*``); ``pc`` is at the instruction, not executed (a step:
+    the next one). For a watchpoint, ``addr`` is the watchpoint's address and
+    ``write`` says whether a store hit it; running again performs the access."""
 
     cause: int
     pc: int
+    addr: int = 0
+    write: bool = False
 
 
 @attrs.frozen

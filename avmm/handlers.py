@@ -115,7 +115,12 @@ def _pause(vcpu: Vcpu) -> Exit | None:
 
 
 def _debug(vcpu: Vcpu) -> Exit | None:
-    return DebugExit(vcpu.index, vcpu.hart.debug_cause, vcpu.hart.pc)
+    hart = vcpu.hart
+    if hart.debug_cause == _core.DEBUG_TRACE:
+        return None  # the trace buffer is full; the slice ends and the tracer drains it
+    if hart.debug_cause == _core.DEBUG_WATCHPOINT:
+        return DebugExit(vcpu.index, hart.debug_cause, hart.pc, hart.debug_addr, hart.debug_write)
+    return DebugExit(vcpu.index, hart.debug_cause, hart.pc)
 
 
 def _htif(vcpu: Vcpu) -> Exit | None:

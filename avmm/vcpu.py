@@ -30,7 +30,7 @@ import attrs
 from avmm import _core
 from avmm.errors import CoreError
 from avmm.events import ExitEvent, HsmEvent
-from avmm.exits import Exit, Interrupted, StopReason
+from avmm.exits import DebugExit, Exit, Interrupted, StopReason
 from avmm.handlers import handle_exit
 from avmm.sbi import RFENCE_MAX_PAGES, HsmState, TlbFlush, enter_supervisor
 
@@ -218,6 +218,11 @@ class Vcpu:
             if publish_exits:
                 events.publish(ExitEvent(vm.name, self.index, _EXIT_NAMES[reason], hart.pc))
             result = handle_exit(self, reason)
+            if result is None and reason in _IN_PLACE and hart.single_step:
+                # a single step ends with its instruction, even one completed in place
+                if self._mmio_read_size:
+                    self._finish_mmio_read()
+                result = DebugExit(self.index, _core.DEBUG_STEP, hart.pc)
             if (
                 result is not None
                 or reason not in _IN_PLACE
@@ -236,6 +241,8 @@ class Vcpu:
                 self._finish_mmio_read()
             reentries += 1
         seconds = time.perf_counter() - t0
+        if vm.tracer is not None:
+            vm.tracer.drain(self)
         counters = self.counters
         counters.slice_buckets[bisect_left(SLICE_BUCKETS, seconds)] += 1
         counters.slice_seconds += seconds
@@ -518,17 +525,32 @@ class Vcpu:
     def set_guest_debug(
         self, *, single_step: bool | None = None, ebreak: bool | None = None
     ) -> None:
-        """KVM_SET_GUEST_DEBUG: single-step and/or ``ebreak`` exits to the caller."""
+        """KVM_SET_GUEST_DEBUG: single-step and/or ``ebreak`` exits to the caller.
+
+        With any of these, breakpoints or watchpoints set, ``run()`` returns a
+        :class:`~avmm.exits.DebugExit` when one is hit (``Vm.run`` hands it to its
+        ``debugger``, or ends). Breakpoints and watchpoints are the VMM's: guest
+        memory is not patched and the guest's own triggers (Sdtrig) stay its own.
+        """
         if single_step is not None:
             self.hart.single_step = single_step
         if ebreak is not None:
             self.hart.debug_ebreak = ebreak
 
     def set_breakpoint(self, vaddr: int) -> None:
+        """Stop before executing ``vaddr`` (DEBUG_BREAKPOINT); run() again passes it."""
         self.hart.set_breakpoint(vaddr)
 
     def clear_breakpoint(self, vaddr: int) -> None:
         self.hart.clear_breakpoint(vaddr)
+
+    def set_watchpoint(self, vaddr: int, length: int, *, load: bool, store: bool) -> None:
+        """Stop before a load and/or store touching [vaddr, vaddr + length)
+        (DEBUG_WATCHPOINT); run() again performs that access."""
+        self.hart.set_watchpoint(vaddr, length, _watch_kind(load, store))
+
+    def clear_watchpoint(self, vaddr: int, length: int, *, load: bool, store: bool) -> None:
+        self.hart.clear_watchpoint(vaddr, length, _watch_kind(load, store))
 
     # --------------------------------------------------------------- stats
 
@@ -559,6 +581,13 @@ class Vcpu:
             slice_seconds=c.slice_seconds,
             core=core,
         )
+
+
+def _watch_kind(load: bool, store: bool) -> int:
+    kind = (_core.WATCH_LOAD if load else 0) | (_core.WATCH_STORE if store else 0)
+    if not kind:
+        raise ValueError("a watchpoint watches loads, stores or both")
+    return kind
 
 
 def _csr_number(csr: int | str) -> int:

@@ -67,6 +67,21 @@ class DeadlineSource(Protocol):
     def expire(self, now: int) -> None: ...
 
 
+class DebugHook(Protocol):
+    """A debugger attached to a VM (avmm.gdb): sees every exit that leaves a vCPU's
+    run() in :meth:`Vm.run`, and may hold the vCPU (return None: run it again)."""
+
+    async def on_exit(self, vcpu: Vcpu, exit: Exit) -> Exit | None: ...
+
+    def on_stop(self) -> None: ...  # the VM is being stopped: let held vCPUs go
+
+
+class TraceHook(Protocol):
+    """A tracer (avmm.trace): drains what a vCPU's core traced, after each slice."""
+
+    def drain(self, vcpu: Vcpu) -> None: ...
+
+
 @attrs.frozen
 class VmResult:
     """How a VM ended: the terminal exit and the exit code it means."""
@@ -174,6 +189,8 @@ class Vm:
         self.system_event: tuple[SystemEventKind, int] | None = None
         self._resume = asyncio.Event()
         self._resume.set()
+        self.debugger: DebugHook | None = None
+        self.tracer: TraceHook | None = None
 
     def __repr__(self) -> str:
         return f"<Vm {self.name} vcpus={len(self.vcpus)}>"
@@ -487,8 +504,8 @@ class Vm:
         """Run every vCPU until the VM ends (HTIF exit, shutdown, error, stop).
 
         Unmapped MMIO follows Firecracker: counted, logged (rate-limited),
-        reads return all-ones, the guest continues. Debug exits end the run
-        (drive ``vcpu.run()`` yourself to serve a debugger).
+        reads return all-ones, the guest continues. Debug exits end the run,
+        unless a ``debugger`` (a :class:`DebugHook`, e.g. avmm.gdb) takes them.
         """
         if not self.vcpus:
             raise ConfigError(f"{self.name}.vcpus", "a VM needs at least one vCPU")
@@ -516,6 +533,11 @@ class Vm:
     async def _vcpu_main(self, vcpu: Vcpu) -> None:
         while True:
             exit = await vcpu.run()
+            if self.debugger is not None:
+                kept = await self.debugger.on_exit(vcpu, exit)
+                if kept is None:
+                    continue  # the debugger held the vCPU and lets it run again
+                exit = kept
             if isinstance(exit, MmioExit):
                 self._unmapped(vcpu, exit)
                 continue
@@ -555,6 +577,8 @@ class Vm:
     def stop(self) -> None:
         """Every vCPU stops at its next slice boundary."""
         self._resume.set()
+        if self.debugger is not None:
+            self.debugger.on_stop()
         for vcpu in self.vcpus:
             vcpu.request_stop()
 
@@ -570,6 +594,8 @@ class Vm:
     def signal(self) -> None:
         """A host signal: every vCPU stops at its next slice boundary."""
         self._resume.set()
+        if self.debugger is not None:
+            self.debugger.on_stop()
         for vcpu in self.vcpus:
             vcpu.request_signal()
 

@@ -22,6 +22,8 @@
 #define MAX_HARTS 64
 #define MAX_SLOTS 32
 #define MAX_BREAKPOINTS 64
+#define MAX_WATCHPOINTS 16
+#define NTRIG 4 /* Sdtrig triggers the guest sees (tselect 0..NTRIG-1) */
 #define PLIC_MAX_SRC 1024
 #define PLIC_MAX_CTX (2 * MAX_HARTS)
 #define PAGE_SIZE 4096u
@@ -44,7 +46,23 @@ enum {
 };
 extern const char *const exit_names[EXIT_COUNT];
 
-enum { DEBUG_NONE = 0, DEBUG_BREAKPOINT = 1, DEBUG_STEP = 2, DEBUG_EBREAK = 3 };
+enum {
+    DEBUG_NONE = 0,
+    DEBUG_BREAKPOINT = 1,
+    DEBUG_STEP = 2,
+    DEBUG_EBREAK = 3,
+    DEBUG_WATCHPOINT = 4, /* h->debug_addr, h->debug_write say which access */
+    DEBUG_TRACE = 5,      /* the trace buffer is full: drain it and run again */
+};
+/* what a hart traces into its buffer (trace.c) */
+enum { TRACE_TRAPS = 1, TRACE_INSNS = 2 };
+enum { TR_INSN = 0, TR_TRAP = 1, TR_IRQ = 2 };
+typedef struct trace_rec {
+    uint64_t pc, a, b; /* insn: raw bits; trap: cause, tval; irq: cause */
+    uint8_t kind, from, to;
+} trace_rec_t;
+/* kinds of a VMM watchpoint (bit mask) */
+enum { WATCH_LOAD = 1, WATCH_STORE = 2 };
 enum { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
 enum { CLOCK_HOST = 0, CLOCK_VIRTUAL = 1 };
 enum { ACC_LOAD = 0, ACC_STORE = 1, ACC_FETCH = 2 };
@@ -275,6 +293,29 @@ struct hart {
     uint64_t bps[MAX_BREAKPOINTS];
     bool bp_resume; /* don't stop at the breakpoint at bp_resume_pc once */
     uint64_t bp_resume_pc;
+    int nwps;
+    struct {
+        uint64_t addr, len;
+        unsigned kind; /* WATCH_LOAD | WATCH_STORE */
+    } wps[MAX_WATCHPOINTS];
+    bool wp_resume; /* the access a watchpoint stopped goes ahead once (nothing retired since) */
+    uint64_t wp_resume_at; /* st.instret at that stop */
+    uint64_t debug_addr; /* DEBUG_WATCHPOINT: the watchpoint's address */
+    bool debug_write;    /* DEBUG_WATCHPOINT: the access was a store */
+
+    /* Sdtrig (trigger.c): the guest's triggers */
+    unsigned tselect;
+    uint64_t tdata1[NTRIG], tdata2[NTRIG];
+    uint64_t tcontrol, mcontext, scontext;
+    /* anything armed that the slow paths must check (guest triggers or watchpoints) */
+    bool watch_fetch, watch_data;
+
+    /* traces (trace.c): off unless trace_flags */
+    unsigned trace_flags;
+    uint64_t trace_lo, trace_hi; /* instructions: pc in [lo, hi] */
+    trace_rec_t *trace_buf;
+    uint32_t trace_cap, trace_len;
+    uint64_t trace_lost; /* trap records dropped on a full buffer */
 
     /* exception being raised */
     uint64_t exc_cause, exc_tval;
@@ -326,6 +367,15 @@ struct machine {
     bool jit_on;             /* translate (Machine.jit) */
     int jit_hostw_pending;   /* some slot's jit_hostw has bits (atomic) */
 };
+
+/* Guest debug is on (VMM breakpoints or watchpoints, single step, ebreak exits,
+ * armed Sdtrig triggers): the hart must run in the interpreter, whose slow paths
+ * check them. */
+static inline bool hart_debug_active(hart_t *h)
+{
+    return h->single_step || h->debug_ebreak || h->nbps || h->watch_fetch || h->watch_data ||
+           (h->trace_flags & TRACE_INSNS);
+}
 
 /* ------------------------------------------------------------ machine.c */
 machine_t *machine_new(uint64_t timebase);
@@ -454,6 +504,32 @@ int mem_atomic_ptr(hart_t *h, uint64_t va, unsigned size, bool is_lr, uint64_t *
                    uint8_t **host);
 /* after an atomic store to RAM: dirty log, reservations of others, HTIF */
 int mem_atomic_stored(hart_t *h, uint64_t pa, unsigned size);
+
+/* ------------------------------------------------------------ trigger.c */
+/* Sdtrig CSRs (tselect..tcontrol, mcontext, scontext); -1: not a trigger CSR */
+int trig_csr_read(hart_t *h, int csr, uint64_t *val);
+int trig_csr_write(hart_t *h, int csr, uint64_t val, int *effects);
+void trig_reset(hart_t *h);
+void trig_update(hart_t *h); /* recompute watch_fetch / watch_data */
+/* before a fetch at pc: MEM_OK, or MEM_EXC (a guest trigger fired) */
+int trig_fetch(hart_t *h, uint64_t pc);
+/* may a fetch in pc's page skip trig_fetch (can it be cached)? */
+bool trig_fetch_page_quiet(hart_t *h, uint64_t pc);
+/* before a data access of [va, va+size) (kind: WATCH_LOAD/WATCH_STORE bits): MEM_OK,
+ * MEM_EXC (a guest trigger fired) or MEM_EXIT (a VMM watchpoint: EXIT_DEBUG) */
+int trig_data(hart_t *h, uint64_t va, unsigned size, unsigned kind);
+/* may accesses of kind acc (ACC_LOAD/ACC_STORE) in va's page skip trig_data? */
+bool trig_data_page_quiet(hart_t *h, uint64_t va, int acc);
+/* a breakpoint trap into M-mode (tcontrol.MPTE = MTE, MTE = 0) and mret */
+void trig_trap_to_m(hart_t *h);
+void trig_mret(hart_t *h);
+
+/* ------------------------------------------------------------ trace.c */
+/* flags 0 turns tracing off and frees the buffer; false when out of memory */
+bool trace_set(hart_t *h, unsigned flags, uint64_t lo, uint64_t hi, uint32_t capacity);
+void trace_trap(hart_t *h, uint64_t pc, uint64_t cause, uint64_t tval, bool irq, int from);
+/* record a fetched instruction; false when the buffer is full (nothing recorded) */
+bool trace_insn(hart_t *h, uint64_t pc, uint32_t insn);
 
 /* ------------------------------------------------------------ irqchip.c */
 bool clint_hit(machine_t *m, uint64_t pa);

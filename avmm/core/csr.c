@@ -89,6 +89,8 @@ const csr_name_t csr_names[] = {
     {"pmpaddr52", 0x3e4}, {"pmpaddr53", 0x3e5}, {"pmpaddr54", 0x3e6}, {"pmpaddr55", 0x3e7},
     {"pmpaddr56", 0x3e8}, {"pmpaddr57", 0x3e9}, {"pmpaddr58", 0x3ea}, {"pmpaddr59", 0x3eb},
     {"pmpaddr60", 0x3ec}, {"pmpaddr61", 0x3ed}, {"pmpaddr62", 0x3ee}, {"pmpaddr63", 0x3ef},
+    {"tselect", 0x7a0}, {"tdata1", 0x7a1}, {"tdata2", 0x7a2}, {"tdata3", 0x7a3},
+    {"tinfo", 0x7a4}, {"tcontrol", 0x7a5}, {"mcontext", 0x7a8}, {"scontext", 0x5a8},
     {"mcycle", CSR_MCYCLE}, {"minstret", CSR_MINSTRET},
     {"mhpmcounter3", 0xb03}, {"mhpmcounter4", 0xb04}, {"mhpmcounter5", 0xb05},
     {"mhpmcounter6", 0xb06}, {"mhpmcounter7", 0xb07}, {"mhpmcounter8", 0xb08},
@@ -172,6 +174,9 @@ void hart_take_trap(hart_t *h, uint64_t cause, uint64_t tval, bool irq)
     bool to_s = h->priv <= PRIV_S && cause < 64 && ((deleg >> cause) & 1);
     uint64_t xcause = cause | (irq ? 1ull << 63 : 0);
     uint64_t s = h->mstatus;
+    uint64_t from_pc = h->pc;
+    int from = h->priv;
+    h->wp_resume = false;
     if (irq)
         h->st.interrupts[cause & 15]++;
     if (to_s) {
@@ -196,9 +201,13 @@ void hart_take_trap(hart_t *h, uint64_t cause, uint64_t tval, bool irq)
         if (h->priv != PRIV_M)
             h->fw_call = true; /* a trap from M to M stays inside the call it is in */
         h->priv = PRIV_M;
+        if (cause == CAUSE_BREAKPOINT && !irq)
+            trig_trap_to_m(h);
         uint64_t base = h->mtvec & ~3ull;
         h->pc = ((h->mtvec & 1) && irq) ? base + 4 * cause : base;
     }
+    if (unlikely(h->trace_flags & TRACE_TRAPS))
+        trace_trap(h, from_pc, cause, tval, irq, from);
 }
 
 /* MEM_OK or MEM_EXC (illegal instruction; the caller sets tval) */
@@ -218,6 +227,7 @@ int exec_mret(hart_t *h)
         h->fw_call = false;
     h->priv = mpp;
     h->pc = h->mepc;
+    trig_mret(h);
     return MEM_OK;
 }
 
@@ -280,6 +290,11 @@ int csr_read(hart_t *h, int csr, uint64_t *val, bool guest)
         (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31)) {
         *val = 0;
         return MEM_OK;
+    }
+    {
+        int r = trig_csr_read(h, csr, val);
+        if (r >= 0)
+            return r;
     }
     if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) {
         *val = h->pmpaddr[csr - CSR_PMPADDR0];
@@ -460,6 +475,11 @@ int csr_write(hart_t *h, int csr, uint64_t v, bool guest, int *effects)
     if ((csr >= CSR_HPM3 && csr <= CSR_HPM31) || (csr >= CSR_MHPM3 && csr <= CSR_MHPM31) ||
         (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31))
         return MEM_OK; /* read 0, writes ignored */
+    {
+        int r = trig_csr_write(h, csr, v, effects);
+        if (r >= 0)
+            return r;
+    }
     if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) {
         h->pmpaddr[csr - CSR_PMPADDR0] = v & ((1ull << 54) - 1);
         return MEM_OK;

@@ -455,8 +455,10 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
     uint32_t raw;
     int r, lkind = 0;
     unsigned lrd = 0;
-    /* translated code: not under guest debug (breakpoints and single steps are per instruction) */
-    const bool use_jit = m->jit_on && !h->single_step && !h->nbps && !h->debug_ebreak;
+    /* translated code: not under guest debug (breakpoints, watchpoints, triggers and
+     * single steps are checked per instruction); looked at again after CSR writes,
+     * traps and xRETs, which can arm or disarm triggers */
+    bool use_jit = m->jit_on && !hart_debug_active(h);
     uint8_t *link = NULL;
     uint64_t link_gen = 0;
 
@@ -475,6 +477,7 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
 check:
     SYNC();
     h->pc = pc;
+    use_jit = m->jit_on && !hart_debug_active(h);
     if (h->single_step && n > 0) {
         h->exit_reason = EXIT_DEBUG;
         h->debug_cause = DEBUG_STEP;
@@ -675,9 +678,11 @@ L_AMO:
     if (unlikely(r)) {
         if (r == MEM_EXC)
             goto trap;
-        pc += d->len;
-        n++;
-        goto exit; /* HTIF */
+        if (h->exit_reason != EXIT_DEBUG) { /* HTIF; a watchpoint stops before the AMO */
+            pc += d->len;
+            n++;
+        }
+        goto exit;
     }
     NEXT();
 
@@ -865,6 +870,7 @@ L_CSR: {
         ILLEGAL();
     pc += d->len;
     n++;
+    use_jit = m->jit_on && !hart_debug_active(h);
     if (eff & CSR_FLUSH)
         FLUSH_CTX();
     if (eff)
@@ -886,6 +892,8 @@ L_EBREAK:
 load_fail:
     if (r == MEM_EXC)
         goto trap;
+    if (h->exit_reason == EXIT_DEBUG)
+        goto exit; /* a watchpoint: the load has not happened */
     /* MMIO read: the load retires when the VMM supplies the value */
     h->mmio_pending = true;
     h->mmio_rd = (int)lrd;
@@ -897,6 +905,8 @@ load_fail:
 store_fail:
     if (r == MEM_EXC)
         goto trap;
+    if (h->exit_reason == EXIT_DEBUG)
+        goto exit; /* a watchpoint: the store has not happened */
     pc += d->len; /* the store retired */
     n++;
     if (r == MEM_RECHECK)

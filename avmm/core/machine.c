@@ -50,8 +50,10 @@ void machine_free(machine_t *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->nharts; i++)
+    for (int i = 0; i < m->nharts; i++) {
+        free(m->harts[i]->trace_buf);
         free(m->harts[i]);
+    }
     free(m->plic);
     free(m->btlbs);
     free(m->dc);
@@ -197,6 +199,8 @@ void hart_reset(hart_t *h, uint64_t pc, int priv)
     h->exit_reason = EXIT_BUDGET;
     h->debug_cause = DEBUG_NONE;
     h->bp_resume = false;
+    h->wp_resume = false;
+    trig_reset(h);
     h->error[0] = 0;
     (void)m;
 }

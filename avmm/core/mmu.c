@@ -425,6 +425,11 @@ int mem_load_slow(hart_t *h, uint64_t va, unsigned size, uint64_t *val)
 {
     machine_t *m = h->m;
     unsigned off = (unsigned)(va & 0xfff);
+    if (unlikely(h->watch_data)) {
+        int t = trig_data(h, va, size, WATCH_LOAD);
+        if (t)
+            return t;
+    }
     if (unlikely(off + size > PAGE_SIZE)) {
         uint8_t *part[2], buf[8];
         ram_slot_t *slot[2];
@@ -447,7 +452,8 @@ int mem_load_slow(hart_t *h, uint64_t va, unsigned size, uint64_t *val)
     if (s) {
         uint8_t *p = s->host + (pa - s->base);
         *val = rd_le(p, size);
-        fc_install(h, ACC_LOAD, va, p - off);
+        if (likely(!h->watch_data) || trig_data_page_quiet(h, va, ACC_LOAD))
+            fc_install(h, ACC_LOAD, va, p - off);
         return MEM_OK;
     }
     if (va & (size - 1))
@@ -475,6 +481,11 @@ int mem_store_slow(hart_t *h, uint64_t va, unsigned size, uint64_t val)
 {
     machine_t *m = h->m;
     unsigned off = (unsigned)(va & 0xfff);
+    if (unlikely(h->watch_data)) {
+        int t = trig_data(h, va, size, WATCH_STORE);
+        if (t)
+            return t;
+    }
     if (unlikely(off + size > PAGE_SIZE)) {
         uint8_t *part[2], buf[8];
         ram_slot_t *slot[2];
@@ -502,7 +513,8 @@ int mem_store_slow(hart_t *h, uint64_t va, unsigned size, uint64_t val)
         r = ram_stored(h, s, pa, size);
         /* install the fast path only where a store needs no bookkeeping */
         if (r == MEM_OK && (perm & PTE_D) && !htif_page(m, pa) && !page_clean_logged(s, pa) &&
-            !page_has_foreign_resv(m, h, pa) && !jit_code_page(s, pa))
+            !page_has_foreign_resv(m, h, pa) && !jit_code_page(s, pa) &&
+            (likely(!h->watch_data) || trig_data_page_quiet(h, va, ACC_STORE)))
             fc_install(h, ACC_STORE, va, p - off);
         return r;
     }
@@ -552,6 +564,8 @@ int mem_fetch_slow(hart_t *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
             }
         }
     }
+    if (unlikely(h->watch_fetch) && trig_fetch(h, pc))
+        return MEM_EXC;
     uint64_t pa;
     unsigned perm;
     int r = mmu_translate(h, pc, ACC_FETCH, &pa, &perm);
@@ -577,7 +591,15 @@ int mem_fetch_slow(hart_t *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
         }
     }
     *insn = lo;
-    if (!bp_in_page(h, pc)) {
+    if (unlikely(h->trace_flags & TRACE_INSNS)) {
+        if (!trace_insn(h, pc, lo)) {
+            h->exit_reason = EXIT_DEBUG;
+            h->debug_cause = DEBUG_TRACE;
+            return MEM_EXIT;
+        }
+        return MEM_OK; /* no fast path: every fetch comes here */
+    }
+    if (!bp_in_page(h, pc) && trig_fetch_page_quiet(h, pc)) {
         fc_install(h, ACC_FETCH, pc, page);
         *page_va = pc & PAGE_MASK;
         *page_add = (uintptr_t)page - (uintptr_t)(pc & PAGE_MASK);
@@ -593,6 +615,11 @@ int mem_atomic_ptr(hart_t *h, uint64_t va, unsigned size, bool is_lr, uint64_t *
         h->exc_cause = is_lr ? CAUSE_MISALIGNED_LOAD : CAUSE_MISALIGNED_STORE;
         h->exc_tval = va;
         return MEM_EXC;
+    }
+    if (unlikely(h->watch_data)) {
+        int t = trig_data(h, va, size, is_lr ? WATCH_LOAD : WATCH_LOAD | WATCH_STORE);
+        if (t)
+            return t;
     }
     unsigned perm;
     int r = mmu_translate(h, va, acc, pa, &perm);

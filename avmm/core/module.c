@@ -762,6 +762,118 @@ static PyObject *Hart_clear_breakpoint(HartObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- guest debug and traces: watchpoints, debug exit details, trace buffers (issue 11) ---- */
+
+static PyObject *Hart_set_watchpoint(HartObject *self, PyObject *args)
+{
+    HART(self);
+    uint64_t va, len;
+    unsigned kind;
+    if (!PyArg_ParseTuple(args, "O&O&I", conv_u64, &va, conv_u64, &len, &kind))
+        return NULL;
+    if (len < 1 || va + (len - 1) < va || !kind || (kind & ~(WATCH_LOAD | WATCH_STORE))) {
+        PyErr_SetString(PyExc_ValueError, "a watchpoint needs length >= 1 and a kind");
+        return NULL;
+    }
+    for (int i = 0; i < h->nwps; i++)
+        if (h->wps[i].addr == va && h->wps[i].len == len) {
+            h->wps[i].kind |= kind;
+            Py_RETURN_NONE;
+        }
+    if (h->nwps >= MAX_WATCHPOINTS) {
+        PyErr_Format(PyExc_ValueError, "at most %d watchpoints", MAX_WATCHPOINTS);
+        return NULL;
+    }
+    h->wps[h->nwps].addr = va;
+    h->wps[h->nwps].len = len;
+    h->wps[h->nwps].kind = kind;
+    h->nwps++;
+    trig_update(h);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Hart_clear_watchpoint(HartObject *self, PyObject *args)
+{
+    HART(self);
+    uint64_t va, len;
+    unsigned kind;
+    if (!PyArg_ParseTuple(args, "O&O&I", conv_u64, &va, conv_u64, &len, &kind))
+        return NULL;
+    for (int i = 0; i < h->nwps; i++) {
+        if (h->wps[i].addr == va && h->wps[i].len == len) {
+            h->wps[i].kind &= ~kind;
+            if (!h->wps[i].kind)
+                h->wps[i] = h->wps[--h->nwps];
+            break;
+        }
+    }
+    trig_update(h);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Hart_get_debug_addr(HartObject *self, void *c)
+{
+    HART(self);
+    return u64(h->debug_addr);
+}
+static PyObject *Hart_get_debug_write(HartObject *self, void *c)
+{
+    HART(self);
+    return PyBool_FromLong(h->debug_write);
+}
+static PyObject *Hart_get_debug_active(HartObject *self, void *c)
+{
+    HART(self);
+    return PyBool_FromLong(hart_debug_active(h));
+}
+
+static PyObject *Hart_set_trace(HartObject *self, PyObject *args, PyObject *kw)
+{
+    HART(self);
+    static char *kws[] = {"flags", "lo", "hi", "capacity", NULL};
+    unsigned flags, capacity = 4096;
+    uint64_t lo = 0, hi = UINT64_MAX;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "I|O&O&I", kws, &flags, conv_u64, &lo, conv_u64,
+                                     &hi, &capacity))
+        return NULL;
+    if (flags & ~(unsigned)(TRACE_TRAPS | TRACE_INSNS) || capacity > (1u << 24)) {
+        PyErr_SetString(PyExc_ValueError, "flags are TRACE_* bits; capacity at most 2**24");
+        return NULL;
+    }
+    if (!trace_set(h, flags, lo, hi, capacity))
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyObject *Hart_take_trace(HartObject *self, PyObject *unused)
+{
+    HART(self);
+    PyObject *out = PyList_New(h->trace_len);
+    if (!out)
+        return NULL;
+    for (uint32_t i = 0; i < h->trace_len; i++) {
+        trace_rec_t *r = &h->trace_buf[i];
+        PyObject *t = Py_BuildValue("(iKKKii)", r->kind, (unsigned long long)r->pc,
+                                    (unsigned long long)r->a, (unsigned long long)r->b, r->from,
+                                    r->to);
+        if (!t) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, t);
+    }
+    h->trace_len = 0;
+    return out;
+}
+
+static PyObject *Hart_get_trace_lost(HartObject *self, void *c)
+{
+    HART(self);
+    return u64(h->trace_lost);
+}
+
+/* ---- end of guest debug and traces ---- */
+
 /* CSRs that are views or shadows of others: in state() for reading, not restored */
 static bool csr_derived(int num)
 {
@@ -1142,6 +1254,13 @@ static PyMethodDef Hart_methods[] = {
     {"set_breakpoint", (PyCFunction)Hart_set_breakpoint, METH_VARARGS, "Add a breakpoint."},
     {"clear_breakpoint", (PyCFunction)Hart_clear_breakpoint, METH_VARARGS,
      "Remove a breakpoint."},
+    {"set_watchpoint", (PyCFunction)Hart_set_watchpoint, METH_VARARGS,
+     "Add a watchpoint (vaddr, length, WATCH_* kind)."},
+    {"clear_watchpoint", (PyCFunction)Hart_clear_watchpoint, METH_VARARGS,
+     "Remove kinds of a watchpoint."},
+    {"set_trace", (PyCFunction)(void (*)(void))Hart_set_trace, METH_VARARGS | METH_KEYWORDS,
+     "Trace traps and/or instructions into a buffer."},
+    {"take_trace", (PyCFunction)Hart_take_trace, METH_NOARGS, "Drain the trace buffer."},
     {"state", (PyCFunction)Hart_state, METH_NOARGS, "The whole hart as plain data."},
     {"set_state", (PyCFunction)Hart_set_state, METH_VARARGS, "Restore state()."},
     {"stats", (PyCFunction)Hart_stats, METH_NOARGS, "Counters."},
@@ -1162,6 +1281,10 @@ static PyGetSetDef Hart_getset[] = {
     {"mmio_value", (getter)Hart_get_mmio_value, NULL, NULL, NULL},
     {"htif_value", (getter)Hart_get_htif_value, NULL, NULL, NULL},
     {"debug_cause", (getter)Hart_get_debug_cause, NULL, NULL, NULL},
+    {"debug_addr", (getter)Hart_get_debug_addr, NULL, NULL, NULL},
+    {"debug_write", (getter)Hart_get_debug_write, NULL, NULL, NULL},
+    {"debug_active", (getter)Hart_get_debug_active, NULL, NULL, NULL},
+    {"trace_lost", (getter)Hart_get_trace_lost, NULL, NULL, NULL},
     {"error", (getter)Hart_get_error, NULL, NULL, NULL},
     {"single_step", (getter)Hart_get_single_step, (setter)Hart_set_single_step, NULL, NULL},
     {"debug_ebreak", (getter)Hart_get_debug_ebreak, (setter)Hart_set_debug_ebreak, NULL, NULL},
@@ -1881,6 +2004,10 @@ PyMODINIT_FUNC PyInit__core(void)
         {"EXIT_INTERNAL_ERROR", EXIT_INTERNAL_ERROR},
         {"DEBUG_BREAKPOINT", DEBUG_BREAKPOINT}, {"DEBUG_STEP", DEBUG_STEP},
         {"DEBUG_EBREAK", DEBUG_EBREAK},
+        {"DEBUG_WATCHPOINT", DEBUG_WATCHPOINT}, {"WATCH_LOAD", WATCH_LOAD},
+        {"WATCH_STORE", WATCH_STORE},
+        {"DEBUG_TRACE", DEBUG_TRACE}, {"TRACE_TRAPS", TRACE_TRAPS}, {"TRACE_INSNS", TRACE_INSNS},
+        {"TR_INSN", TR_INSN}, {"TR_TRAP", TR_TRAP}, {"TR_IRQ", TR_IRQ},
         {"PRIV_U", PRIV_U}, {"PRIV_S", PRIV_S}, {"PRIV_M", PRIV_M},
         {"MIP_SSIP", (long)MIP_SSIP}, {"MIP_MSIP", (long)MIP_MSIP},
         {"MIP_STIP", (long)MIP_STIP}, {"MIP_MTIP", (long)MIP_MTIP},

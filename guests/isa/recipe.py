@@ -69,6 +69,7 @@ TESTS: tuple[IsaTest, ...] = (
     IsaTest("smp_lrsc", ("smp_lrsc.c",), harts=2),
     IsaTest("smp_amo", ("smp_amo.c",), harts=2),
     IsaTest("smp_ipi", ("smp_ipi.c",), harts=2),
+    IsaTest("triggers", ("triggers.c",), qemu_deviations=True),
 )
 
 

@@ -3,8 +3,8 @@
 Every comparison with QEMU (ISA suite, differential tests, CPU benchmark)
 goes through :func:`qemu_command`, so QEMU always models the same hart:
 RV64IMAFDC + Zicsr, Zifencei, Zicntr, Zihintpause; M/S/U with Sv39/Sv48; no
-H, no bit-manipulation, no Sstc, no PMP, no debug triggers, no Svinval,
-Svnapot or Svpbmt.
+H, no bit-manipulation, no Sstc, no PMP, no Svinval, Svnapot or Svpbmt;
+debug triggers (Sdtrig) on.
 
 Known differences of QEMU 7.2 that tests must work around:
 - ``-M spike`` gives the CLINT no ``time`` CSR hook, so reading ``time``
@@ -13,6 +13,8 @@ Known differences of QEMU 7.2 that tests must work around:
 - ``minstret``/``cycle`` count host time unless ``icount=True``
   (``-icount shift=0``, one hart only in 7.2).
 - QEMU 7.2 accepts satp MODE = Sv57; avmm does not. Tests use reserved modes.
+- QEMU 7.2's triggers follow the 0.13 draft of the debug spec: 2 triggers,
+  match 0 only, tval 0, no tcontrol, tinfo version 0, no re-entry rule for S.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ CPU = ",".join(
         "zbs=false",
         "sstc=false",
         "pmp=false",
-        "debug=false",
+        "debug=true",
         "svinval=false",
         "svnapot=false",
         "svpbmt=false",

@@ -119,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         "stat", help="live exit rates of a running avmm (like kvm_stat)", add_help=False
     )
     stat.add_argument("args", nargs=argparse.REMAINDER)
+
+    sweep = sub.add_parser(
+        "sweep", help="run an experiment file's points, collect a table and plots", add_help=False
+    )
+    sweep.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -131,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from avmm import stat
 
             return stat.main(args.args)
+        if args.command == "sweep":
+            from avmm.sweep import cli as sweep
+
+            return sweep.main(args.args)
         return _run(args)
     except ConfigError as err:
         _error(str(err))

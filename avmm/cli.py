@@ -120,14 +120,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     stat.add_argument("args", nargs=argparse.REMAINDER)
 
-    sweep = sub.add_parser(
+    sub.add_parser(  # listed here for --help; main() hands its arguments to avmm.sweep.cli
         "sweep", help="run an experiment file's points, collect a table and plots", add_help=False
     )
-    sweep.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:  # its own parser: `avmm sweep --report DIR` starts with an option
+        from avmm.sweep import cli as sweep
+
+        return sweep.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
@@ -136,10 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from avmm import stat
 
             return stat.main(args.args)
-        if args.command == "sweep":
-            from avmm.sweep import cli as sweep
-
-            return sweep.main(args.args)
         return _run(args)
     except ConfigError as err:
         _error(str(err))

@@ -100,13 +100,6 @@ def _converter() -> cattrs.Converter:
     conv.register_structure_hook_func(
         lambda t: t == dict[str, Any], avmm_config._strict(dict, "a table")
     )
-
-    def figure(value: object, _t: object) -> _Figure:
-        if isinstance(value, str):
-            value = {"pattern": value}
-        return conv.structure_attrs_fromdict(value, _Figure)  # type: ignore[arg-type]
-
-    conv.register_structure_hook(_Figure, figure)
     return conv
 
 
@@ -269,10 +262,16 @@ def from_dict(
         raise ConfigError("version", "required key is missing (write version = 1)")
     if raw["version"] != 1:
         raise ConfigError("version", f"{avmm_config._show(raw['version'])} is not supported")
+    measures = raw.get("measures")
+    if isinstance(measures, dict) and isinstance(measures.get("console"), dict):
+        figures = {
+            k: {"pattern": v} if isinstance(v, str) else v for k, v in measures["console"].items()
+        }
+        raw["measures"] = {**measures, "console": figures}
     try:
         spec = _CONVERTER.structure(raw, _File)
     except Exception as exc:
-        messages = avmm_config._messages(exc)
+        messages = [re.sub(r"\['([^']*)'\]", r".\1", m) for m in avmm_config._messages(exc)]
         first = messages[0] if messages else str(exc)
         where, _, reason = first.partition(": ")
         raise ConfigError(where, reason or first) from None
@@ -315,8 +314,13 @@ def from_dict(
         timeout=spec.timeout,
         source=source,
     )
-    for _ in exp.points():  # every combination is a valid config, or say which is not
-        pass
+    for combo in itertools.product(*(axis.values for axis in axes)):
+        values = [(axis.key, v) for axis, v in zip(axes, combo, strict=True)]
+        try:
+            _validate(config, config_dir, [*fixed, *values])
+        except ConfigError as err:
+            where = ", ".join(f"{k}={tomlout.value(v)}" for k, v in values)
+            raise ConfigError("axes", f"the point {where} is not a valid config: {err}") from None
     return exp
 
 

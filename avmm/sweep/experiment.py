@@ -264,10 +264,10 @@ def from_dict(
         raise ConfigError("version", f"{avmm_config._show(raw['version'])} is not supported")
     measures = raw.get("measures")
     if isinstance(measures, dict) and isinstance(measures.get("console"), dict):
-        figures = {
+        console = {
             k: {"pattern": v} if isinstance(v, str) else v for k, v in measures["console"].items()
         }
-        raw["measures"] = {**measures, "console": figures}
+        raw["measures"] = {**measures, "console": console}
     try:
         spec = _CONVERTER.structure(raw, _File)
     except Exception as exc:

@@ -97,8 +97,13 @@ def draw(out: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> lis
             spec = next(a for a in axes if a["key"] == x)
             if not spec["numeric"]:
                 ax.set_xticks(range(len(spec["values"])), [_show(v) for v in spec["values"]])
-            elif len(spec["values"]) <= 12:
-                ax.set_xticks(spec["values"], [_show(v) for v in spec["values"]])
+            else:
+                values = spec["values"]
+                if min(values) > 0 and max(values) >= 100 * min(values):
+                    ax.set_xscale("log")  # e.g. slices of 1000 to 100000 instructions
+                if len(values) <= 12:
+                    ax.set_xticks(values, [_show(v) for v in values])
+                    ax.minorticks_off()
             ax.set_xlabel(x)
             ax.set_ylabel(measure)
             ax.set_title(f"{meta['name']}: {measure} vs {x}")
@@ -142,8 +147,8 @@ def _fmt(vals: list[float]) -> str:
 
 
 def _num(x: float) -> str:
-    if x == int(x) and abs(x) < 1e15:
-        return f"{int(x)}"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
     return f"{x:.4g}"
 
 

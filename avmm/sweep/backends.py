@@ -45,10 +45,15 @@ class LocalPool:
         return self._jobs
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
-        with ThreadPoolExecutor(self._jobs, thread_name_prefix="avmm-sweep") as pool:
+        pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="avmm-sweep")
+        try:
             futures = [pool.submit(run_task, t) for t in tasks]
             for future in as_completed(futures):
                 yield future.result()
+        finally:
+            # On Ctrl-C (the children got the SIGINT too and stop cleanly) or an
+            # error: start no more points, wait for the ones running.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         pass
@@ -85,14 +90,18 @@ class RayCluster:
         ray = self._ray
         refs: dict[Any, Task] = {self._remote.remote(t): t for t in tasks}
         pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for ref in done:
-                try:
-                    yield ray.get(ref)
-                except ray.exceptions.RayError as exc:  # a lost worker or node
-                    task = refs[ref]
-                    yield Outcome(task.point, "error", None, 0.0, 0.0, None, "", str(exc))
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    try:
+                        yield ray.get(ref)
+                    except ray.exceptions.RayError as exc:  # a lost worker or node
+                        task = refs[ref]
+                        yield Outcome(task.point, "error", None, 0.0, 0.0, None, "", str(exc))
+        finally:
+            for ref in pending:  # stopped early: the cluster runs no more of these
+                ray.cancel(ref, force=True)
 
     def close(self) -> None:
         if self._owned:

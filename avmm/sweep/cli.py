@@ -4,7 +4,8 @@
     avmm sweep --report DIR
 
 Exit status: 0 when the sweep ran (single failed points are rows, not errors),
-2 for a bad experiment file or argument (or --ray without Ray), 1 otherwise.
+2 for a bad experiment file or argument (or --ray without Ray), 130 when
+interrupted (the points done are kept: --resume), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from avmm.errors import AvmmError, ConfigError
 
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AvmmError as err:
         _error(str(err))
         return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        # The running children got the SIGINT too and stopped; their points have no row.
+        print("\navmm sweep: interrupted; add --resume to run the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _error(message: str) -> None:

@@ -29,6 +29,8 @@ Status = Literal["ok", "failed", "timeout", "error"]
 GRACE_SECONDS = 10.0
 #: How much of a run's console a result keeps (the tail).
 CONSOLE_LIMIT = 1 << 20
+#: How far back into the output already searched a stop pattern may start matching.
+STOP_OVERLAP = 4096
 
 
 @attrs.frozen
@@ -99,6 +101,7 @@ def _run(task: Task, cfg: Path, report: Path, errlog: Path) -> Outcome:
     start = time.monotonic()
     deadline = start + task.timeout + GRACE_SECONDS
     console = bytearray()
+    searched = 0  # console bytes already searched for the stop patterns
     stopped_by: str | None = None
     killed = False
     with errlog.open("wb") as err:
@@ -127,7 +130,10 @@ def _run(task: Task, cfg: Path, report: Path, errlog: Path) -> Outcome:
                     break
                 console += chunk
                 if stops and stopped_by is None:
-                    text = console.decode(errors="replace")
+                    # search the new output and a line's worth before it, not it all again
+                    start_at = max(0, searched - STOP_OVERLAP)
+                    text = console[start_at:].decode(errors="replace")
+                    searched = len(console)
                     for regex in stops:
                         if regex.search(text):
                             stopped_by = regex.pattern

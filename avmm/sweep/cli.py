@@ -113,7 +113,7 @@ def _main(args: argparse.Namespace) -> int:
         result = runner.run(exp, args.out, backend, resume=args.resume)
     finally:
         backend.close()
-    table.write(args.out, result.rows, runner.columns([a.key for a in exp.axes], result.rows))
+    table.write(args.out, result.rows, table.columns([a.key for a in exp.axes], result.rows))
     plots = report.regenerate(args.out)
     failed = sum(1 for r in result.rows if r["status"] != "ok")
     print(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,7 +19,7 @@ import attrs
 from avmm.errors import ConfigError
 from avmm.sweep import measures
 from avmm.sweep.backends import Backend
-from avmm.sweep.experiment import Experiment, Point
+from avmm.sweep.experiment import Experiment
 from avmm.sweep.point import Outcome, Task
 
 #: Statuses that a resumed sweep runs again (the infrastructure failed, not the point).
@@ -151,14 +150,4 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
 
 
-def columns(exp_axes: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[str]:
-    """The table's columns: identity, axes, status and times, then measures in order seen."""
-    head = ["point", "repetition", "seed", *exp_axes, "status", "exit_code", "wall_s", "cpu_s"]
-    seen = dict.fromkeys(head)
-    for r in rows:
-        seen.update(dict.fromkeys(k for k in r if not k.startswith("exits.")))
-    exits = sorted({k for r in rows for k in r if k.startswith("exits.")})
-    return [*seen, *exits]
-
-
-__all__ = ["Point", "Progress", "SweepResult", "columns", "run"]
+__all__ = ["Progress", "SweepResult", "run"]

@@ -15,25 +15,35 @@ CSV = "results.csv"
 PARQUET = "results.parquet"
 
 
-def write(out: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+def columns(axes: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The table's columns: identity, axes, status and times, then measures in order seen."""
+    head = ["point", "repetition", "seed", *axes, "status", "exit_code", "wall_s", "cpu_s"]
+    seen = dict.fromkeys(head)
+    for r in rows:
+        seen.update(dict.fromkeys(k for k in r if not k.startswith("exits.")))
+    exits = sorted({k for r in rows for k in r if k.startswith("exits.")})
+    return [*seen, *exits]
+
+
+def write(out: Path, rows: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [_zero_exits(r, columns) for r in rows]
+    rows = [_zero_exits(r, names) for r in rows]
     with (out / CSV).open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), restval="")
+        writer = csv.DictWriter(f, fieldnames=list(names), restval="")
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: _cell(r.get(k)) for k in columns})
-    data = {k: _column([r.get(k) for r in rows]) for k in columns}
+            writer.writerow({k: _cell(r.get(k)) for k in names})
+    data = {k: _column([r.get(k) for r in rows]) for k in names}
     pq.write_table(pa.table(data), out / PARQUET)
 
 
-def _zero_exits(row: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+def _zero_exits(row: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     """A run with a report took no exit of a reason it does not list."""
     if not any(k.startswith("exits.") for k in row):
         return row
-    return {**{k: 0 for k in columns if k.startswith("exits.")}, **row}
+    return {**{k: 0 for k in names if k.startswith("exits.")}, **row}
 
 
 def _cell(value: Any) -> Any:

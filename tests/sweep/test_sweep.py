@@ -283,3 +283,16 @@ def test_ray_without_ray_installed_is_a_one_line_error(smp: Path, tmp_path: Path
         "avmm: error: --ray: needs Ray, which is not installed: pip install 'avmm[cluster]'\n"
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_avmm_run_imports_nothing_of_the_sweep() -> None:
+    code = (
+        "import sys, avmm.cli\n"
+        "print([m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'matplotlib', 'ray')"
+        " or m.startswith('avmm.sweep')])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout == "[]\n"

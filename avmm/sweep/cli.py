@@ -86,7 +86,9 @@ def _main(args: argparse.Namespace) -> int:
     if args.report is not None:
         if args.experiment is not None or args.out is not None:
             raise ConfigError("--report", "takes only DIR (the --out of an earlier sweep)")
-        if not (args.report / "sweep.json").is_file():
+        from avmm.sweep import table
+
+        if not all((args.report / f).is_file() for f in ("sweep.json", table.PARQUET)):
             raise ConfigError("--report", f"{args.report} has no sweep results")
         plots = report.regenerate(args.report)
         print(f"avmm sweep: {len(plots)} plots, {args.report / 'summary.md'}", file=sys.stderr)

@@ -167,3 +167,15 @@ def test_figures_take_the_named_group_first_group_or_match(tmp_path: Path) -> No
     assert Figure("a", r"boot", "count").find(console) == 2
     assert Figure("a", r"PASS|FAIL").find(console) == "PASS"
     assert Figure("a", r"nothing").find(console) is None
+
+
+def test_the_readmes_example_file_is_a_valid_experiment(demo: Path) -> None:
+    import re
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[2]
+    section = (repo / "README.md").read_text().split("## Experiment sweeps", 1)[1]
+    example = re.findall(r"```toml\n(.*?)```", section, re.S)[0]
+    e = experiment.from_dict(tomllib.loads(example), base=repo / "configs" / "experiments")
+    assert [a.key for a in e.axes] == ["vm.vcpus", "sched.slice"]
+    assert len(list(e.points())) == 5 * 3 * 3

@@ -144,10 +144,19 @@ def _parser() -> argparse.ArgumentParser:
         "stat", help="live exit rates of a running avmm (like kvm_stat)", add_help=False
     )
     stat.add_argument("args", nargs=argparse.REMAINDER)
+
+    sub.add_parser(  # listed here for --help; main() hands its arguments to avmm.sweep.cli
+        "sweep", help="run an experiment file's points, collect a table and plots", add_help=False
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:  # its own parser: `avmm sweep --report DIR` starts with an option
+        from avmm.sweep import cli as sweep
+
+        return sweep.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":

@@ -1,7 +1,8 @@
 """Every file in configs/ does what its comments promise, run as a user runs it.
 
 `test_every_config_file_is_exercised` fails when a config file is added without a
-test here."""
+test here. Files named sweep-*.toml are experiment files for `avmm sweep`; their
+tests run a few of their points."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
+from avmm.sweep import experiment
+from avmm.sweep.backends import LocalPool
+from avmm.sweep.runner import run as run_sweep
 from guests.linux import report
 from tests.consolesession import GUARD, ConsoleSession
 
@@ -34,6 +39,10 @@ EXERCISED = {
     "experiments/slice-small.toml",
     "experiments/spinlock-pause-off.toml",
     "experiments/spinlock-pause-on.toml",
+}
+SWEEPS = {
+    "experiments/sweep-spinlock.toml",
+    "experiments/sweep-linux-boot.toml",
 }
 
 
@@ -73,7 +82,7 @@ def on_a_terminal(*args: str | Path) -> Iterator[tuple[subprocess.Popen[bytes], 
 
 def test_every_config_file_is_exercised() -> None:
     present = {str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob("*.toml")}
-    assert present == EXERCISED
+    assert present == EXERCISED | SWEEPS
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISED))
@@ -239,3 +248,39 @@ def test_multi_vm_pings_across_the_switch_and_rolls_vmids_over(
         "right": 0,
         "demo": 0,
     }
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+def few_points(name: str, **axes: list[Any]) -> experiment.Experiment:
+    """The sweep file as shipped, with fewer axis values and one seed."""
+    exp = experiment.load(CONFIGS / name)
+    narrowed = tuple(attrs.evolve(a, values=tuple(axes.get(a.key, a.values))) for a in exp.axes)
+    return attrs.evolve(exp, axes=narrowed, seeds=exp.seeds[:1] if exp.seeds else None)
+
+
+def test_spinlock_sweep_pause_exiting_saves_spinning(demo: Path, tmp_path: Path) -> None:
+    exp = experiment.load(CONFIGS / "experiments/sweep-spinlock.toml")
+    assert len(list(exp.points())) == 60
+    few = few_points(
+        "experiments/sweep-spinlock.toml", **{"vm.vcpus": [4], "sched.directed_yield": [True]}
+    )
+    rows = run_sweep(few, tmp_path, LocalPool(2)).rows
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    off, on = sorted(rows, key=lambda r: r["sched.pause_exit"])
+    assert off["pause_exits"] == 0 and on["pause_exits"] > 0
+    assert on["instructions"] < off["instructions"]
+    assert on["lock_ms"] < off["lock_ms"]  # guest time of the spinlock phase
+
+
+@pytest.mark.slow
+def test_linux_boot_sweep_stops_at_the_verdict(linux: tuple[Path, Path], tmp_path: Path) -> None:
+    exp = experiment.load(CONFIGS / "experiments/sweep-linux-boot.toml")
+    assert len(list(exp.points())) == 45
+    few = few_points(
+        "experiments/sweep-linux-boot.toml", **{"sched.slice": [10000], "host.pcpus": [2]}
+    )
+    (row,) = run_sweep(few, tmp_path, LocalPool(1)).rows
+    assert row["status"] == "ok" and row["verdict"] == "PASS"
+    assert 0 < row["smp_s"] < row["init_s"]

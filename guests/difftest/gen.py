@@ -903,7 +903,7 @@ _PAGE_FAULT = """
 8:
 """
 _PAGE_FAULT_DATA = (
-    "\t.section .bss.jit, \"aw\", @nobits",
+    '\t.section .bss.jit, "aw", @nobits',
     "\t.balign 4096",
     "jit_root:",
     "\t.space 4096",
@@ -1071,8 +1071,9 @@ jit_page_b:
 
 
 def _jit_program(name: str, body: str, mode: str = "M", data: Sequence[str] = ()) -> Program:
-    asm = _assemble(name, body.strip("\n").split("\n"), [0] * 32, [0] * 32, 0,
-                    bytes(SCRATCH), extra_data=data)
+    asm = _assemble(
+        name, body.strip("\n").split("\n"), [0] * 32, [0] * 32, 0, bytes(SCRATCH), extra_data=data
+    )
     return Program(name, "jit", None, asm, mode=mode)
 
 

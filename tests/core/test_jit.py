@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from corerig import RAM_BASE, Rig, RigFactory
 from jitdiff import lockstep
-from test_mmu import DATA, HANDLER, RWX, A, D, R, W, X, s_mode
+from test_mmu import DATA, RWX, A, D, R, W, s_mode
 
 from avmm import _core as core
 from guests.build import build
@@ -153,7 +153,7 @@ def test_remapped_code_page_runs_the_code_of_its_new_page(rig: RigFactory) -> No
         li s0, 0x40000000
         li s1, 0
         li s2, 300
-        li s3, {DATA + 0x1000 >> 12 << 10 | 0xcf:#x}   # the new PTE: V R W X A D
+        li s3, {DATA + 0x1000 >> 12 << 10 | 0xCF:#x}   # the new PTE: V R W X A D
         li s4, 0
     1:  jalr s0
         add s1, s1, a0
@@ -221,7 +221,7 @@ def test_page_fault_on_the_fifth_instruction_of_a_hot_block(rig: RigFactory) -> 
 
 
 def test_misaligned_amo_traps_at_its_own_pc_after_translated_code(rig: RigFactory) -> None:
-    src = f"""
+    src = """
         la t0, 9f
         csrw mtvec, t0
         li t0, 0x80100000

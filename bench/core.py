@@ -4,7 +4,7 @@
 
 Builds ``guests/bench`` (cached), runs it with two iteration counts on
 QEMU (``-M spike``, the CPU options of guests/lib/qemu.py) and on avmm's
-core through :func:`avmm.elfrun.run_elf` (10,000-instruction slices), and
+core through :func:`avmm.board.elfrun.run_elf` (10,000-instruction slices), and
 prints instructions, seconds and MIPS for each and the ratio avmm/QEMU.
 Start-up costs (process start, ELF loading, printing) cancel out because
 only the difference between the two runs counts; instructions are counted
@@ -29,7 +29,7 @@ from pathlib import Path
 import attrs
 from elftools.elf.elffile import ELFFile
 
-from avmm.elfrun import run_elf
+from avmm.board.elfrun import run_elf
 from guests.build import build
 from guests.lib.qemu import run_qemu
 

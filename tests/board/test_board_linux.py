@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from avmm import sbi
-from avmm.board import Board
-from avmm.console import CaptureConsole
-from avmm.exits import Interrupted, StopReason, SystemEvent, SystemEventKind
-from avmm.host import Host
+from avmm.board.virt import Board
+from avmm.runtime.console import CaptureConsole
+from avmm.runtime.exits import Interrupted, StopReason, SystemEvent, SystemEventKind
+from avmm.runtime.host import Host
 from guests.linux import report
 from tests.board.boardrig import GUARD, blank_disk, run_vm, vm_config
 

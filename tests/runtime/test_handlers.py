@@ -9,13 +9,20 @@ from typing import Any
 import pytest
 
 from avmm import _core
-from avmm.console import CaptureConsole
 from avmm.devices.syscon import SifiveTest
-from avmm.events import MmioEvent
-from avmm.exits import DebugExit, HtifExit, InternalError, MmioExit, SystemEvent, SystemEventKind
-from avmm.handlers import handle_exit
-from avmm.host import Host
-from avmm.vcpu import Vcpu
+from avmm.runtime.console import CaptureConsole
+from avmm.runtime.events import MmioEvent
+from avmm.runtime.exits import (
+    DebugExit,
+    HtifExit,
+    InternalError,
+    MmioExit,
+    SystemEvent,
+    SystemEventKind,
+)
+from avmm.runtime.handlers import handle_exit
+from avmm.runtime.host import Host
+from avmm.runtime.vcpu import Vcpu
 
 RAM = 0x8000_0000
 TOHOST = RAM + 0x1000
@@ -171,6 +178,6 @@ def test_in_core_ipi_without_a_target_does_not_yield(vcpu: Vcpu) -> None:
 
 
 def test_every_core_exit_reason_has_a_handler() -> None:
-    from avmm.handlers import HANDLERS
+    from avmm.runtime.handlers import HANDLERS
 
     assert sorted(HANDLERS) == list(range(len(_core.EXIT_NAMES)))

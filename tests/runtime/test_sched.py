@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from avmm.errors import ConfigError
-from avmm.sched import Deterministic, RoundRobin, Scheduler, SeededRandom, make_policy
+from avmm.runtime.sched import Deterministic, RoundRobin, Scheduler, SeededRandom, make_policy
 
 
 class FakeVcpu:

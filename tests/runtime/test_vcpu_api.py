@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from avmm import _core
-from avmm.exits import DebugExit, Interrupted, MmioExit, StopReason
-from avmm.host import Host
-from avmm.vcpu import Vcpu
+from avmm.runtime.exits import DebugExit, Interrupted, MmioExit, StopReason
+from avmm.runtime.host import Host
+from avmm.runtime.vcpu import Vcpu
 from tests.runtime.guest import RAM_BASE, assemble
 
 UNMAPPED = 0x4000_0000

@@ -1,0 +1,604 @@
+"""A virtual machine: memory slots, vCPUs, an MMIO bus, a VMID (KVM's ``struct kvm``).
+
+Build one through :meth:`avmm.runtime.host.Host.create_vm`, in visible phases:
+memory slots, vCPUs, the interrupt controller (:meth:`Vm.setup_irqchip`),
+devices on the bus, then boot state (an ELF loaded into RAM, or
+:func:`avmm.sbi.prepare_direct_boot`). Drive it either vCPU by vCPU
+(``await vcpu.run()`` returns the next exit that needs you) or all at once
+with :meth:`Vm.run`, which runs one task per vCPU and applies Firecracker's
+policy to accesses of unmapped MMIO (count, log rate-limited, reads return
+all-ones, the guest goes on) until the VM ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import attrs
+
+from avmm import _core
+from avmm.devices.base import CharBackend, GuestErrorLog, IrqLine, MmioDevice
+from avmm.errors import ConfigError
+from avmm.runtime.bus import BusStatistics, MmioBus, all_ones
+from avmm.runtime.clock import VIRTUAL_EPOCH_NS, VmClock, VmWallClock, WallAlarm, WallAlarmDevice
+from avmm.runtime.console import CaptureConsole
+from avmm.runtime.events import GuestErrorEvent, SbiEvent, VmExitEvent
+from avmm.runtime.exits import (
+    DebugExit,
+    Exit,
+    HtifExit,
+    InternalError,
+    Interrupted,
+    MmioExit,
+    StopReason,
+    SystemEvent,
+    SystemEventKind,
+)
+from avmm.runtime.guestmem import GuestMemory
+from avmm.runtime.irq import CorePlicLine, CountedLine, HartTimerLine, MsipLine, plic_context_lines
+from avmm.runtime.memory import MemorySlot, SlotStatistics, check_slot
+from avmm.runtime.spawner import VmSpawner
+from avmm.runtime.vcpu import Vcpu, VcpuStatistics
+from avmm.runtime.vmid import VmidTag
+from avmm.sbi import SbiCounters
+
+if TYPE_CHECKING:
+    from avmm.devices.clint import Clint
+    from avmm.devices.plic import Plic
+    from avmm.runtime.host import Host
+
+Irqchip = Literal["core", "python"]
+IRQCHIPS: tuple[Irqchip, ...] = ("core", "python")
+MAX_VCPUS = 64
+CLINT_BASE = 0x0200_0000
+PLIC_BASE = 0x0C00_0000
+PLIC_NDEV = 0x60
+_log = logging.getLogger("avmm.vm")
+
+
+class DeadlineSource(Protocol):
+    """A device with a timed event (e.g. an RTC alarm), in guest ticks."""
+
+    def next_deadline(self) -> int | None: ...
+
+    def expire(self, now: int) -> None: ...
+
+
+@attrs.frozen
+class VmResult:
+    """How a VM ended: the terminal exit and the exit code it means."""
+
+    name: str
+    exit: Exit
+    code: int
+
+    @classmethod
+    def of(cls, name: str, exit: Exit) -> VmResult:
+        if isinstance(exit, HtifExit | SystemEvent):
+            code = exit.code
+        elif isinstance(exit, Interrupted):
+            code = 0  # stopped on request (a signal or Vm.stop) is a clean end
+        else:
+            code = 1
+        return cls(name, exit, code)
+
+
+@attrs.frozen
+class VmStatistics:
+    name: str
+    vmid: int
+    vmid_generation: int
+    irqchip: str
+    instret: int
+    time: int  # guest time in ticks
+    warps: int  # virtual clock: jumps to the next deadline with every vCPU asleep
+    unmapped_mmio: int
+    guest_errors: int
+    sbi_calls: dict[int, int]
+    sbi_not_supported: dict[int, int]
+    irq_injections: dict[int, int]  # PLIC source -> rising edges, for every wired line
+    console_tx_bytes: int  # SBI / HTIF console output
+    console_rx_bytes: int  # SBI / HTIF console input the guest read
+    device_work: int
+    slots: tuple[SlotStatistics, ...]
+    bus: BusStatistics
+    vcpus: tuple[VcpuStatistics, ...]
+
+
+class Vm:
+    """One virtual machine; wraps an ``avmm._core.Machine``."""
+
+    def __init__(
+        self,
+        host: Host,
+        name: str,
+        key: int,
+        *,
+        irqchip: Irqchip = "core",
+        sstc: bool = False,
+        timebase_hz: int = 10_000_000,
+        console: CharBackend | None = None,
+        pause_exit: bool,
+        pause_window: int,
+        directed_yield: bool,
+    ) -> None:
+        if irqchip not in IRQCHIPS:
+            raise ConfigError(f"{name}.irqchip", f"{irqchip!r} is not one of: core, python")
+        if pause_window < 1:
+            raise ConfigError("sched.pause_window", f"{pause_window} must be at least 1")
+        self.host = host
+        self.name = name
+        self.key = key
+        self.irqchip: Irqchip = irqchip
+        machine = _core.Machine(timebase_hz=timebase_hz)
+        machine.set_clock(host.clock_mode, host.ips)
+        if host.clock_name == "virtual":
+            machine.time = 0  # not the host time that passed since the Machine was made
+        machine.sstc = sstc
+        machine.pause_exit = pause_exit
+        machine.pause_window = pause_window
+        machine.ipi_exit = directed_yield
+        machine.broadcast_tlbs = host.tlbs
+        self.machine = machine
+        self.directed_yields = directed_yield
+        self.bus = MmioBus(name)
+        self.vmid_tag = VmidTag()
+        self.vcpus: list[Vcpu] = []
+        self.memory_slots: list[MemorySlot] = []
+        self.guest_memory = GuestMemory()
+        self.htif: tuple[int | None, int | None] = (None, None)
+        self.console: CharBackend = console if console is not None else CaptureConsole()
+        self._input = bytearray()
+        self._input_attached = False
+        self.sbi_counters = SbiCounters()
+        self.spawner = VmSpawner(self, deterministic=host.policy_name == "deterministic")
+        self.clock = VmClock(machine)
+        self.wall_clock = VmWallClock(
+            machine, VIRTUAL_EPOCH_NS if host.clock_name == "virtual" else None
+        )
+        self.current: Vcpu | None = None  # the vCPU whose exit is being handled
+        self.next_wake: int | None = None  # virtual clock: earliest sleeper deadline
+        self._deadline_sources: list[DeadlineSource] = []
+        self._device_timer: asyncio.TimerHandle | None = None
+        self._errors = GuestErrorLog(name)
+        self.unmapped_mmio = 0
+        self.warps = 0
+        self.irq_injections: dict[int, int] = {}  # PLIC source -> rising edges (wired lines)
+        self.console_tx_bytes = 0  # written by the guest through SBI / HTIF
+        self.console_rx_bytes = 0  # read by the guest through SBI / HTIF
+        self._irqchip_ready = False
+        self.result: VmResult | None = None
+        self.system_event: tuple[SystemEventKind, int] | None = None
+        self._resume = asyncio.Event()
+        self._resume.set()
+
+    def __repr__(self) -> str:
+        return f"<Vm {self.name} vcpus={len(self.vcpus)}>"
+
+    # ------------------------------------------------------------- memory
+
+    def add_memory_slot(self, base: int, size: int, *, dirty_log: bool = False) -> MemorySlot:
+        """Add guest RAM at [base, base + size); overlaps are a ConfigError."""
+        where = f"{self.name}.memory[{len(self.memory_slots)}]"
+        check_slot(base, size, self.memory_slots, where)
+        slot = MemorySlot(self.machine.add_ram(base, size))
+        slot.dirty_logging = dirty_log
+        self.memory_slots.append(slot)
+        self.guest_memory.add(slot.region())
+        return slot
+
+    def set_htif(self, tohost: int | None, fromhost: int | None = None) -> None:
+        """Watch HTIF ``tohost`` (a guest-physical address in RAM)."""
+        self.machine.set_htif(tohost, fromhost)
+        self.htif = (tohost, fromhost)
+
+    # -------------------------------------------------------------- vCPUs
+
+    def create_vcpu(self) -> Vcpu:
+        """Add a hart (hartids 0, 1, ... up to 63). All start runnable in
+        M-mode at pc 0 until a loader or direct boot sets them up."""
+        if len(self.vcpus) >= MAX_VCPUS:
+            raise ConfigError(f"{self.name}.vcpus", f"at most {MAX_VCPUS} vCPUs per VM")
+        if self._irqchip_ready:
+            raise ConfigError(f"{self.name}.vcpus", "create every vCPU before the irqchip")
+        vcpu = Vcpu(self, self.machine.create_hart(), self.host.next_vcpu_key())
+        self.vcpus.append(vcpu)
+        return vcpu
+
+    def reset_all(self, pc: int, priv: int = _core.PRIV_M) -> None:
+        """Reset every hart to ``pc`` with a0 = hartid (bare-metal/firmware boot)."""
+        for vcpu in self.vcpus:
+            vcpu.hart.reset(pc, priv)
+            vcpu.hart.set_x(10, vcpu.index)
+
+    # ------------------------------------------------------------ irqchip
+
+    def setup_irqchip(
+        self, *, clint_base: int = CLINT_BASE, plic_base: int = PLIC_BASE, ndev: int = PLIC_NDEV
+    ) -> None:
+        """Put the CLINT and PLIC in the core (fast path) or on the bus as Python
+        models, as ``irqchip`` says. Call after creating the vCPUs."""
+        if not self.vcpus:
+            raise ConfigError(f"{self.name}.vcpus", "create the vCPUs before the irqchip")
+        if self._irqchip_ready:
+            raise ConfigError(f"{self.name}.irqchip", "the irqchip is already set up")
+        self._plic_source: Callable[[int], IrqLine] | None = None
+        if self.irqchip == "core":
+            self.machine.enable_clint(clint_base)
+            self.machine.enable_plic(plic_base, ndev)
+            self._irqchip_models: tuple[Clint, Plic] | None = None
+            self._irqchip_power_on = self.machine.irqchip_state()
+        else:
+            from avmm.devices.clint import Clint
+            from avmm.devices.plic import Plic
+
+            clint = Clint(
+                [MsipLine(v) for v in self.vcpus],
+                [HartTimerLine(v) for v in self.vcpus],
+                self.clock,
+            )
+            plic = Plic(ndev, plic_context_lines(self.vcpus))
+            self.bus.register(clint_base, clint, name="clint")
+            self.bus.register(plic_base, plic, name="plic")
+            self._plic_source = plic.source
+            self._irqchip_models = (clint, plic)
+        self._ndev = ndev
+        self._irqchip_ready = True
+
+    def irq_line(self, source: int) -> IrqLine:
+        """The PLIC input ``source`` (1..ndev-1) for a device model."""
+        if not self._irqchip_ready:
+            raise ConfigError(f"{self.name}.irqchip", "set up the irqchip before wiring devices")
+        if not 1 <= source < self._ndev:
+            raise ConfigError(f"{self.name}.irq", f"source {source} is not in 1..{self._ndev - 1}")
+        self.irq_injections.setdefault(source, 0)
+        if self._plic_source is None:
+            return CorePlicLine(self, source)
+        return CountedLine(self, source, self._plic_source(source))
+
+    # ------------------------------------------------------------ devices
+
+    def add_device(self, base: int, device: MmioDevice, *, name: str | None = None) -> None:
+        """Map a device model on the bus; overlaps are a ConfigError naming both."""
+        label = name or device.name
+        for slot in self.memory_slots:
+            if base < slot.end and slot.base < base + device.size:
+                raise ConfigError(
+                    f"devices.{label}",
+                    f"{label} at {base:#x}..{base + device.size:#x} overlaps "
+                    f"memory slot {slot.index} at {slot.base:#x}..{slot.end:#x}",
+                )
+        self.bus.register(base, device, name=label)
+
+    def add_deadline_source(self, source: DeadlineSource) -> None:
+        """A device whose timed events (RTC alarm) the VM must fire."""
+        self._deadline_sources.append(source)
+        self.deadlines_changed()
+
+    def add_wall_alarm(self, device: WallAlarmDevice) -> None:
+        """A device with an alarm in wall-clock ns (the Goldfish RTC); build it with
+        ``on_deadline=lambda _: vm.deadlines_changed()`` so moves are noticed."""
+        self.add_deadline_source(WallAlarm(device, self.wall_clock))
+
+    def deadlines_changed(self) -> None:
+        """A device deadline may have moved (called after its registers change)."""
+        if not self._deadline_sources:
+            return
+        if self.host.clock_name == "virtual":
+            self._recompute_next_wake()
+            return
+        if self._device_timer is not None:
+            self._device_timer.cancel()
+            self._device_timer = None
+        deadline = self._device_deadline()
+        if deadline is not None:
+            delay = (deadline - self.machine.time) / self.machine.timebase_hz
+            loop = asyncio.get_running_loop()
+            self._device_timer = loop.call_later(max(delay, 0.0), self._device_timer_fired)
+
+    def _device_timer_fired(self) -> None:
+        self._device_timer = None
+        self._fire_device_deadlines(self.machine.time)
+        self.deadlines_changed()
+
+    def _device_deadline(self) -> int | None:
+        deadlines = [d for s in self._deadline_sources if (d := s.next_deadline()) is not None]
+        return min(deadlines) if deadlines else None
+
+    def _fire_device_deadlines(self, now: int) -> None:
+        for source in self._deadline_sources:
+            deadline = source.next_deadline()
+            if deadline is not None and deadline <= now:
+                source.expire(now)
+
+    # ----------------------------------------------------- VMID, wake-ups
+
+    def refresh_vmid(self) -> None:
+        self.host.vmids.update(self.vmid_tag)
+        self.machine.vmid = self.vmid_tag.vmid
+
+    def wake_harts(self, mask: int) -> None:
+        """Kick the vCPUs whose interrupt state changed in the core: an IPI, a PLIC
+        line, or a comparator another hart wrote (so deadlines are re-read too)."""
+        vcpus = self.vcpus
+        while mask:
+            bit = mask & -mask
+            index = bit.bit_length() - 1
+            if index < len(vcpus):
+                vcpus[index].timer_changed()
+            mask ^= bit
+
+    def process_kicks(self) -> None:
+        kicks = self.machine.take_kicks()
+        if kicks:
+            self.wake_harts(kicks)
+
+    def directed_yield(self, target: Vcpu, sender: Vcpu | None = None) -> None:
+        """The target of an IPI runs next (when directed yield is on)."""
+        if not self.directed_yields:
+            return
+        if sender is None:
+            sender = self.current
+        if sender is target:
+            return
+        self.host.scheduler.yield_to(target)
+        if sender is not None:
+            sender.counters.directed_yields += 1
+
+    def vcpu_sleeps(self, vcpu: Vcpu) -> None:
+        """``vcpu`` waits (WFI/HSM): arrange its timer wake-up, or warp time."""
+        if self.host.clock_name == "virtual":
+            self._recompute_next_wake()
+            self._maybe_warp()
+            return
+        if vcpu.halted:
+            deadline = vcpu.hart.next_deadline()
+            if deadline is not None:
+                vcpu.arm_timer((deadline - self.machine.time) / self.machine.timebase_hz)
+            else:
+                # The comparator may have fired since the caller looked (host time
+                # moves between the two reads): no deadline left to wait for.
+                vcpu.kick()
+
+    def vcpu_wakes(self, vcpu: Vcpu) -> None:
+        if self.host.clock_name == "virtual":
+            self._recompute_next_wake()
+
+    def work_done(self) -> None:
+        """A device's background work finished: time may jump again."""
+        if self.host.clock_name == "virtual":
+            self._maybe_warp()
+
+    def _recompute_next_wake(self) -> None:
+        best = self._device_deadline()
+        for vcpu in self.vcpus:
+            if vcpu.sleeping and vcpu.halted:
+                deadline = vcpu.hart.next_deadline()
+                if deadline is not None and (best is None or deadline < best):
+                    best = deadline
+        self.next_wake = best
+
+    def _maybe_warp(self) -> None:
+        # Virtual time only moves with instructions: when nobody can run and no
+        # device work is in flight, jump to the next deadline instead of waiting.
+        for vcpu in self.vcpus:
+            if vcpu.in_run and not vcpu.sleeping:
+                return
+        if self.spawner.pending:
+            return
+        deadline = self.next_wake
+        if deadline is None:
+            return
+        now = self.machine.time
+        if deadline > now:
+            self.machine.warp(deadline - now)
+            self.warps += 1
+        self.wake_due()
+
+    def wake_due(self) -> None:
+        """Guest time passed a deadline: wake sleepers whose interrupt is pending."""
+        now = self.machine.time
+        if self._deadline_sources:
+            self._fire_device_deadlines(now)
+        for vcpu in self.vcpus:
+            if vcpu.sleeping:
+                vcpu.kick()
+        self._recompute_next_wake()
+
+    # -------------------------------------------------------------- reset
+
+    def reset(self) -> None:
+        """Power-on state for a reboot: every hart reset (M-mode, pc 0) and its vCPU's
+        run-time state forgotten, the interrupt controllers as after setup. RAM is
+        kept, as on QEMU; the devices on the bus belong to their owner (the board),
+        which resets them first, so the lines they drive are low. Call while no
+        vCPU runs."""
+        if not self._irqchip_ready:
+            raise ConfigError(f"{self.name}.irqchip", "set up the irqchip before a reset")
+        for vcpu in self.vcpus:
+            vcpu.reset()
+        models = self._irqchip_models
+        if models is None:
+            self.machine.set_irqchip_state(self._irqchip_power_on)
+        else:
+            clint, plic = models
+            clint.reset()
+            plic.reset()
+        for vcpu in self.vcpus:
+            vcpu.hart.reset(0, _core.PRIV_M)
+        self.system_event = None
+        self.result = None
+        self._resume.set()
+        self.next_wake = None
+
+    # -------------------------------------------------------------- power
+
+    def poweroff(self, exit_code: int) -> None:
+        """PowerControl for the syscon/test device: the VM shuts down."""
+        self.system_event = (SystemEventKind.SHUTDOWN, exit_code)
+
+    def reboot(self) -> None:
+        """PowerControl for the syscon/test device: the VM asks for a reboot."""
+        self.system_event = (SystemEventKind.REBOOT, 0)
+
+    def take_system_event(self, vcpu: Vcpu) -> SystemEvent | None:
+        """The power event a device model requested during this exit, if any."""
+        if self.system_event is None:
+            return None
+        kind, code = self.system_event
+        self.system_event = None
+        return SystemEvent(vcpu.index, kind, code)
+
+    # ------------------------------------------------------- console, logs
+
+    def console_write(self, data: bytes) -> None:
+        self.console_tx_bytes += len(data)
+        self.console.write(data)
+
+    def console_read(self, n: int) -> bytes:
+        """Up to ``n`` bytes of host input (SBI getchar, DBCN read, HTIF)."""
+        if not self._input_attached:
+            # Attached on first use: with a UART console, the UART model owns input.
+            self.console.attach(self._input.extend)
+            self._input_attached = True
+        data = bytes(self._input[:n])
+        del self._input[:n]
+        self.console_rx_bytes += len(data)
+        return data
+
+    def guest_error(self, vcpu: Vcpu | None, message: str, key: str | None = None) -> None:
+        """A guest mistake: counted, logged rate-limited, published; the guest goes on."""
+        self._errors(key or message, message)
+        events = self.host.events
+        if events.wants(GuestErrorEvent):
+            events.publish(GuestErrorEvent(self.name, -1 if vcpu is None else vcpu.index, message))
+
+    def publish_sbi(self, vcpu: Vcpu, eid: int, fid: int, error: int) -> None:
+        events = self.host.events
+        if events.wants(SbiEvent):
+            events.publish(SbiEvent(self.name, vcpu.index, eid, fid, error))
+
+    # ---------------------------------------------------------------- run
+
+    async def run(self) -> VmResult:
+        """Run every vCPU until the VM ends (HTIF exit, shutdown, error, stop).
+
+        Unmapped MMIO follows Firecracker: counted, logged (rate-limited),
+        reads return all-ones, the guest continues. Debug exits end the run
+        (drive ``vcpu.run()`` yourself to serve a debugger).
+        """
+        if not self.vcpus:
+            raise ConfigError(f"{self.name}.vcpus", "a VM needs at least one vCPU")
+        if not self.memory_slots:
+            raise ConfigError(f"{self.name}.memory", "a VM needs at least one memory slot")
+        self.result = None
+        tasks = [
+            asyncio.create_task(self._vcpu_main(v), name=f"{self.name}/vcpu{v.index}")
+            for v in self.vcpus
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        assert self.result is not None
+        result = self.result
+        events = self.host.events
+        if events.wants(VmExitEvent):
+            events.publish(VmExitEvent(self.name, type(result.exit).__name__, result.code))
+        return result
+
+    async def _vcpu_main(self, vcpu: Vcpu) -> None:
+        while True:
+            exit = await vcpu.run()
+            if isinstance(exit, MmioExit):
+                self._unmapped(vcpu, exit)
+                continue
+            if isinstance(exit, Interrupted):
+                if exit.reason is StopReason.PAUSE and self.result is None:
+                    await self._resume.wait()
+                    continue
+                if self.result is None:
+                    self._finish(exit)
+                return
+            self._finish(exit)
+            return
+
+    def _unmapped(self, vcpu: Vcpu, exit: MmioExit) -> None:
+        self.unmapped_mmio += 1
+        if exit.is_write:
+            what = f"{exit.size}-byte write of {exit.value:#x} to unmapped {exit.addr:#x}"
+        else:
+            what = f"{exit.size}-byte read of unmapped {exit.addr:#x}"
+            vcpu.complete_mmio(all_ones(exit.size))
+        self.guest_error(vcpu, f"vcpu {vcpu.index}: {what}", key=f"unmapped:{exit.is_write}")
+
+    def _finish(self, exit: Exit) -> None:
+        if self.result is not None:
+            return
+        self.result = VmResult.of(self.name, exit)
+        if isinstance(exit, InternalError):
+            _log.error(
+                "%s: vcpu %d: internal error: %s\n%s", self.name, exit.vcpu, exit.message, exit.dump
+            )
+        elif isinstance(exit, DebugExit):
+            _log.info(
+                "%s: vcpu %d: debug exit at %#x with no debugger", self.name, exit.vcpu, exit.pc
+            )
+        self.stop()
+
+    def stop(self) -> None:
+        """Every vCPU stops at its next slice boundary."""
+        self._resume.set()
+        for vcpu in self.vcpus:
+            vcpu.request_stop()
+
+    def pause(self) -> None:
+        """Every vCPU pauses at its next slice boundary; :meth:`resume` continues."""
+        self._resume.clear()
+        for vcpu in self.vcpus:
+            vcpu.request_pause()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def signal(self) -> None:
+        """A host signal: every vCPU stops at its next slice boundary."""
+        self._resume.set()
+        for vcpu in self.vcpus:
+            vcpu.request_signal()
+
+    # -------------------------------------------------------------- stats
+
+    @property
+    def console_output(self) -> bytes:
+        """What the guest printed, when the console is a CaptureConsole."""
+        console = self.console
+        return console.output if isinstance(console, CaptureConsole) else b""
+
+    def statistics(self) -> VmStatistics:
+        return VmStatistics(
+            name=self.name,
+            vmid=self.vmid_tag.vmid,
+            vmid_generation=self.vmid_tag.generation,
+            irqchip=self.irqchip,
+            instret=self.machine.instret,
+            time=self.machine.time,
+            warps=self.warps,
+            unmapped_mmio=self.unmapped_mmio,
+            guest_errors=self._errors.count + self.bus.guest_error.count,
+            sbi_calls=dict(self.sbi_counters.calls),
+            sbi_not_supported=dict(self.sbi_counters.not_supported),
+            irq_injections=dict(self.irq_injections),
+            console_tx_bytes=self.console_tx_bytes,
+            console_rx_bytes=self.console_rx_bytes,
+            device_work=self.spawner.submitted,
+            slots=tuple(s.statistics() for s in self.memory_slots),
+            bus=self.bus.statistics(),
+            vcpus=tuple(v.statistics() for v in self.vcpus),
+        )

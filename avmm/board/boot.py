@@ -24,7 +24,7 @@ import attrs
 
 from avmm import _core, sbi
 from avmm.board.devicetree import BoardSpec, isa_string, virt_device_tree
-from avmm.board.layout import CLINT_BASE, PLIC_BASE, PLIC_NDEV, Layout
+from avmm.board.layout import Layout
 from avmm.board.loader import (
     LINUX_ALIGN,
     NEXT_MODE_S,
@@ -36,6 +36,7 @@ from avmm.board.loader import (
     place_initrd,
 )
 from avmm.config import BootConfig
+from avmm.constants import CLINT_BASE, PLIC_BASE, PLIC_NDEV
 from avmm.errors import BootError
 from avmm.runtime.vm import Vm
 

@@ -16,6 +16,16 @@ from collections.abc import Iterable
 
 import attrs
 
+from avmm.constants import (
+    CLINT_BASE,
+    CLINT_SIZE,
+    PLIC_BASE,
+    PLIC_NDEV,
+    PLIC_SIZE,
+    RAM_BASE,
+    TIMEBASE_HZ,
+)
+
 FDT_MAGIC = 0xD00DFEED
 FDT_VERSION = 17
 FDT_LAST_COMP_VERSION = 16
@@ -26,9 +36,6 @@ FDT_END = 9
 HEADER_SIZE = 40
 
 UART_CLOCK_HZ = 3_686_400
-TIMEBASE_HZ = 10_000_000
-PLIC_SIZE = 0x60_0000
-CLINT_SIZE = 0x1_0000
 IRQ_S_SOFT, IRQ_M_SOFT = 1, 3
 IRQ_S_TIMER, IRQ_M_TIMER = 5, 7
 IRQ_S_EXT, IRQ_M_EXT = 9, 11
@@ -202,15 +209,15 @@ class BoardSpec:
     harts: int
     isa: str
     memory_size: int
-    memory_base: int = 0x8000_0000
+    memory_base: int = RAM_BASE
     mmu: str = attrs.field(default="sv48", validator=_check_mmu)
     timebase_hz: int = TIMEBASE_HZ
     bootargs: str = ""
     stdout_path: str | None = None
     initrd: tuple[int, int] | None = None
-    clint_base: int = 0x0200_0000
-    plic_base: int = 0x0C00_0000
-    plic_ndev: int = 0x60
+    clint_base: int = CLINT_BASE
+    plic_base: int = PLIC_BASE
+    plic_ndev: int = PLIC_NDEV
     devices: tuple[DeviceSpec, ...] = ()
     reservations: tuple[tuple[int, int], ...] = ()
 

@@ -22,11 +22,10 @@ import attrs
 
 from avmm import _core
 from avmm.board.loader import load_elf, patch_symbols
+from avmm.constants import CLINT_BASE, RAM_BASE
 from avmm.errors import AvmmError, BootError
 from avmm.runtime.guestmem import GuestMemory, Region
 
-RAM_BASE = 0x8000_0000
-CLINT_BASE = 0x0200_0000
 DEFAULT_MEMORY = 128 * 1024 * 1024
 DEFAULT_MAX_INSTRUCTIONS = 5_000_000_000
 _HTIF_CONSOLE = 1  # device 1 (blocking character device), command 1 = putchar

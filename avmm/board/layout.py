@@ -19,16 +19,21 @@ from typing import Any
 
 import attrs
 
-from avmm.board.devicetree import CLINT_SIZE, PLIC_SIZE, DeviceSpec
+from avmm.board.devicetree import DeviceSpec
 from avmm.config import VmConfig
-from avmm.constants import RAM_BASE, VIRTIO_SLOTS
+from avmm.constants import (
+    CLINT_BASE,
+    CLINT_SIZE,
+    PLIC_BASE,
+    PLIC_NDEV,
+    PLIC_SIZE,
+    RAM_BASE,
+    VIRTIO_SLOTS,
+)
 
 SYSCON_BASE = 0x0010_0000
 RTC_BASE = 0x0010_1000
 RTC_IRQ = 11
-CLINT_BASE = 0x0200_0000
-PLIC_BASE = 0x0C00_0000
-PLIC_NDEV = 0x60
 UART_BASE = 0x1000_0000
 UART_SIZE = 0x100
 UART_IRQ = 10

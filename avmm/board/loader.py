@@ -19,10 +19,10 @@ from elftools.elf.constants import P_FLAGS
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from avmm.constants import PAGE_SIZE
 from avmm.errors import BootError
 from avmm.runtime.guestmem import GuestMemory
 
-PAGE = 4096
 LINUX_ALIGN = 2 << 20  # the RISC-V kernel is loaded 2 MiB aligned
 DTB_ALIGN = 8
 EM_RISCV = 243
@@ -270,7 +270,7 @@ def place_initrd(
     """
     path = Path(path)
     data = _read_file(path)
-    start = (below - len(data)) & ~(PAGE - 1)
+    start = (below - len(data)) & ~(PAGE_SIZE - 1)
     if start < above or start < 0:
         raise BootError(
             f"{path}: initrd of {len(data):#x} bytes does not fit between {above:#x} and {below:#x}"

@@ -29,9 +29,6 @@ import attrs
 from avmm.board import boot
 from avmm.board.hostio import ConsoleHub, Switches, open_console, tell_user
 from avmm.board.layout import (
-    CLINT_BASE,
-    PLIC_BASE,
-    PLIC_NDEV,
     RTC_BASE,
     RTC_IRQ,
     SYSCON_BASE,
@@ -45,6 +42,7 @@ from avmm.board.layout import (
 )
 from avmm.board.layout import describe as describe_config
 from avmm.config import Config, VmConfig
+from avmm.constants import CLINT_BASE, PLIC_BASE, PLIC_NDEV
 from avmm.devices.backends import NullNet, RawImage, ensure_image
 from avmm.devices.base import CharBackend, MmioDevice, NetPort
 from avmm.devices.rtc import GoldfishRtc

@@ -18,7 +18,25 @@ class IrqLine(Protocol):
     def set_level(self, level: bool) -> None: ...
 
 
-class IrqOutput:
+class Edge:
+    """A line's level, remembered: :meth:`to` says whether a new level is a change.
+
+    The one edge detector: device outputs (:class:`IrqOutput`) and the
+    runtime's interrupt lines both use it.
+    """
+
+    def __init__(self) -> None:
+        self.level = False
+
+    def to(self, level: bool) -> bool:
+        """Take ``level``; True when it differs from the last one."""
+        if level == self.level:
+            return False
+        self.level = level
+        return True
+
+
+class IrqOutput(Edge):
     """A device's interrupt output: drives its line only when the level changes.
 
     ``set`` returns True on a rising edge, which devices count as an interrupt
@@ -27,19 +45,33 @@ class IrqOutput:
     """
 
     def __init__(self, line: IrqLine) -> None:
+        super().__init__()
         self._line = line
-        self.level = False
 
     def set(self, level: bool) -> bool:
-        if level == self.level:
+        if not self.to(level):
             return False
-        self.level = level
         self._line.set_level(level)
         return level
 
     def restore(self, level: bool) -> None:
         self.level = level
         self._line.set_level(level)
+
+
+class GuestRam(Protocol):
+    """Guest-physical RAM as a device reaches it (DMA): every access bounds-checked;
+    a range outside RAM raises :class:`~avmm.errors.GuestMemoryError`."""
+
+    def contains(self, addr: int, length: int) -> bool: ...
+
+    def read(self, addr: int, length: int) -> bytes: ...
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None: ...
+
+    def read_u16(self, addr: int) -> int: ...
+
+    def write_u16(self, addr: int, value: int) -> None: ...
 
 
 class TimerLine(Protocol):

@@ -21,8 +21,8 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 
-from avmm import sbi
-from avmm.runtime.vcpu import SLICE_BUCKETS
+from avmm.runtime.counters import SLICE_BUCKETS
+from avmm.sbi import spec as sbi
 from avmm.version import __version__
 
 if TYPE_CHECKING:

@@ -53,3 +53,31 @@ class CaptureConsole:
 
     def text(self) -> str:
         return self._buf.decode(errors="replace")
+
+
+class VmmConsole:
+    """The console the VMM itself serves a guest through (SBI DBCN and legacy
+    putchar/getchar, HTIF): writes go to the VM's backend, host input waits in
+    a buffer until the guest reads it; bytes both ways are counted."""
+
+    def __init__(self, backend: CharBackend) -> None:
+        self.backend = backend
+        self._input = bytearray()
+        self._attached = False
+        self.tx_bytes = 0  # written by the guest
+        self.rx_bytes = 0  # read by the guest
+
+    def write(self, data: bytes) -> None:
+        self.tx_bytes += len(data)
+        self.backend.write(data)
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes of host input."""
+        if not self._attached:
+            # Attached on first use: with a UART console, the UART model owns input.
+            self.backend.attach(self._input.extend)
+            self._attached = True
+        data = bytes(self._input[:n])
+        del self._input[:n]
+        self.rx_bytes += len(data)
+        return data

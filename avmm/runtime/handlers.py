@@ -2,36 +2,40 @@
 
 As in kvmtool's ``kvm_cpu__start``, the run loop switches on the core's exit
 reason through :data:`HANDLERS`. A handler completes the exit in place and
-returns None (keep running), or returns the :class:`~avmm.runtime.exits.Exit` that
-needs the caller. Handlers read the exit's details from the hart, so tests
-can call :func:`handle_exit` on a real ``Machine``/``Hart`` with fabricated
-state: registers set by hand for an ecall, ``tohost`` written for HTIF, and
-for MMIO an explicit :class:`~avmm.runtime.exits.MmioExit` (the core's MMIO details
-only exist after a real access).
+returns None (keep running), or returns the :class:`~avmm.runtime.exits.Exit`
+that needs the caller. Handlers read the exit's details from the hart and see
+the vCPU and its VM only through :class:`~avmm.runtime.ports.ExitVcpu`, so
+tests call :func:`handle_exit` on a real ``Machine``/``Hart`` with fabricated
+state: registers set by hand for an ecall, ``tohost`` written for HTIF, a
+real load left pending for an MMIO read, or an explicit
+:class:`~avmm.runtime.exits.MmioExit` for a write.
+
+An MMIO read is staged once, in the core: the device's value goes straight to
+``Hart.complete_mmio_read`` and the load retires before the slice goes on.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from avmm import _core
 from avmm.runtime.events import MmioEvent
 from avmm.runtime.exits import DebugExit, Exit, HtifExit, InternalError, MmioExit
-from avmm.sbi import handle_ecall
+from avmm.runtime.ports import ExitVcpu
+from avmm.sbi.dispatch import handle_ecall
 
-if TYPE_CHECKING:
-    from avmm.runtime.vcpu import Vcpu
-
-Handler = Callable[["Vcpu"], Exit | None]
+Handler = Callable[[ExitVcpu], Exit | None]
 
 _U64 = struct.Struct("<Q")
 _PAYLOAD = (1 << 48) - 1
 
 
-def handle_exit(vcpu: Vcpu, reason: int, mmio: MmioExit | None = None) -> Exit | None:
-    """Complete exit ``reason`` of ``vcpu``; return what needs the caller, or None."""
+def handle_exit(vcpu: ExitVcpu, reason: int, mmio: MmioExit | None = None) -> Exit | None:
+    """Complete exit ``reason`` of ``vcpu``; return what needs the caller, or None.
+
+    ``mmio`` stands in for the core's MMIO details (a write; or a read the core
+    left pending)."""
     if mmio is not None:
         return handle_mmio(vcpu, mmio)
     return HANDLERS[reason](vcpu)
@@ -40,23 +44,22 @@ def handle_exit(vcpu: Vcpu, reason: int, mmio: MmioExit | None = None) -> Exit |
 # ------------------------------------------------------------------- MMIO
 
 
-def handle_mmio(vcpu: Vcpu, access: MmioExit) -> Exit | None:
+def handle_mmio(vcpu: ExitVcpu, access: MmioExit) -> Exit | None:
     """Route an MMIO access to the VM's bus; unmapped -> the caller decides."""
     if access.is_write:
         return _bus_write(vcpu, access.addr, access.size, access.value, access)
     return _bus_read(vcpu, access.addr, access.size, access)
 
 
-def _bus_read(vcpu: Vcpu, addr: int, size: int, access: MmioExit | None) -> Exit | None:
+def _bus_read(vcpu: ExitVcpu, addr: int, size: int, access: MmioExit | None) -> Exit | None:
     vm = vcpu.vm
     value = vm.bus.read(addr, size)
-    vcpu.expect_mmio_read(size)
     if value is None:
         vcpu.counters.mmio_exits_user += 1
         return access or MmioExit(vcpu.index, addr, size, False, 0)
-    vcpu.complete_mmio(value)
+    vcpu.hart.complete_mmio_read(value)  # the load retires with its value now
     vcpu.counters.mmio_exits_bus += 1
-    events = vm.host.events
+    events = vm.events
     if events.wants(MmioEvent):
         name = vm.bus.device_name(addr)
         events.publish(MmioEvent(vm.name, vcpu.index, name, addr, size, False, value))
@@ -64,27 +67,27 @@ def _bus_read(vcpu: Vcpu, addr: int, size: int, access: MmioExit | None) -> Exit
 
 
 def _bus_write(
-    vcpu: Vcpu, addr: int, size: int, value: int, access: MmioExit | None
+    vcpu: ExitVcpu, addr: int, size: int, value: int, access: MmioExit | None
 ) -> Exit | None:
     vm = vcpu.vm
     if not vm.bus.write(addr, size, value):
         vcpu.counters.mmio_exits_user += 1
         return access or MmioExit(vcpu.index, addr, size, True, value)
     vcpu.counters.mmio_exits_bus += 1
-    events = vm.host.events
+    events = vm.events
     if events.wants(MmioEvent):
         name = vm.bus.device_name(addr)
         events.publish(MmioEvent(vm.name, vcpu.index, name, addr, size, True, value))
     # A write may power the VM off (the syscon/test device).
-    return vm.take_system_event(vcpu) if vm.system_event is not None else None
+    return vm.take_system_event(vcpu.index) if vm.system_event is not None else None
 
 
-def _mmio_read(vcpu: Vcpu) -> Exit | None:
+def _mmio_read(vcpu: ExitVcpu) -> Exit | None:
     hart = vcpu.hart
     return _bus_read(vcpu, hart.mmio_addr, hart.mmio_size, None)
 
 
-def _mmio_write(vcpu: Vcpu) -> Exit | None:
+def _mmio_write(vcpu: ExitVcpu) -> Exit | None:
     hart = vcpu.hart
     return _bus_write(vcpu, hart.mmio_addr, hart.mmio_size, hart.mmio_value, None)
 
@@ -92,15 +95,15 @@ def _mmio_write(vcpu: Vcpu) -> Exit | None:
 # ----------------------------------------------------------- the others
 
 
-def _budget(vcpu: Vcpu) -> Exit | None:
+def _budget(vcpu: ExitVcpu) -> Exit | None:
     return None
 
 
-def _ecall(vcpu: Vcpu) -> Exit | None:
-    return handle_ecall(vcpu)
+def _ecall(vcpu: ExitVcpu) -> Exit | None:
+    return handle_ecall(vcpu, vcpu.vm)
 
 
-def _wfi(vcpu: Vcpu) -> Exit | None:
+def _wfi(vcpu: ExitVcpu) -> Exit | None:
     # The core exits only with nothing pending, but a device may have raised a
     # line since: sleep only if that is still so.
     if not vcpu.hart.wakeup_pending():
@@ -108,17 +111,17 @@ def _wfi(vcpu: Vcpu) -> Exit | None:
     return None
 
 
-def _pause(vcpu: Vcpu) -> Exit | None:
+def _pause(vcpu: ExitVcpu) -> Exit | None:
     # The slice ended early; the scheduler runs someone else next.
     vcpu.counters.pause_exits += 1
     return None
 
 
-def _debug(vcpu: Vcpu) -> Exit | None:
+def _debug(vcpu: ExitVcpu) -> Exit | None:
     return DebugExit(vcpu.index, vcpu.hart.debug_cause, vcpu.hart.pc)
 
 
-def _htif(vcpu: Vcpu) -> Exit | None:
+def _htif(vcpu: ExitVcpu) -> Exit | None:
     """Spike HTIF: an odd value is an exit (code = value >> 1); device 1 command 1
     prints a character. The host acknowledges by writing ``tohost`` back to 0."""
     vm = vcpu.vm
@@ -133,20 +136,20 @@ def _htif(vcpu: Vcpu) -> Exit | None:
         return HtifExit(vcpu.index, (value & _PAYLOAD) >> 1)
     response = None
     if device == 1 and command == 1:
-        vm.console_write(bytes([value & 0xFF]))
+        vm.sbi_console.write(bytes([value & 0xFF]))
         response = 0x100 | (value & 0xFF)
     elif device == 1 and command == 0:
-        data = vm.console_read(1)
+        data = vm.sbi_console.read(1)
         response = data[0] if data else None
     else:
-        vm.guest_error(vcpu, f"htif: unsupported request {value:#x} (device {device})")
+        vm.guest_error(vcpu.index, f"htif: unsupported request {value:#x} (device {device})")
     machine.write_phys(tohost, _U64.pack(0))
     if fromhost is not None and response is not None:
         machine.write_phys(fromhost, _U64.pack((value >> 48 << 48) | response))
     return None
 
 
-def _ipi(vcpu: Vcpu) -> Exit | None:
+def _ipi(vcpu: ExitVcpu) -> Exit | None:
     """An in-core CLINT IPI: wake the targets and run the first one next."""
     vm = vcpu.vm
     kicks = vm.machine.take_kicks()
@@ -155,11 +158,11 @@ def _ipi(vcpu: Vcpu) -> Exit | None:
     others = kicks & ~(1 << vcpu.index)
     if others:
         target = (others & -others).bit_length() - 1
-        vm.directed_yield(vm.vcpus[target], sender=vcpu)
+        vcpu.directed_yield(vm.vcpus[target])
     return None
 
 
-def _internal_error(vcpu: Vcpu) -> Exit | None:
+def _internal_error(vcpu: ExitVcpu) -> Exit | None:
     return InternalError(vcpu.index, vcpu.hart.error, register_dump(vcpu.hart))
 
 

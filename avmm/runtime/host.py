@@ -27,22 +27,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from avmm.constants import (
+    CLOCKS,
+    DEFAULT_IPS,
+    IRQCHIPS,
+    MAX_PCPUS,
+    MAX_VCPUS,
+    POLICIES,
+    RAM_BASE,
+    TIMEBASE_HZ,
+    Irqchip,
+)
 from avmm.devices.base import CharBackend
 from avmm.errors import ConfigError
-from avmm.runtime.clock import CLOCKS, DEFAULT_IPS, core_mode
+from avmm.runtime.clock import GuestClock, make_clock
 from avmm.runtime.events import EventBus, EventBusStatistics, VmidRolloverEvent
 from avmm.runtime.memory import check_slot
 from avmm.runtime.pcpu import Pcpu, PcpuStatistics
-from avmm.runtime.sched import POLICIES, Scheduler, SchedulerStatistics, make_policy
-from avmm.runtime.vm import IRQCHIPS, MAX_VCPUS, Irqchip, Vm, VmResult, VmStatistics
+from avmm.runtime.sched import Scheduler, SchedulerStatistics, make_policy
+from avmm.runtime.vm import Vm, VmResult, VmStatistics
 from avmm.runtime.vmid import MAX_BITS, MIN_BITS, VmidAllocator, VmidStatistics
 
 if TYPE_CHECKING:
     from avmm.config import Config
 
 T = TypeVar("T")
-MAX_PCPUS = 64
-RAM_BASE = 0x8000_0000
 
 
 @attrs.frozen
@@ -62,7 +71,9 @@ class VmSpec:
         if not self.memory:
             raise ConfigError(f"{where}.memory", "a VM needs at least one memory slot")
         if self.irqchip not in IRQCHIPS:
-            raise ConfigError(f"{where}.irqchip", f"{self.irqchip!r} is not one of: core, python")
+            raise ConfigError(
+                f"{where}.irqchip", f"{self.irqchip!r} is not one of: {', '.join(IRQCHIPS)}"
+            )
         seen: list[_Range] = []
         for i, (base, size) in enumerate(self.memory):
             check_slot(base, size, seen, f"{where}.memory[{i}]")
@@ -130,7 +141,7 @@ class Host:
             raise ConfigError("host.tlb_entries", f"{tlb_entries} is not a power of two 16..65536")
         self.policy_name = policy
         self.clock_name = clock
-        self.clock_mode = core_mode(clock)
+        self.clock: GuestClock = make_clock(clock, ips)
         self.ips = ips
         self.slice = slice
         self.seed = seed
@@ -147,6 +158,11 @@ class Host:
         self._vm_keys = 0
         self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self.signalled: int | None = None
+
+    @property
+    def deterministic(self) -> bool:
+        """Device work finishes inside the slice of the vCPU that started it."""
+        return self.policy_name == "deterministic"
 
     @classmethod
     def from_config(cls, config: Config) -> Host:
@@ -184,7 +200,7 @@ class Host:
         *,
         irqchip: Irqchip = "core",
         sstc: bool = False,
-        timebase_hz: int = 10_000_000,
+        timebase_hz: int = TIMEBASE_HZ,
         console: CharBackend | None = None,
         pause_exit: bool | None = None,
         pause_window: int | None = None,

@@ -15,10 +15,9 @@ from typing import Protocol
 import attrs
 
 from avmm import _core
+from avmm.constants import PAGE_SIZE
 from avmm.errors import ConfigError
 from avmm.runtime.guestmem import GuestMemory, Region
-
-PAGE = 4096
 
 
 @attrs.frozen
@@ -68,7 +67,7 @@ class MemorySlot:
         """Guest-physical addresses of the dirty pages."""
         log = self.get_dirty_log(clear)
         return [
-            self.base + (i * 8 + bit) * PAGE
+            self.base + (i * 8 + bit) * PAGE_SIZE
             for i, byte in enumerate(log)
             if byte
             for bit in range(8)
@@ -108,7 +107,7 @@ def check_slot(base: int, size: int, existing: Iterable[SlotRange], where: str) 
     """Reject a slot that is misaligned, empty or overlaps another, before the core sees it."""
     if base < 0 or size <= 0:
         raise ConfigError(where, f"base {base:#x} and size {size:#x} must be positive")
-    if base % PAGE or size % PAGE:
+    if base % PAGE_SIZE or size % PAGE_SIZE:
         raise ConfigError(where, f"{base:#x}+{size:#x} is not 4 KiB aligned")
     if base + size > 1 << 64:
         raise ConfigError(where, f"{base:#x}+{size:#x} is beyond the 64-bit address space")

@@ -7,14 +7,9 @@ flushes it owes (VMID rollover, ARM KVM's ``last_vcpu_ran``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 
 from avmm import _core
-
-if TYPE_CHECKING:
-    from avmm.runtime.vcpu import Vcpu
 
 
 @attrs.frozen
@@ -42,20 +37,20 @@ class Pcpu:
         self.rollover_flushes = 0
         self.migration_flushes = 0
 
-    def enter(self, vcpu: Vcpu, vm_key: int, vmid: int) -> None:
-        """Flushes owed before ``vcpu`` runs a slice here."""
+    def enter(self, vm_key: int, vcpu: int, vmid: int) -> None:
+        """Flushes owed before vCPU ``vcpu`` of VM ``vm_key`` (VMID ``vmid``) runs here."""
         if self.flush_pending:
             self.tlb.flush()
             self.flush_pending = False
             self.rollover_flushes += 1
         last = self.last_vcpu_ran.get(vm_key)
-        if last != vcpu.index:
+        if last != vcpu:
             if last is not None:
                 # Another vCPU of this VM used our TLB last: drop the VM's entries so a
                 # vCPU never sees translations cached on behalf of a sibling.
                 self.tlb.flush_vmid(vmid)
                 self.migration_flushes += 1
-            self.last_vcpu_ran[vm_key] = vcpu.index
+            self.last_vcpu_ran[vm_key] = vcpu
 
     def statistics(self) -> PcpuStatistics:
         return PcpuStatistics(

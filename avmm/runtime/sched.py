@@ -29,18 +29,25 @@ import collections
 import random
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Protocol
 
 import attrs
 
+from avmm.constants import POLICIES, PolicyName
 from avmm.errors import ConfigError
 from avmm.runtime.pcpu import Pcpu
 
-if TYPE_CHECKING:
-    from avmm.runtime.vcpu import Vcpu
+__all__ = ["POLICIES", "PolicyName"]
 
-PolicyName = Literal["round-robin", "random", "deterministic"]
-POLICIES: tuple[PolicyName, ...] = ("round-robin", "random", "deterministic")
+
+class Schedulable(Protocol):
+    """What the scheduler knows of a vCPU: a host-wide key, ordered by creation.
+
+    Everything else it keeps about one (its pending grant, the pCPU it last ran
+    on) lives in the scheduler, by key."""
+
+    @property
+    def key(self) -> int: ...
 
 
 class Policy(Protocol):
@@ -48,11 +55,11 @@ class Policy(Protocol):
 
     name: str
 
-    def add(self, vcpu: Vcpu) -> None: ...
+    def add(self, vcpu: Schedulable) -> None: ...
 
-    def remove(self, vcpu: Vcpu) -> bool: ...
+    def remove(self, vcpu: Schedulable) -> bool: ...
 
-    def pick(self) -> Vcpu: ...
+    def pick(self) -> Schedulable: ...
 
     def __len__(self) -> int: ...
 
@@ -63,22 +70,22 @@ class RoundRobin:
     name = "round-robin"
 
     def __init__(self) -> None:
-        self._queue: collections.deque[Vcpu] = collections.deque()
+        self._queue: collections.deque[Schedulable] = collections.deque()
         self._members: set[int] = set()
 
-    def add(self, vcpu: Vcpu) -> None:
+    def add(self, vcpu: Schedulable) -> None:
         if vcpu.key not in self._members:
             self._members.add(vcpu.key)
             self._queue.append(vcpu)
 
-    def remove(self, vcpu: Vcpu) -> bool:
+    def remove(self, vcpu: Schedulable) -> bool:
         if vcpu.key not in self._members:
             return False
         self._members.discard(vcpu.key)
         self._queue.remove(vcpu)
         return True
 
-    def pick(self) -> Vcpu:
+    def pick(self) -> Schedulable:
         vcpu = self._queue.popleft()
         self._members.discard(vcpu.key)
         return vcpu
@@ -95,15 +102,15 @@ class SeededRandom:
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
-        self._ready: dict[int, Vcpu] = {}
+        self._ready: dict[int, Schedulable] = {}
 
-    def add(self, vcpu: Vcpu) -> None:
+    def add(self, vcpu: Schedulable) -> None:
         self._ready[vcpu.key] = vcpu
 
-    def remove(self, vcpu: Vcpu) -> bool:
+    def remove(self, vcpu: Schedulable) -> bool:
         return self._ready.pop(vcpu.key, None) is not None
 
-    def pick(self) -> Vcpu:
+    def pick(self) -> Schedulable:
         # Sorted keys: the pick depends on the seed and the ready set only.
         keys = sorted(self._ready)
         return self._ready.pop(keys[self._rng.randrange(len(keys))])
@@ -120,15 +127,15 @@ class Deterministic:
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
-        self._ready: dict[int, Vcpu] = {}
+        self._ready: dict[int, Schedulable] = {}
         self._ran: set[int] = set()
         self._rank: dict[int, int] = {}
         self.rounds = 0
 
-    def add(self, vcpu: Vcpu) -> None:
+    def add(self, vcpu: Schedulable) -> None:
         self._ready[vcpu.key] = vcpu
 
-    def remove(self, vcpu: Vcpu) -> bool:
+    def remove(self, vcpu: Schedulable) -> bool:
         return self._ready.pop(vcpu.key, None) is not None
 
     def _new_round(self) -> None:
@@ -138,7 +145,7 @@ class Deterministic:
         self._rng.shuffle(known)
         self._rank = {key: i for i, key in enumerate(known)}
 
-    def pick(self) -> Vcpu:
+    def pick(self) -> Schedulable:
         eligible = [k for k in self._ready if k not in self._ran and k in self._rank]
         if not eligible:
             self._new_round()
@@ -185,8 +192,10 @@ class Scheduler:
         self.pcpus = tuple(pcpus)
         self.policy = policy
         self.slice = slice
-        self._running: Vcpu | None = None
-        self._hint: Vcpu | None = None
+        self._running: Schedulable | None = None
+        self._hint: Schedulable | None = None
+        self._grants: dict[int, asyncio.Future[Pcpu]] = {}  # key -> grant awaited
+        self._last_pcpu: dict[int, Pcpu] = {}  # key -> pCPU of its last slice
         self._dispatch_pending = False
         self.slices = 0
         self.directed_yields = 0
@@ -195,18 +204,18 @@ class Scheduler:
         self.runnable_sum = 0
 
     @property
-    def running(self) -> Vcpu | None:
+    def running(self) -> Schedulable | None:
         """The vCPU holding the (single) execution slot, if any."""
         return self._running
 
-    async def acquire(self, vcpu: Vcpu) -> Pcpu:
+    async def acquire(self, vcpu: Schedulable) -> Pcpu:
         """Wait until ``vcpu`` may run a slice; return the pCPU to run it on.
 
         Always passes through the event loop at least once: the reschedule point
         where device tasks, timers and signal handlers run between slices.
         """
         fut: asyncio.Future[Pcpu] = asyncio.get_running_loop().create_future()
-        vcpu.grant = fut
+        self._grants[vcpu.key] = fut
         self.policy.add(vcpu)
         # Run-queue length as each request sees it: waiting vCPUs plus the one holding
         # the slot (Linux's nr_running); its mean over time is sum / requests.
@@ -225,12 +234,15 @@ class Scheduler:
                 self._dispatch()
             raise
         finally:
-            vcpu.grant = None
+            del self._grants[vcpu.key]
 
-    def release(self, vcpu: Vcpu, pcpu: Pcpu, instructions: int, *, ran: bool = True) -> None:
+    def release(
+        self, vcpu: Schedulable, pcpu: Pcpu, instructions: int, *, ran: bool = True
+    ) -> None:
         """``vcpu`` finished a slice of ``instructions`` on ``pcpu`` (``ran`` False:
         it gave the pCPU back unused, e.g. a stop request arrived while it queued)."""
         if ran:
+            self._last_pcpu[vcpu.key] = pcpu
             pcpu.slices += 1
             pcpu.instructions += instructions
             # A slice ended early still occupied the pCPU for a moment.
@@ -246,7 +258,7 @@ class Scheduler:
         """A directed yield waits: the running vCPU should end its slice."""
         return self._hint is not None
 
-    def yield_to(self, target: Vcpu) -> None:
+    def yield_to(self, target: Schedulable) -> None:
         """Run ``target`` next (once) if it is ready by then."""
         self._hint = target
 
@@ -272,7 +284,7 @@ class Scheduler:
             self.directed_yields += 1
         else:
             vcpu = self.policy.pick()
-        fut = vcpu.grant
+        fut = self._grants.get(vcpu.key)
         if fut is None or fut.done():  # cancelled meanwhile: try the next one
             self._dispatch(defer=False)
             return
@@ -280,13 +292,13 @@ class Scheduler:
         fut.set_result(self._place(vcpu))
         self.dispatch_seconds += time.perf_counter() - t0
 
-    def _place(self, vcpu: Vcpu) -> Pcpu:
+    def _place(self, vcpu: Schedulable) -> Pcpu:
         if len(self.pcpus) == 1:
             return self.pcpus[0]
         # The least-loaded pCPU models N CPUs running in parallel; stay on the
         # previous one when it is within a slice of that (affinity keeps TLBs warm).
         best = min(self.pcpus, key=lambda p: (p.load, p.index))
-        last = vcpu.last_pcpu
+        last = self._last_pcpu.get(vcpu.key)
         if last is not None and last.load <= best.load + self.slice:
             return last
         return best

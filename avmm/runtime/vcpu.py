@@ -7,12 +7,16 @@
    host CPU, until an interrupt, IPI, timer, HSM start or request wakes it;
 2. the VM's VMID is brought into the current generation (pCPU flushes);
 3. pending remote TLB flushes (SBI RFENCE) are applied;
-4. interrupts: device lines already drive the core's pending bits, and a
-   completed MMIO read is handed back to the core;
+4. interrupts: device lines already drive the core's pending bits; an
+   unmapped MMIO read the caller did not answer reads all-ones;
 5. one slice of at most ``slice`` instructions on the pCPU the scheduler gave;
 6. the exit is handled by :func:`avmm.runtime.handlers.handle_exit`; what needs the
    caller is returned;
 7. reschedule point: the next :meth:`Scheduler.acquire` waits for a grant.
+
+The vCPU sees its VM through :class:`~avmm.runtime.ports.VcpuVm`; the
+scheduler keeps its own state about it (grants, the last pCPU), as the
+spawner keeps the device work it started.
 
 The loop works on the core's integer reasons and allocates nothing for a
 budget exit.
@@ -23,25 +27,26 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_left
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import attrs
 
 from avmm import _core
+from avmm.constants import PAGE_SIZE
 from avmm.errors import CoreError
+from avmm.runtime.counters import SLICE_BUCKETS, VcpuCounters
 from avmm.runtime.events import ExitEvent, HsmEvent
-from avmm.runtime.exits import Exit, Interrupted, StopReason
+from avmm.runtime.exits import Exit, Interrupted, MmioExit, StopReason
 from avmm.runtime.handlers import handle_exit
-from avmm.sbi import RFENCE_MAX_PAGES, HsmState, TlbFlush, enter_supervisor
-
-if TYPE_CHECKING:
-    from avmm.runtime.pcpu import Pcpu
-    from avmm.runtime.vm import Vm
+from avmm.runtime.pcpu import Pcpu
+from avmm.runtime.ports import VcpuVm
+from avmm.runtime.sched import Schedulable
+from avmm.sbi.boot import enter_supervisor
+from avmm.sbi.spec import RFENCE_MAX_PAGES, XLEN_MASK, HsmState, TlbFlush
 
 _REQ_STOP = 1
 _REQ_PAUSE = 2
 _REQ_SIGNAL = 4
-_PAGE = 4096
 _EXIT_NAMES = _core.EXIT_NAMES
 # Exits completed in place, after which the slice goes on with the rest of its budget.
 _IN_PLACE = frozenset(
@@ -56,33 +61,6 @@ MAX_REENTRIES = 64
 # the target START_PENDING before it stores the start address, and a target that polls
 # (its cold-boot IPI is never cleared) would jump to the stale one.
 FIRMWARE_GRACE = 4096
-# Upper bounds (host seconds) of the slice-duration histogram's buckets; one more
-# bucket counts the slices above the last bound. Fixed, so the hot path only
-# bisects and bumps an int.
-SLICE_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2)
-
-
-@attrs.define
-class VcpuCounters:
-    """Plain-int counters bumped on the hot path (KVM's per-vCPU stats)."""
-
-    exits: list[int] = attrs.Factory(lambda: [0] * len(_core.EXIT_NAMES))
-    slices: int = 0
-    halt_wakeups: int = 0
-    halt_wait_seconds: float = 0.0
-    signal_exits: int = 0
-    interrupted_exits: int = 0
-    directed_yields: int = 0  # IPIs this vCPU sent whose target was made to run next
-    pause_exits: int = 0
-    remote_tlb_flushes: int = 0  # remote fences requested on this vCPU
-    mmio_exits_bus: int = 0  # completed by a device model on the bus
-    mmio_exits_user: int = 0  # returned to the caller (nothing mapped)
-    sbi_calls: int = 0
-    htif_requests: int = 0
-    ipis: int = 0  # IPIs received through the SBI or a Python CLINT (the core counts its own)
-    # slice durations: counts per SLICE_BUCKETS bucket (not cumulative) and their sum
-    slice_buckets: list[int] = attrs.Factory(lambda: [0] * (len(SLICE_BUCKETS) + 1))
-    slice_seconds: float = 0.0
 
 
 @attrs.frozen
@@ -112,14 +90,12 @@ class VcpuStatistics:
 class Vcpu:
     """One virtual CPU of a :class:`~avmm.runtime.vm.Vm` (wraps an ``avmm._core.Hart``)."""
 
-    def __init__(self, vm: Vm, hart: _core.Hart, key: int) -> None:
+    def __init__(self, vm: VcpuVm, hart: _core.Hart, key: int) -> None:
         self.vm = vm
         self.hart = hart
         self.index = hart.hartid
         self.key = key  # host-wide unique, ordered by creation (scheduler ties)
         self.counters = VcpuCounters()
-        self.grant: asyncio.Future[Pcpu] | None = None  # set by the scheduler
-        self.last_pcpu: Pcpu | None = None
         self._hsm = HsmState.STARTED
         self._start: tuple[int, int] | None = None  # HSM start / resume (addr, opaque)
         self._halted = False  # in WFI (or an HSM suspend) until an interrupt is pending
@@ -127,10 +103,8 @@ class Vcpu:
         self._flushes: list[TlbFlush] = []
         self._wake: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._mmio_read_size = 0  # a load waiting for its value (0: none)
-        self._mmio_value: int | None = None
+        self._read_owed = False  # run() returned an unmapped MMIO load nobody answered yet
         self._in_run = False
-        self.work: list[asyncio.Task[None]] = []  # device work to await (deterministic)
 
     def __repr__(self) -> str:
         return f"<Vcpu {self.vm.name}/{self.index} {self._hsm.name}>"
@@ -171,6 +145,8 @@ class Vcpu:
                 vm.current = None
                 sched.release(self, pcpu, hart.instret - before)
             if result is not None:
+                if isinstance(result, MmioExit) and not result.is_write:
+                    self._read_owed = True  # answered by complete_mmio(), else all-ones
                 return result
 
     async def _slice(self, pcpu: Pcpu, budget: int) -> Exit | None:
@@ -185,18 +161,19 @@ class Vcpu:
         tag = vm.vmid_tag
         if tag.generation != host.vmids.generation:
             vm.refresh_vmid()
-        pcpu.enter(self, vm.key, tag.vmid)
+        pcpu.enter(vm.key, self.index, tag.vmid)
         # 3. remote fences
         if self._flushes:
             self._apply_flushes()
-        # 4. the value of a pending MMIO load
-        if self._mmio_read_size:
-            self._finish_mmio_read()
+        # 4. an unmapped load the caller did not answer reads an empty bus
+        if self._read_owed:
+            self.complete_mmio(XLEN_MASK)
         # 5. one slice: ``budget`` instructions, re-entered in place after exits
         # the runtime completes itself (MMIO on the bus, SBI, HTIF), as KVM
         # re-enters the guest after an in-kernel exit.
         before = hart.instret
-        vm.current = self
+        spawner = vm.spawner
+        vm.current = self.index
         limit = budget
         left = budget
         grace = FIRMWARE_GRACE
@@ -225,29 +202,26 @@ class Vcpu:
                 or self._halted
                 or self._hsm
                 or self._requests
-                or self.work
+                or spawner.owes(self.index)
                 or sched.yield_pending
             ):
                 break
             left = limit - (hart.instret - before)
             if left < 1:
                 break
-            if self._mmio_read_size:
-                self._finish_mmio_read()
             reentries += 1
         seconds = time.perf_counter() - t0
         counters = self.counters
         counters.slice_buckets[bisect_left(SLICE_BUCKETS, seconds)] += 1
         counters.slice_seconds += seconds
-        self.last_pcpu = pcpu
         counters.slices += 1
         machine = vm.machine
         kicks = machine.take_kicks()
         if kicks:
             vm.wake_harts(kicks)
-        if self.work:  # deterministic policy: device work finishes inside the slot
+        if spawner.owes(self.index):  # deterministic policy: device work finishes in the slot
             vm.current = None
-            await vm.spawner.wait_for(self)
+            await spawner.wait_for(self.index)
         next_wake = vm.next_wake
         if next_wake is not None and next_wake <= machine.time:
             vm.wake_due()
@@ -269,7 +243,7 @@ class Vcpu:
             assert self._start is not None
             addr, opaque = self._start
             self._start = None
-            enter_supervisor(self, addr, self.index, opaque)
+            enter_supervisor(self.hart, addr, self.index, opaque)
             self.set_hsm_state(HsmState.STARTED)
             return True
         if state is HsmState.SUSPENDED:  # retentive: a0/a1 already say SUCCESS
@@ -313,6 +287,18 @@ class Vcpu:
         if self._wake is not None and self._halted and self.hart.wakeup_pending():
             self._wake_now()
 
+    def directed_yield(self, target: Schedulable) -> None:
+        """``target`` received an IPI this vCPU sent: it runs next (directed yield)."""
+        if target is self or not self.vm.directed_yields:
+            return
+        self.vm.host.scheduler.yield_to(target)
+        self.counters.directed_yields += 1
+
+    def ipi_received(self) -> None:
+        """A Python CLINT raised this hart's msip: count it; it runs next."""
+        self.counters.ipis += 1
+        self.vm.directed_yield(self.index)
+
     def timer_changed(self) -> None:
         """A comparator of this hart changed: re-arm the sleeper's wake-up."""
         if self._wake is not None:
@@ -347,10 +333,9 @@ class Vcpu:
         self._flushes.clear()
         self._halted = False
         self._start = None
-        self._mmio_read_size = 0
-        self._mmio_value = None
+        self._read_owed = False
         self._cancel_timer()
-        self.work.clear()
+        self.vm.spawner.forget(self.index)
         self.set_hsm_state(HsmState.STARTED)
 
     # ----------------------------------------------------------- requests
@@ -395,7 +380,7 @@ class Vcpu:
             if flush.kind == "fence.i":
                 continue  # the core drops decoded state at every slice start
             asid = flush.asid if flush.kind == "vma_asid" else None
-            pages = (flush.size + _PAGE - 1) // _PAGE
+            pages = (flush.size + PAGE_SIZE - 1) // PAGE_SIZE
             for tlb in tlbs:
                 if flush.everything or pages > RFENCE_MAX_PAGES:
                     if asid is None:
@@ -403,34 +388,19 @@ class Vcpu:
                     else:
                         tlb.flush_asid(vmid, asid)
                 else:
-                    first = flush.start & ~(_PAGE - 1)
+                    first = flush.start & ~(PAGE_SIZE - 1)
                     for i in range(pages + 1):
-                        tlb.flush_page(vmid, first + i * _PAGE, asid)
+                        tlb.flush_page(vmid, first + i * PAGE_SIZE, asid)
 
     # ---------------------------------------------------------------- MMIO
 
-    def expect_mmio_read(self, size: int) -> None:
-        """A load is waiting for its value (set by the exit handler)."""
-        self._mmio_read_size = size
-        self._mmio_value = None
-
     def complete_mmio(self, value: int) -> None:
-        """Give the pending MMIO load its value; it retires at the next run()."""
-        if not self._mmio_read_size:
+        """Answer the MMIO load run() returned (nothing on the bus took it): the
+        value goes to the core and the load retires now."""
+        if not self._read_owed:
             raise CoreError(f"vcpu {self.vm.name}/{self.index}: no MMIO read is pending")
-        self._mmio_value = value & ((1 << (8 * self._mmio_read_size)) - 1)
-
-    @property
-    def pending_mmio_value(self) -> int | None:
-        return self._mmio_value if self._mmio_read_size else None
-
-    def _finish_mmio_read(self) -> None:
-        size = self._mmio_read_size
-        value = self._mmio_value
-        self._mmio_read_size = 0
-        self._mmio_value = None
-        # A caller that does not complete an unmapped read gets an empty bus.
-        self.hart.complete_mmio_read((1 << (8 * size)) - 1 if value is None else value)
+        self._read_owed = False
+        self.hart.complete_mmio_read(value & XLEN_MASK)
 
     # ----------------------------------------------------------------- WFI
 
@@ -452,7 +422,7 @@ class Vcpu:
         if state is self._hsm:
             return
         self._hsm = state
-        events = self.vm.host.events
+        events = self.vm.events
         if events.wants(HsmEvent):
             events.publish(HsmEvent(self.vm.name, self.index, state.name.lower()))
         if state is not HsmState.STOPPED:

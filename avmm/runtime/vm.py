@@ -3,7 +3,9 @@
 Build one through :meth:`avmm.runtime.host.Host.create_vm`, in visible phases:
 memory slots, vCPUs, the interrupt controller (:meth:`Vm.setup_irqchip`),
 devices on the bus, then boot state (an ELF loaded into RAM, or
-:func:`avmm.sbi.prepare_direct_boot`). Drive it either vCPU by vCPU
+:func:`avmm.sbi.boot.prepare_direct_boot`). The VM sees its host only through
+:class:`~avmm.runtime.ports.VmHost`; the clock mode is a strategy object
+(:mod:`avmm.runtime.clock`). Drive it either vCPU by vCPU
 (``await vcpu.run()`` returns the next exit that needs you) or all at once
 with :meth:`Vm.run`, which runs one task per vCPU and applies Firecracker's
 policy to accesses of unmapped MMIO (count, log rate-limited, reads return
@@ -15,16 +17,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
 from avmm import _core
+from avmm.constants import (
+    CLINT_BASE,
+    IRQCHIPS,
+    MAX_VCPUS,
+    PLIC_BASE,
+    PLIC_NDEV,
+    TIMEBASE_HZ,
+    Irqchip,
+)
 from avmm.devices.base import CharBackend, GuestErrorLog, IrqLine, MmioDevice
 from avmm.errors import ConfigError
 from avmm.runtime.bus import BusStatistics, MmioBus, all_ones
-from avmm.runtime.clock import VIRTUAL_EPOCH_NS, VmClock, VmWallClock, WallAlarm, WallAlarmDevice
-from avmm.runtime.console import CaptureConsole
+from avmm.runtime.clock import Sleeper, VmClock, VmWallClock, WallAlarm, WallAlarmDevice
+from avmm.runtime.console import CaptureConsole, VmmConsole
 from avmm.runtime.events import GuestErrorEvent, SbiEvent, VmExitEvent
 from avmm.runtime.exits import (
     DebugExit,
@@ -40,22 +51,16 @@ from avmm.runtime.exits import (
 from avmm.runtime.guestmem import GuestMemory
 from avmm.runtime.irq import CorePlicLine, CountedLine, HartTimerLine, MsipLine, plic_context_lines
 from avmm.runtime.memory import MemorySlot, SlotStatistics, check_slot
+from avmm.runtime.ports import VmHost
 from avmm.runtime.spawner import VmSpawner
 from avmm.runtime.vcpu import Vcpu, VcpuStatistics
 from avmm.runtime.vmid import VmidTag
-from avmm.sbi import SbiCounters
+from avmm.sbi.dispatch import SbiCounters
 
 if TYPE_CHECKING:
     from avmm.devices.clint import Clint
     from avmm.devices.plic import Plic
-    from avmm.runtime.host import Host
 
-Irqchip = Literal["core", "python"]
-IRQCHIPS: tuple[Irqchip, ...] = ("core", "python")
-MAX_VCPUS = 64
-CLINT_BASE = 0x0200_0000
-PLIC_BASE = 0x0C00_0000
-PLIC_NDEV = 0x60
 _log = logging.getLogger("avmm.vm")
 
 
@@ -113,20 +118,22 @@ class Vm:
 
     def __init__(
         self,
-        host: Host,
+        host: VmHost,
         name: str,
         key: int,
         *,
         irqchip: Irqchip = "core",
         sstc: bool = False,
-        timebase_hz: int = 10_000_000,
+        timebase_hz: int = TIMEBASE_HZ,
         console: CharBackend | None = None,
         pause_exit: bool,
         pause_window: int,
         directed_yield: bool,
     ) -> None:
         if irqchip not in IRQCHIPS:
-            raise ConfigError(f"{name}.irqchip", f"{irqchip!r} is not one of: core, python")
+            raise ConfigError(
+                f"{name}.irqchip", f"{irqchip!r} is not one of: {', '.join(IRQCHIPS)}"
+            )
         if pause_window < 1:
             raise ConfigError("sched.pause_window", f"{pause_window} must be at least 1")
         self.host = host
@@ -134,9 +141,7 @@ class Vm:
         self.key = key
         self.irqchip: Irqchip = irqchip
         machine = _core.Machine(timebase_hz=timebase_hz)
-        machine.set_clock(host.clock_mode, host.ips)
-        if host.clock_name == "virtual":
-            machine.time = 0  # not the host time that passed since the Machine was made
+        host.clock.start(machine)
         machine.sstc = sstc
         machine.pause_exit = pause_exit
         machine.pause_window = pause_window
@@ -151,24 +156,20 @@ class Vm:
         self.guest_memory = GuestMemory()
         self.htif: tuple[int | None, int | None] = (None, None)
         self.console: CharBackend = console if console is not None else CaptureConsole()
-        self._input = bytearray()
-        self._input_attached = False
+        self.sbi_console = VmmConsole(self.console)
         self.sbi_counters = SbiCounters()
-        self.spawner = VmSpawner(self, deterministic=host.policy_name == "deterministic")
+        self.events = host.events
+        self.spawner = VmSpawner(self, deterministic=host.deterministic)
         self.clock = VmClock(machine)
-        self.wall_clock = VmWallClock(
-            machine, VIRTUAL_EPOCH_NS if host.clock_name == "virtual" else None
-        )
-        self.current: Vcpu | None = None  # the vCPU whose exit is being handled
+        self.wall_clock = VmWallClock(machine, host.clock.epoch_ns)
+        self.timekeeper = host.clock.keeper(self)
+        self.current: int | None = None  # index of the vCPU whose slice is running
         self.next_wake: int | None = None  # virtual clock: earliest sleeper deadline
         self._deadline_sources: list[DeadlineSource] = []
-        self._device_timer: asyncio.TimerHandle | None = None
         self._errors = GuestErrorLog(name)
         self.unmapped_mmio = 0
         self.warps = 0
         self.irq_injections: dict[int, int] = {}  # PLIC source -> rising edges (wired lines)
-        self.console_tx_bytes = 0  # written by the guest through SBI / HTIF
-        self.console_rx_bytes = 0  # read by the guest through SBI / HTIF
         self._irqchip_ready = False
         self.result: VmResult | None = None
         self.system_event: tuple[SystemEventKind, int] | None = None
@@ -256,8 +257,8 @@ class Vm:
             raise ConfigError(f"{self.name}.irq", f"source {source} is not in 1..{self._ndev - 1}")
         self.irq_injections.setdefault(source, 0)
         if self._plic_source is None:
-            return CorePlicLine(self, source)
-        return CountedLine(self, source, self._plic_source(source))
+            return CorePlicLine(self.machine, source, self.irq_injections, self.wake_harts)
+        return CountedLine(source, self.irq_injections, self._plic_source(source))
 
     # ------------------------------------------------------------ devices
 
@@ -285,30 +286,14 @@ class Vm:
 
     def deadlines_changed(self) -> None:
         """A device deadline may have moved (called after its registers change)."""
-        if not self._deadline_sources:
-            return
-        if self.host.clock_name == "virtual":
-            self._recompute_next_wake()
-            return
-        if self._device_timer is not None:
-            self._device_timer.cancel()
-            self._device_timer = None
-        deadline = self._device_deadline()
-        if deadline is not None:
-            delay = (deadline - self.machine.time) / self.machine.timebase_hz
-            loop = asyncio.get_running_loop()
-            self._device_timer = loop.call_later(max(delay, 0.0), self._device_timer_fired)
+        if self._deadline_sources:
+            self.timekeeper.deadlines_changed()
 
-    def _device_timer_fired(self) -> None:
-        self._device_timer = None
-        self._fire_device_deadlines(self.machine.time)
-        self.deadlines_changed()
-
-    def _device_deadline(self) -> int | None:
+    def device_deadline(self) -> int | None:
         deadlines = [d for s in self._deadline_sources if (d := s.next_deadline()) is not None]
         return min(deadlines) if deadlines else None
 
-    def _fire_device_deadlines(self, now: int) -> None:
+    def fire_device_deadlines(self, now: int) -> None:
         for source in self._deadline_sources:
             deadline = source.next_deadline()
             if deadline is not None and deadline <= now:
@@ -331,49 +316,36 @@ class Vm:
                 vcpus[index].timer_changed()
             mask ^= bit
 
-    def process_kicks(self) -> None:
-        kicks = self.machine.take_kicks()
-        if kicks:
-            self.wake_harts(kicks)
-
-    def directed_yield(self, target: Vcpu, sender: Vcpu | None = None) -> None:
-        """The target of an IPI runs next (when directed yield is on)."""
-        if not self.directed_yields:
-            return
+    def directed_yield(self, target: int, sender: int | None = None) -> None:
+        """vCPU ``target`` received an IPI: it runs next (when directed yield is on),
+        on behalf of ``sender`` or else of the vCPU whose slice is running."""
         if sender is None:
             sender = self.current
-        if sender is target:
+        vcpu = self.vcpus[target]
+        if sender is None:
+            if self.directed_yields:
+                self.host.scheduler.yield_to(vcpu)
             return
-        self.host.scheduler.yield_to(target)
-        if sender is not None:
-            sender.counters.directed_yields += 1
+        self.vcpus[sender].directed_yield(vcpu)
 
-    def vcpu_sleeps(self, vcpu: Vcpu) -> None:
+    def vcpu_sleeps(self, vcpu: Sleeper) -> None:
         """``vcpu`` waits (WFI/HSM): arrange its timer wake-up, or warp time."""
-        if self.host.clock_name == "virtual":
-            self._recompute_next_wake()
-            self._maybe_warp()
-            return
-        if vcpu.halted:
-            deadline = vcpu.hart.next_deadline()
-            if deadline is not None:
-                vcpu.arm_timer((deadline - self.machine.time) / self.machine.timebase_hz)
-            else:
-                # The comparator may have fired since the caller looked (host time
-                # moves between the two reads): no deadline left to wait for.
-                vcpu.kick()
+        self.timekeeper.sleeps(vcpu)
 
-    def vcpu_wakes(self, vcpu: Vcpu) -> None:
-        if self.host.clock_name == "virtual":
-            self._recompute_next_wake()
+    def vcpu_wakes(self, vcpu: Sleeper) -> None:
+        self.timekeeper.wakes()
 
     def work_done(self) -> None:
         """A device's background work finished: time may jump again."""
-        if self.host.clock_name == "virtual":
-            self._maybe_warp()
+        self.timekeeper.work_done()
 
-    def _recompute_next_wake(self) -> None:
-        best = self._device_deadline()
+    @property
+    def work_pending(self) -> bool:
+        return self.spawner.pending > 0
+
+    def recompute_next_wake(self) -> None:
+        """The earliest deadline of a device or a halted sleeper, for warps and wake-ups."""
+        best = self.device_deadline()
         for vcpu in self.vcpus:
             if vcpu.sleeping and vcpu.halted:
                 deadline = vcpu.hart.next_deadline()
@@ -381,32 +353,15 @@ class Vm:
                     best = deadline
         self.next_wake = best
 
-    def _maybe_warp(self) -> None:
-        # Virtual time only moves with instructions: when nobody can run and no
-        # device work is in flight, jump to the next deadline instead of waiting.
-        for vcpu in self.vcpus:
-            if vcpu.in_run and not vcpu.sleeping:
-                return
-        if self.spawner.pending:
-            return
-        deadline = self.next_wake
-        if deadline is None:
-            return
-        now = self.machine.time
-        if deadline > now:
-            self.machine.warp(deadline - now)
-            self.warps += 1
-        self.wake_due()
-
     def wake_due(self) -> None:
         """Guest time passed a deadline: wake sleepers whose interrupt is pending."""
         now = self.machine.time
         if self._deadline_sources:
-            self._fire_device_deadlines(now)
+            self.fire_device_deadlines(now)
         for vcpu in self.vcpus:
             if vcpu.sleeping:
                 vcpu.kick()
-        self._recompute_next_wake()
+        self.recompute_next_wake()
 
     # -------------------------------------------------------------- reset
 
@@ -444,42 +399,33 @@ class Vm:
         """PowerControl for the syscon/test device: the VM asks for a reboot."""
         self.system_event = (SystemEventKind.REBOOT, 0)
 
-    def take_system_event(self, vcpu: Vcpu) -> SystemEvent | None:
+    def take_system_event(self, vcpu: int) -> SystemEvent | None:
         """The power event a device model requested during this exit, if any."""
         if self.system_event is None:
             return None
         kind, code = self.system_event
         self.system_event = None
-        return SystemEvent(vcpu.index, kind, code)
+        return SystemEvent(vcpu, kind, code)
 
     # ------------------------------------------------------- console, logs
 
-    def console_write(self, data: bytes) -> None:
-        self.console_tx_bytes += len(data)
-        self.console.write(data)
-
-    def console_read(self, n: int) -> bytes:
-        """Up to ``n`` bytes of host input (SBI getchar, DBCN read, HTIF)."""
-        if not self._input_attached:
-            # Attached on first use: with a UART console, the UART model owns input.
-            self.console.attach(self._input.extend)
-            self._input_attached = True
-        data = bytes(self._input[:n])
-        del self._input[:n]
-        self.console_rx_bytes += len(data)
-        return data
-
-    def guest_error(self, vcpu: Vcpu | None, message: str, key: str | None = None) -> None:
+    def guest_error(self, vcpu: int | None, message: str, key: str | None = None) -> None:
         """A guest mistake: counted, logged rate-limited, published; the guest goes on."""
         self._errors(key or message, message)
-        events = self.host.events
+        events = self.events
         if events.wants(GuestErrorEvent):
-            events.publish(GuestErrorEvent(self.name, -1 if vcpu is None else vcpu.index, message))
+            events.publish(GuestErrorEvent(self.name, -1 if vcpu is None else vcpu, message))
 
-    def publish_sbi(self, vcpu: Vcpu, eid: int, fid: int, error: int) -> None:
-        events = self.host.events
-        if events.wants(SbiEvent):
-            events.publish(SbiEvent(self.name, vcpu.index, eid, fid, error))
+    def sbi_done(self, vcpu: int, eid: int, fid: int, error: int | None, unsupported: bool) -> None:
+        """The one call an SBI call makes into its VM: count it, publish its answer."""
+        counters = self.sbi_counters
+        counters.count(counters.calls, eid)
+        if unsupported:
+            counters.count(counters.not_supported, eid)
+        if error is not None:
+            events = self.events
+            if events.wants(SbiEvent):
+                events.publish(SbiEvent(self.name, vcpu, eid, fid, error))
 
     # ---------------------------------------------------------------- run
 
@@ -508,7 +454,7 @@ class Vm:
             raise
         assert self.result is not None
         result = self.result
-        events = self.host.events
+        events = self.events
         if events.wants(VmExitEvent):
             events.publish(VmExitEvent(self.name, type(result.exit).__name__, result.code))
         return result
@@ -536,7 +482,7 @@ class Vm:
         else:
             what = f"{exit.size}-byte read of unmapped {exit.addr:#x}"
             vcpu.complete_mmio(all_ones(exit.size))
-        self.guest_error(vcpu, f"vcpu {vcpu.index}: {what}", key=f"unmapped:{exit.is_write}")
+        self.guest_error(vcpu.index, f"vcpu {vcpu.index}: {what}", key=f"unmapped:{exit.is_write}")
 
     def _finish(self, exit: Exit) -> None:
         if self.result is not None:
@@ -595,8 +541,8 @@ class Vm:
             sbi_calls=dict(self.sbi_counters.calls),
             sbi_not_supported=dict(self.sbi_counters.not_supported),
             irq_injections=dict(self.irq_injections),
-            console_tx_bytes=self.console_tx_bytes,
-            console_rx_bytes=self.console_rx_bytes,
+            console_tx_bytes=self.sbi_console.tx_bytes,
+            console_rx_bytes=self.sbi_console.rx_bytes,
             device_work=self.spawner.submitted,
             slots=tuple(s.statistics() for s in self.memory_slots),
             bus=self.bus.statistics(),

@@ -35,9 +35,9 @@ from avmm.obs.exporter import (
     start_exporter,
     take_snapshot,
 )
+from avmm.runtime.counters import SLICE_BUCKETS
 from avmm.runtime.handlers import handle_exit
 from avmm.runtime.host import Host
-from avmm.runtime.vcpu import SLICE_BUCKETS
 from avmm.runtime.vm import Vm
 from tests.obs.busy import busy_vm, running
 from tests.runtime.guest import RAM_BASE

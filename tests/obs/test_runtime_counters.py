@@ -10,9 +10,10 @@ import pytest
 
 from avmm import sbi
 from avmm.devices.base import IrqLine
+from avmm.runtime.counters import SLICE_BUCKETS
 from avmm.runtime.exits import MmioExit, SystemEvent, SystemEventKind
 from avmm.runtime.host import Host
-from avmm.runtime.vcpu import SLICE_BUCKETS, Vcpu
+from avmm.runtime.vcpu import Vcpu
 from tests.runtime.guest import RAM_BASE, assemble, bare_metal_vm, load_elf
 
 CLINT_MTIME = 0x0200_BFF8

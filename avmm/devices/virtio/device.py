@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol
 
-from avmm.runtime.guestmem import GuestMemory
-
+from ..base import GuestRam
 from .queue import Chain, Virtqueue
 
 # Device status bits (virtio 1.x section 2.1).
@@ -31,7 +30,7 @@ class VirtioTransport(Protocol):
     """The services a device type uses; implemented by the MMIO transport."""
 
     @property
-    def memory(self) -> GuestMemory: ...
+    def memory(self) -> GuestRam: ...
 
     @property
     def driver_ok(self) -> bool:

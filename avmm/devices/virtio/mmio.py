@@ -17,9 +17,8 @@ from typing import Any
 import attrs
 
 from avmm.errors import GuestMemoryError
-from avmm.runtime.guestmem import GuestMemory
 
-from ..base import GuestErrorLog, IrqLine, IrqOutput
+from ..base import GuestErrorLog, GuestRam, IrqLine, IrqOutput
 from .device import (
     F_EVENT_IDX,
     F_INDIRECT_DESC,
@@ -99,7 +98,7 @@ class VirtioMmio:
     size = 0x1000
 
     def __init__(
-        self, device: VirtioDevice, memory: GuestMemory, irq: IrqLine, *, name: str | None = None
+        self, device: VirtioDevice, memory: GuestRam, irq: IrqLine, *, name: str | None = None
     ) -> None:
         self.device = device
         self.name = name or device.name
@@ -127,7 +126,7 @@ class VirtioMmio:
     # ------------------------------------------------------------------ VirtioTransport
 
     @property
-    def memory(self) -> GuestMemory:
+    def memory(self) -> GuestRam:
         return self._memory
 
     @property

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from avmm.runtime.guestmem import GuestMemory
+from ..base import GuestRam
 
 DESC_F_NEXT = 1
 DESC_F_WRITE = 2
@@ -53,14 +53,14 @@ class Chain:
     def writable_len(self) -> int:
         return sum(n for _, n in self.writable)
 
-    def read(self, memory: GuestMemory, offset: int = 0, n: int | None = None) -> bytes:
+    def read(self, memory: GuestRam, offset: int = 0, n: int | None = None) -> bytes:
         """Up to ``n`` bytes of the readable part from ``offset`` (all when None)."""
         out = bytearray()
         for addr, length in _pieces(self.readable, offset, n):
             out += memory.read(addr, length)
         return bytes(out)
 
-    def write(self, memory: GuestMemory, data: bytes, offset: int = 0) -> int:
+    def write(self, memory: GuestRam, data: bytes, offset: int = 0) -> int:
         """Copy ``data`` into the writable part from ``offset``; return bytes written."""
         done = 0
         for addr, length in _pieces(self.writable, offset, len(data)):
@@ -116,7 +116,7 @@ def need_event(event: int, new: int, old: int) -> bool:
 class Virtqueue:
     """One split virtqueue: driver-set addresses and size, device-side indexes."""
 
-    def __init__(self, index: int, max_size: int, memory: GuestMemory) -> None:
+    def __init__(self, index: int, max_size: int, memory: GuestRam) -> None:
         if not 0 < max_size <= MAX_QUEUE_SIZE or max_size & (max_size - 1):
             raise ValueError(f"queue size {max_size} is not a power of two <= {MAX_QUEUE_SIZE}")
         self.index = index

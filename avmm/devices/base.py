@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+# A stats field's metric: (Prometheus family, label values after vm and device).
+Metric = tuple[str, tuple[str, ...]]
 
 
 class IrqLine(Protocol):
@@ -197,3 +200,27 @@ class GuestErrorLog:
         if emitted < self._burst:
             self._log.warning("guest error: %s: %s", self.device, message)
         self._windows[key] = (start, emitted + 1)
+
+
+class DeviceStats(Protocol):
+    """A device's plain-int counters (Firecracker's per-device metrics structs).
+
+    ``METRICS`` names the metric families each field feeds; the exporter walks
+    it and knows no device types. Every record's ``interrupts`` and
+    ``guest_errors`` fields, when it has them, feed the common device families.
+    """
+
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]]
+    guest_errors: int
+
+
+class GuestErrors:
+    """A device's guest-error reporter: counts on its stats and logs rate-limited."""
+
+    def __init__(self, device: str, stats: DeviceStats) -> None:
+        self._stats = stats
+        self._log = GuestErrorLog(device)
+
+    def __call__(self, key: str, message: str) -> None:
+        self._stats.guest_errors += 1
+        self._log(key, message)

@@ -10,11 +10,11 @@ in-core CLINT.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
-from .base import Clock, GuestErrorLog, IrqLine, TimerLine
+from .base import Clock, GuestErrors, IrqLine, Metric, TimerLine
 
 MSIP_BASE = 0x0000
 MTIMECMP_BASE = 0x4000
@@ -26,8 +26,9 @@ DISARMED = U64
 
 @attrs.define
 class ClintStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {}
     ipis: int = 0  # msip writes that raised a line
     timer_writes: int = 0
     guest_errors: int = 0
@@ -55,7 +56,7 @@ class Clint:
         self._msip_lines = list(msip)
         self._timers = list(timers)
         self._clock = clock
-        self._log = GuestErrorLog(name)
+        self._guest_error = GuestErrors(name, self.stats)
         self._msip = [0] * len(msip)
         self._mtimecmp = [DISARMED] * len(msip)
 
@@ -117,10 +118,6 @@ class Clint:
             self.stats.ipis += 1
         self._msip[hart] = bit
         self._msip_lines[hart].set_level(bool(bit))
-
-    def _guest_error(self, key: str, message: str) -> None:
-        self.stats.guest_errors += 1
-        self._log(key, message)
 
     def reset(self) -> None:
         """Clear every msip and disarm every comparator, driving the lines."""

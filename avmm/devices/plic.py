@@ -16,11 +16,11 @@ has a priority above its threshold. Priority 0 never interrupts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
-from .base import GuestErrorLog, IrqLine
+from .base import GuestErrors, IrqLine, Metric
 
 PRIORITY_BASE = 0x0
 PENDING_BASE = 0x1000
@@ -36,8 +36,9 @@ THRESHOLD_MASK = 7
 
 @attrs.define
 class PlicStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {}
     claims: int = 0
     spurious_claims: int = 0  # claims that returned 0
     completions: int = 0
@@ -72,7 +73,7 @@ class Plic:
         self.ndev = ndev
         self.stats = PlicStats()
         self._outputs = list(contexts)
-        self._log = GuestErrorLog(name)
+        self._guest_error = GuestErrors(name, self.stats)
         self._sources = [_Source(self, n) for n in range(ndev)]
         n_ctx = len(contexts)
         self._priority = [0] * ndev
@@ -224,10 +225,6 @@ class Plic:
                 if level:
                     self.stats.interrupts += 1
                 output.set_level(level)
-
-    def _guest_error(self, key: str, message: str) -> None:
-        self.stats.guest_errors += 1
-        self._log(key, message)
 
     # ------------------------------------------------------------------ lifecycle
 

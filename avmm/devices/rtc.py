@@ -15,11 +15,11 @@ time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
-from .base import GuestErrorLog, IrqLine, IrqOutput, WallClock
+from .base import GuestErrors, IrqLine, IrqOutput, Metric, WallClock
 
 TIME_LOW = 0x00
 TIME_HIGH = 0x04
@@ -34,8 +34,9 @@ U64 = (1 << 64) - 1
 
 @attrs.define
 class RtcStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {}
     alarms_fired: int = 0
     interrupts: int = 0
     time_sets: int = 0
@@ -60,7 +61,7 @@ class GoldfishRtc:
         self._irq = IrqOutput(irq)
         self._wall = wall
         self._on_deadline = on_deadline
-        self._log = GuestErrorLog(name)
+        self._guest_error = GuestErrors(name, self.stats)
         self._offset = 0  # guest time - wall time, ns (mod 2**64)
         self._time_high = 0
         self._alarm_high = 0
@@ -160,10 +161,6 @@ class GoldfishRtc:
         level = self._irq_pending and self._irq_enabled
         if self._irq.set(level):
             self.stats.interrupts += 1
-
-    def _guest_error(self, key: str, message: str) -> None:
-        self.stats.guest_errors += 1
-        self._log(key, message)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -8,11 +8,11 @@ off with the exit code in the upper 16 bits (what bare-metal tests and QEMU's
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
-from .base import GuestErrorLog, PowerControl
+from .base import GuestErrors, Metric, PowerControl
 
 FINISHER_FAIL = 0x3333
 FINISHER_PASS = 0x5555
@@ -21,8 +21,9 @@ FINISHER_RESET = 0x7777
 
 @attrs.define
 class SifiveTestStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {}
     poweroffs: int = 0
     reboots: int = 0
     guest_errors: int = 0
@@ -37,7 +38,7 @@ class SifiveTest:
         self.name = name
         self.stats = SifiveTestStats()
         self._power = power
-        self._log = GuestErrorLog(name)
+        self._guest_error = GuestErrors(name, self.stats)
 
     def read(self, offset: int, size: int) -> int:
         # The register is write-only; reads return 0 (what QEMU's model does).
@@ -65,10 +66,6 @@ class SifiveTest:
             self._power.reboot()
         else:
             self._guest_error("command", f"unknown command {value:#x}")
-
-    def _guest_error(self, key: str, message: str) -> None:
-        self.stats.guest_errors += 1
-        self._log(key, message)
 
     def state(self) -> dict[str, Any]:
         return {}

@@ -15,11 +15,11 @@ both full is lost and counted as an overrun (LSR.OE).
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
-from .base import CharBackend, GuestErrorLog, IrqLine, IrqOutput
+from .base import CharBackend, GuestErrors, IrqLine, IrqOutput, Metric
 
 FIFO_SIZE = 16
 
@@ -82,8 +82,13 @@ MSR_LINES_CONNECTED = MSR_CTS | MSR_DSR | MSR_DCD
 
 @attrs.define
 class UartStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {
+        "tx_bytes": (("avmm_console_bytes_total", ("out",)),),
+        "rx_bytes": (("avmm_console_bytes_total", ("in",)),),
+        "rx_overruns": (("avmm_console_dropped_bytes_total", ("in",)),),
+    }
     tx_bytes: int = 0
     rx_bytes: int = 0  # bytes the guest read from RBR
     rx_overruns: int = 0  # bytes lost because the FIFO (and backlog) were full
@@ -108,7 +113,7 @@ class Ns16550a:
         self.stats = UartStats()
         self._backend = backend
         self._irq = IrqOutput(irq)
-        self._log = GuestErrorLog(name)
+        self._guest_error = GuestErrors(name, self.stats)
         self._backlog_limit = rx_backlog
         self._rx: deque[int] = deque()
         self._backlog: deque[int] = deque()
@@ -346,10 +351,6 @@ class Ns16550a:
         level = self._pending_interrupt() != IIR_NO_INT
         if self._irq.set(level):
             self.stats.interrupts += 1
-
-    def _guest_error(self, key: str, message: str) -> None:
-        self.stats.guest_errors += 1
-        self._log(key, message)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -95,8 +95,9 @@ class DeviceStats:
     """One device model's counters, as a provider hands them to the exporter.
 
     ``stats`` is the model's plain-int stats record (``UartStats``,
-    ``BlkStats``, ``VirtioMmioStats``, ...); its type name says which families
-    its fields feed. A virtio device gives two: its transport's and its own.
+    ``BlkStats``, ``VirtioMmioStats``, ...); its type's ``METRICS`` says which
+    families its fields feed. A virtio device gives two: its transport's and
+    its own.
     """
 
     vm: str
@@ -149,7 +150,7 @@ def take_snapshot(host: Host, devices: DeviceProvider | None = None) -> Snapshot
         )
     provider = devices if devices is not None else (lambda: bus_devices(host))
     readings = tuple(
-        DeviceReading(d.vm, d.device, type(d.stats).__name__, _int_fields(d.stats))
+        DeviceReading(d.vm, d.device, _int_fields(d.stats), getattr(type(d.stats), "METRICS", {}))
         for d in provider()
     )
     return Snapshot(stats, tuple(vms), readings, time.perf_counter() - t0)

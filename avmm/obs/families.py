@@ -8,7 +8,7 @@ labels); dashboards/README.md lists them. :func:`families` turns a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import attrs
@@ -21,6 +21,7 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 
+from avmm.devices.base import Metric as DeviceMetric
 from avmm.runtime.counters import SLICE_BUCKETS
 from avmm.sbi import spec as sbi
 from avmm.version import __version__
@@ -267,8 +268,9 @@ class DeviceReading:
 
     vm: str
     device: str
-    kind: str  # the stats record's type name
     values: dict[str, int]
+    # stats field -> the families it feeds: the stats type's own METRICS
+    metrics: Mapping[str, tuple[DeviceMetric, ...]] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -478,63 +480,16 @@ def _counts(value: object) -> dict[Any, int]:
     return cast("dict[Any, int]", value)
 
 
-# Device stats field -> (family, extra label values), by stats record type.
-# Every record also feeds avmm_device_interrupts_total and _guest_errors_total.
-_DEVICE_FIELDS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
-    "UartStats": {
-        "tx_bytes": ("avmm_console_bytes_total", ("out",)),
-        "rx_bytes": ("avmm_console_bytes_total", ("in",)),
-        "rx_overruns": ("avmm_console_dropped_bytes_total", ("in",)),
-    },
-    "ConsoleStats": {
-        "tx_bytes": ("avmm_console_bytes_total", ("out",)),
-        "rx_bytes": ("avmm_console_bytes_total", ("in",)),
-        "tx_dropped": ("avmm_console_dropped_bytes_total", ("out",)),
-        "rx_dropped": ("avmm_console_dropped_bytes_total", ("in",)),
-    },
-    "VirtioMmioStats": {
-        "used_buffers": ("avmm_virtio_requests_total", ()),
-        "notifications": ("avmm_virtio_notifications_total", ()),
-        "resets": ("avmm_virtio_resets_total", ()),
-        "needs_reset": ("avmm_virtio_failures_total", ()),
-    },
-    "BlkStats": {
-        "read_bytes": ("avmm_virtio_bytes_total", ("in",)),
-        "write_bytes": ("avmm_virtio_bytes_total", ("out",)),
-        "flushes": ("avmm_virtio_blk_flushes_total", ()),
-        "io_errors": ("avmm_virtio_blk_errors_total", ("io",)),
-        "unsupported": ("avmm_virtio_blk_errors_total", ("unsupported",)),
-    },
-    "NetStats": {
-        "rx_bytes": ("avmm_virtio_bytes_total", ("in",)),
-        "tx_bytes": ("avmm_virtio_bytes_total", ("out",)),
-        "rx_packets": ("avmm_virtio_net_packets_total", ("in",)),
-        "tx_packets": ("avmm_virtio_net_packets_total", ("out",)),
-        "rx_dropped": ("avmm_virtio_net_dropped_packets_total", ("in",)),
-        "tx_dropped": ("avmm_virtio_net_dropped_packets_total", ("out",)),
-    },
-    "RngStats": {
-        "bytes": ("avmm_virtio_bytes_total", ("in",)),
-    },
-}
-# A virtio-console's bytes are virtio traffic too.
-_VIRTIO_CONSOLE = {
-    "tx_bytes": ("avmm_virtio_bytes_total", ("out",)),
-    "rx_bytes": ("avmm_virtio_bytes_total", ("in",)),
-}
-
-
 def _device_samples(f: _Families, readings: Iterable[DeviceReading]) -> None:
+    """Every device's counters, as its stats type's METRICS declares them; every
+    record's interrupts and guest errors feed the common device families."""
     for r in readings:
         lv = [r.vm, r.device]
         if "interrupts" in r.values:
             f.add("avmm_device_interrupts_total", lv, r.values["interrupts"])
         if "guest_errors" in r.values:
             f.add("avmm_device_guest_errors_total", lv, r.values["guest_errors"])
-        fields = _DEVICE_FIELDS.get(r.kind, {})
-        for field, (family, extra) in fields.items():
+        for field, metrics in r.metrics.items():
             if field in r.values:
-                f.add(family, [*lv, *extra], r.values[field])
-        if r.kind == "ConsoleStats":
-            for field, (family, extra) in _VIRTIO_CONSOLE.items():
-                f.add(family, [*lv, *extra], r.values[field])
+                for family, extra in metrics:
+                    f.add(family, [*lv, *extra], r.values[field])

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import attrs
 import pytest
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from avmm import _core, sbi
 from avmm.config import MetricsConfig
+from avmm.devices.base import Metric
 from avmm.errors import ConfigError
 from avmm.obs.exporter import (
     BY_NAME,
@@ -309,7 +311,10 @@ async def test_unknown_sbi_extensions_share_one_label() -> None:
 
 async def test_a_device_provider_plugs_in_the_boards_devices() -> None:
     @attrs.define
-    class UartStats:  # a board's own UART model, counted as a console
+    class UartStats:  # a board's own UART model: its METRICS make it a console
+        METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {
+            "tx_bytes": (("avmm_console_bytes_total", ("out",)),),
+        }
         tx_bytes: int = 0
         rx_bytes: int = 0
         rx_overruns: int = 0

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from avmm.errors import DeviceError
 
-from ..base import BlockBackend, GuestErrorLog, Spawner
+from ..base import BlockBackend, GuestErrors, Metric, Spawner
 from .device import VirtioDevice
 from .queue import Chain
 
@@ -57,8 +57,15 @@ _log = logging.getLogger("avmm.devices")
 
 @attrs.define
 class BlkStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {
+        "read_bytes": (("avmm_virtio_bytes_total", ("in",)),),
+        "write_bytes": (("avmm_virtio_bytes_total", ("out",)),),
+        "flushes": (("avmm_virtio_blk_flushes_total", ()),),
+        "io_errors": (("avmm_virtio_blk_errors_total", ("io",)),),
+        "unsupported": (("avmm_virtio_blk_errors_total", ("unsupported",)),),
+    }
     requests: int = 0
     read_bytes: int = 0
     write_bytes: int = 0
@@ -93,7 +100,7 @@ class VirtioBlk(VirtioDevice):
         self.serial = encoded
         self.capacity = backend.size // SECTOR
         self._spawner = spawner
-        self._log = GuestErrorLog(name)
+        self._guest_error = GuestErrors(name, self.stats)
         self._queue_size = queue_size
         self._epoch = 0  # bumped by reset: stale work must not touch the guest
         self._running = False
@@ -230,8 +237,7 @@ class VirtioBlk(VirtioDevice):
     def _guest_io_error(self, key: str, problem: str) -> tuple[int, int]:
         """A well-formed request the disk refuses: a logged guest error, IOERR to the guest."""
         self.stats.io_errors += 1
-        self.stats.guest_errors += 1
-        self._log(key, problem)
+        self._guest_error(key, problem)
         return S_IOERR, 0
 
     # ------------------------------------------------------------------ state

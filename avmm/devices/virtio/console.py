@@ -8,11 +8,11 @@ counted.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
-from ..base import CharBackend, GuestErrorLog
+from ..base import CharBackend, GuestErrors, Metric
 from .device import VirtioDevice
 
 DEVICE_ID = 3
@@ -25,8 +25,14 @@ TX_MAX = 1 << 20  # per buffer: a console line is small; a 4 GiB "line" must not
 
 @attrs.define
 class ConsoleStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {
+        "tx_bytes": (("avmm_console_bytes_total", ("out",)), ("avmm_virtio_bytes_total", ("out",))),
+        "rx_bytes": (("avmm_console_bytes_total", ("in",)), ("avmm_virtio_bytes_total", ("in",))),
+        "tx_dropped": (("avmm_console_dropped_bytes_total", ("out",)),),
+        "rx_dropped": (("avmm_console_dropped_bytes_total", ("in",)),),
+    }
     tx_bytes: int = 0
     tx_dropped: int = 0  # output beyond TX_MAX in one buffer
     rx_bytes: int = 0
@@ -52,7 +58,7 @@ class VirtioConsole(VirtioDevice):
         self._backend = backend
         self._backlog_limit = rx_backlog
         self._pending = bytearray()
-        self._log = GuestErrorLog(name)
+        self._guest_error = GuestErrors(name, self.stats)
         backend.attach(self.receive)
 
     def config(self) -> bytes:
@@ -104,8 +110,7 @@ class VirtioConsole(VirtioDevice):
                 self.stats.tx_bytes += n
             if total > TX_MAX:
                 self.stats.tx_dropped += total - TX_MAX
-                self.stats.guest_errors += 1
-                self._log("tx-size", f"{total}-byte output buffer cut to {TX_MAX} bytes")
+                self._guest_error("tx-size", f"{total}-byte output buffer cut to {TX_MAX} bytes")
             transport.push(TX, chain, 0)
 
     def state(self) -> dict[str, Any]:

@@ -12,13 +12,13 @@ is up), stops the queue, and waits for the guest to reset it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from avmm.errors import GuestMemoryError
 
-from ..base import GuestErrorLog, GuestRam, IrqLine, IrqOutput
+from ..base import GuestErrors, GuestRam, IrqLine, IrqOutput, Metric
 from .device import (
     F_EVENT_IDX,
     F_INDIRECT_DESC,
@@ -81,8 +81,14 @@ _QUEUE_ADDRESS = {
 
 @attrs.define
 class VirtioMmioStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {
+        "used_buffers": (("avmm_virtio_requests_total", ()),),
+        "notifications": (("avmm_virtio_notifications_total", ()),),
+        "resets": (("avmm_virtio_resets_total", ()),),
+        "needs_reset": (("avmm_virtio_failures_total", ()),),
+    }
     notifications: int = 0
     interrupts: int = 0  # rising edges of the IRQ line
     used_buffers: int = 0
@@ -105,7 +111,7 @@ class VirtioMmio:
         self.stats = VirtioMmioStats()
         self._memory = memory
         self._irq = IrqOutput(irq)
-        self._log = GuestErrorLog(self.name)
+        self._guest_error = GuestErrors(self.name, self.stats)
         self._queues = [Virtqueue(i, n, memory) for i, n in enumerate(device.queue_sizes)]
         self._offered = device.device_features() | TRANSPORT_FEATURES
         self._clear_registers()
@@ -397,10 +403,6 @@ class VirtioMmio:
         level = self._interrupt_status != 0
         if self._irq.set(level):
             self.stats.interrupts += 1
-
-    def _guest_error(self, key: str, message: str) -> None:
-        self.stats.guest_errors += 1
-        self._log(key, message)
 
     # ------------------------------------------------------------------ state
 

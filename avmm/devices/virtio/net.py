@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from avmm.errors import DeviceError
 
-from ..base import GuestErrorLog, NetPort
+from ..base import GuestErrors, Metric, NetPort
 from .device import F_VERSION_1, VirtioDevice
 
 DEVICE_ID = 1
@@ -39,8 +39,16 @@ MIN_FRAME = 14
 
 @attrs.define
 class NetStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {
+        "rx_bytes": (("avmm_virtio_bytes_total", ("in",)),),
+        "tx_bytes": (("avmm_virtio_bytes_total", ("out",)),),
+        "rx_packets": (("avmm_virtio_net_packets_total", ("in",)),),
+        "tx_packets": (("avmm_virtio_net_packets_total", ("out",)),),
+        "rx_dropped": (("avmm_virtio_net_dropped_packets_total", ("in",)),),
+        "tx_dropped": (("avmm_virtio_net_dropped_packets_total", ("out",)),),
+    }
     tx_packets: int = 0
     tx_bytes: int = 0
     tx_dropped: int = 0
@@ -72,7 +80,7 @@ class VirtioNet(VirtioDevice):
         self.mac = bytes(mac)
         self.stats = NetStats()
         self._port = port
-        self._log = GuestErrorLog(name)
+        self._guest_error = GuestErrors(name, self.stats)
         self._backlog: deque[bytes] = deque()
         self._backlog_limit = rx_backlog
         port.attach(self.receive)
@@ -109,8 +117,7 @@ class VirtioNet(VirtioDevice):
             total = chain.readable_len
             if total < hdr + MIN_FRAME or total > hdr + MAX_FRAME:
                 self.stats.tx_dropped += 1
-                self.stats.guest_errors += 1
-                self._log("tx-size", f"transmit buffer of {total} bytes dropped")
+                self._guest_error("tx-size", f"transmit buffer of {total} bytes dropped")
             else:
                 frame = chain.read(transport.memory, hdr)
                 self.stats.tx_packets += 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import ClassVar
 
 import attrs
 
+from ..base import Metric
 from .device import VirtioDevice
 
 DEVICE_ID = 4
@@ -15,8 +17,11 @@ MAX_REQUEST = 64 * 1024  # the spec lets the device fill less than offered
 
 @attrs.define
 class RngStats:
-    """Plain counters read by the metrics collector."""
+    """Plain counters; ``METRICS`` says which families they feed."""
 
+    METRICS: ClassVar[dict[str, tuple[Metric, ...]]] = {
+        "bytes": (("avmm_virtio_bytes_total", ("in",)),),
+    }
     requests: int = 0
     bytes: int = 0
     guest_errors: int = 0

@@ -1,6 +1,6 @@
 """The virt board's memory map, resolved from a VM's config as plain data.
 
-The layout follows QEMU's ``virt`` (DESIGN.md) so that images made for it run
+The layout follows QEMU's ``virt`` (docs/ARCHITECTURE.md) so that images made for it run
 unchanged: the SiFive test/syscon at 0x100000, the Goldfish RTC at 0x101000
 (irq 11), the CLINT at 0x2000000, the PLIC at 0xc000000 (0x60 sources), the
 NS16550A at 0x10000000 (irq 10), virtio-mmio slot n at 0x10001000 + n·0x1000

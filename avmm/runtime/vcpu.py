@@ -1,6 +1,6 @@
 """A vCPU: one hart of a VM and the task loop that runs it (KVM_RUN).
 
-``await vcpu.run()`` loops over slices, step by step as in DESIGN.md:
+``await vcpu.run()`` loops over slices, step by step as in docs/ARCHITECTURE.md:
 
 1. requests (stop, pause, host signal) -> return an :class:`Interrupted` exit;
    a halted (WFI), HSM-stopped or suspended vCPU sleeps here, costing no

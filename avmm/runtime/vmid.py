@@ -63,7 +63,7 @@ class VmidAllocator:
     def update(self, tag: VmidTag) -> bool:
         """Give ``tag`` a VMID of the current generation; True if it changed.
 
-        Called at the start of every slice (step 2 of DESIGN.md); cheap when the
+        Called at the start of every slice (step 2 in docs/ARCHITECTURE.md); cheap when the
         tag is current.
         """
         if tag.generation == self.generation:

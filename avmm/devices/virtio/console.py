@@ -13,11 +13,11 @@ from typing import Any, ClassVar
 import attrs
 
 from ..base import CharBackend, GuestErrors, Metric
-from .device import VirtioDevice
+from .device import DuplexDevice
 
 DEVICE_ID = 3
-RX = 0
-TX = 1
+RX = DuplexDevice.RX
+TX = DuplexDevice.TX
 CONFIG_SIZE = 12  # cols, rows, max_nr_ports, emerg_wr (none offered)
 TX_CHUNK = 64 * 1024  # bytes handed to the backend at a time
 TX_MAX = 1 << 20  # per buffer: a console line is small; a 4 GiB "line" must not stall the VMM
@@ -40,7 +40,7 @@ class ConsoleStats:
     guest_errors: int = 0
 
 
-class VirtioConsole(VirtioDevice):
+class VirtioConsole(DuplexDevice):
     """One console port over a :class:`CharBackend`."""
 
     device_id = DEVICE_ID
@@ -63,15 +63,6 @@ class VirtioConsole(VirtioDevice):
 
     def config(self) -> bytes:
         return bytes(CONFIG_SIZE)
-
-    def notify(self, queue: int) -> None:
-        if queue == TX:
-            self._transmit()
-        else:
-            self._deliver()
-
-    def activate(self) -> None:
-        self._deliver()
 
     def reset(self) -> None:
         # Input typed before the driver came back is kept for it.

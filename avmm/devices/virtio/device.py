@@ -105,3 +105,28 @@ class VirtioDevice:
 
     def restore(self, state: dict[str, Any]) -> None:
         pass
+
+
+class DuplexDevice(VirtioDevice):
+    """A device with a receive queue (0) and a transmit queue (1): console, net.
+
+    A notify of the transmit queue sends what the driver queued; any other
+    notify, or the driver becoming ready, delivers host input that waits."""
+
+    RX: ClassVar[int] = 0
+    TX: ClassVar[int] = 1
+
+    def notify(self, queue: int) -> None:
+        if queue == self.TX:
+            self._transmit()
+        else:
+            self._deliver()
+
+    def activate(self) -> None:
+        self._deliver()
+
+    def _transmit(self) -> None:
+        raise NotImplementedError
+
+    def _deliver(self) -> None:
+        raise NotImplementedError

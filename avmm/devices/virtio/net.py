@@ -20,11 +20,11 @@ import attrs
 from avmm.errors import DeviceError
 
 from ..base import GuestErrors, Metric, NetPort
-from .device import F_VERSION_1, VirtioDevice
+from .device import F_VERSION_1, DuplexDevice
 
 DEVICE_ID = 1
-RX = 0
-TX = 1
+RX = DuplexDevice.RX
+TX = DuplexDevice.TX
 
 F_MAC = 5
 F_MRG_RXBUF = 15
@@ -58,7 +58,7 @@ class NetStats:
     guest_errors: int = 0
 
 
-class VirtioNet(VirtioDevice):
+class VirtioNet(DuplexDevice):
     """A NIC with a fixed MAC address."""
 
     device_id = DEVICE_ID
@@ -95,15 +95,6 @@ class VirtioNet(VirtioDevice):
     def _header_len(self) -> int:
         t = self.transport
         return HDR_V1 if t.has_feature(F_VERSION_1) or t.has_feature(F_MRG_RXBUF) else HDR_LEGACY
-
-    def notify(self, queue: int) -> None:
-        if queue == TX:
-            self._transmit()
-        else:
-            self._deliver()
-
-    def activate(self) -> None:
-        self._deliver()
 
     def reset(self) -> None:
         self._backlog.clear()

@@ -256,7 +256,6 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> int:
     from avmm.board.virt import build_config
-    from avmm.obs.exporter import exporter_from_config
     from avmm.runtime.host import Host, SignalHandler
 
     wall0 = time.monotonic()
@@ -264,7 +263,11 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
     timed_out = False
     async with Host.from_config(cfg) as host:
         boards = await build_config(host, cfg)
-        exporter = exporter_from_config(host, cfg.metrics)
+        exporter = None
+        if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports
+            from avmm.obs.exporter import exporter_from_config
+
+            exporter = exporter_from_config(host, cfg.metrics)
         if exporter is not None:
             print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
         progress = _Progress(host) if _wants_progress(boards) else None

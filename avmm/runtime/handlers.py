@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from avmm import _core
 from avmm.runtime.events import MmioEvent
 from avmm.runtime.exits import DebugExit, Exit, HtifExit, InternalError, MmioExit
-from avmm.runtime.ports import ExitVcpu
 from avmm.sbi.dispatch import handle_ecall
 
-Handler = Callable[[ExitVcpu], Exit | None]
+if TYPE_CHECKING:
+    from avmm.runtime.ports import ExitVcpu
+
+
+Handler = Callable[["ExitVcpu"], Exit | None]
 
 _U64 = struct.Struct("<Q")
 _PAYLOAD = (1 << 48) - 1
@@ -204,6 +208,7 @@ DUMP_CSRS = (
     "stvec",
     "satp",
 )
+
 _PRIV = {_core.PRIV_U: "U", _core.PRIV_S: "S", _core.PRIV_M: "M"}
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_left
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import attrs
 
@@ -39,10 +39,13 @@ from avmm.runtime.events import ExitEvent, HsmEvent
 from avmm.runtime.exits import Exit, Interrupted, MmioExit, StopReason
 from avmm.runtime.handlers import handle_exit
 from avmm.runtime.pcpu import Pcpu
-from avmm.runtime.ports import VcpuVm
-from avmm.runtime.sched import Schedulable
 from avmm.sbi.boot import enter_supervisor
 from avmm.sbi.spec import RFENCE_MAX_PAGES, XLEN_MASK, HsmState, TlbFlush
+
+if TYPE_CHECKING:
+    from avmm.runtime.ports import VcpuVm
+    from avmm.runtime.sched import Schedulable
+
 
 _REQ_STOP = 1
 _REQ_PAUSE = 2
@@ -52,6 +55,7 @@ _EXIT_NAMES = _core.EXIT_NAMES
 _IN_PLACE = frozenset(
     {_core.EXIT_MMIO_READ, _core.EXIT_MMIO_WRITE, _core.EXIT_ECALL, _core.EXIT_HTIF}
 )
+
 # Re-entries per slice: bounds the host time of a slice full of exits.
 MAX_REENTRIES = 64
 # A firmware call (a trap from S/U into M-mode firmware, firmware boot) still running

@@ -51,7 +51,6 @@ from avmm.runtime.exits import (
 from avmm.runtime.guestmem import GuestMemory
 from avmm.runtime.irq import CorePlicLine, CountedLine, HartTimerLine, MsipLine, plic_context_lines
 from avmm.runtime.memory import MemorySlot, SlotStatistics, check_slot
-from avmm.runtime.ports import VmHost
 from avmm.runtime.spawner import VmSpawner
 from avmm.runtime.vcpu import Vcpu, VcpuStatistics
 from avmm.runtime.vmid import VmidTag
@@ -60,6 +59,7 @@ from avmm.sbi.dispatch import SbiCounters
 if TYPE_CHECKING:
     from avmm.devices.clint import Clint
     from avmm.devices.plic import Plic
+    from avmm.runtime.ports import VmHost
 
 _log = logging.getLogger("avmm.vm")
 

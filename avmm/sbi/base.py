@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from avmm import _core
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Result, arg
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import EXT_BASE, IMPL_ID, OFFERED, SPEC_VERSION, SUCCESS
 from avmm.version import __version__
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
+
 
 _MACHINE_IDS = ("mvendorid", "marchid", "mimpid")
 

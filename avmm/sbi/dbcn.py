@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Result, arg
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import DBCN_MAX, ERR_INVALID_PARAM, EXT_DBCN, SUCCESS
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
 
 
 def _buffer(vm: SbiVm, lo: int, hi: int, length: int) -> int | None:

@@ -13,13 +13,18 @@ goes on.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from avmm.runtime.exits import Exit
 from avmm.sbi import base, dbcn, hsm, ipi, legacy, rfence, srst, time
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Legacy
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import OFFERED, XLEN_MASK
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
+
 
 EXTENSIONS: dict[int, Handler] = {
     **base.EXTENSION,

@@ -10,12 +10,15 @@ Each extension module exports ``EXTENSION = {eid: handler}`` for the table in
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
 from avmm.runtime.exits import Exit
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import ERR_NOT_SUPPORTED, XLEN_MASK
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
 
 
 @attrs.frozen
@@ -27,7 +30,7 @@ class Legacy:
 
 
 Result = tuple[int, int] | Legacy | Exit | None
-Handler = Callable[[SbiVcpu, SbiVm, int], Result]
+Handler = Callable[["SbiVcpu", "SbiVm", int], Result]
 
 # The reply to a function or extension avmm does not offer. Compared by identity:
 # the dispatcher counts these per extension (an offered call may still answer

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Result, arg
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import (
     ERR_ALREADY_AVAILABLE,
     ERR_INVALID_ADDRESS,
@@ -12,6 +13,9 @@ from avmm.sbi.spec import (
     SUCCESS,
     HsmState,
 )
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
 
 
 def _valid_entry(vm: SbiVm, addr: int) -> bool:

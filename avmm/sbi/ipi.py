@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from avmm import _core
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Result, arg, targets
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import ERR_INVALID_PARAM, EXT_IPI, SUCCESS
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
 
 
 def send_ipi(vcpu: SbiVcpu, to: Sequence[SbiVcpu]) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from avmm import _core
 from avmm.runtime.exits import SystemEvent, SystemEventKind
 from avmm.sbi.ext import Handler, Legacy, Result, arg, targets
 from avmm.sbi.ipi import send_ipi
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.rfence import remote_fence
 from avmm.sbi.spec import (
     ERR_INVALID_PARAM,
@@ -22,6 +23,10 @@ from avmm.sbi.spec import (
     TlbFlush,
 )
 from avmm.sbi.time import set_timer
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
+
 
 _MIP = _core.CSRS["mip"]
 

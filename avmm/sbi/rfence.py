@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Result, arg, targets
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import ERR_INVALID_PARAM, EXT_RFENCE, SUCCESS, TlbFlush
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
 
 
 def remote_fence(to: Sequence[SbiVcpu], flush: TlbFlush) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from avmm.runtime.exits import SystemEvent, SystemEventKind
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Result, arg
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import ERR_INVALID_PARAM, ERR_NOT_SUPPORTED, EXT_SRST
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
 
 
 def handle(vcpu: SbiVcpu, vm: SbiVm, fid: int) -> Result:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Result, arg
-from avmm.sbi.ports import SbiVcpu, SbiVm
 from avmm.sbi.spec import EXT_TIME, SUCCESS, XLEN_MASK
+
+if TYPE_CHECKING:
+    from avmm.sbi.ports import SbiVcpu, SbiVm
 
 
 def set_timer(vcpu: SbiVcpu, when: int) -> None:

@@ -66,13 +66,15 @@ def handle_ecall(vcpu: SbiVcpu, vm: SbiVm) -> Exit | None:
     handler = EXTENSIONS.get(eid)
     result = NOT_SUPPORTED if handler is None else handler(vcpu, vm, fid)
     vcpu.counters.sbi_calls += 1
-    error: int | None = None
     if isinstance(result, tuple):
         error, value = result
         hart.set_x(10, error & XLEN_MASK)
         hart.set_x(11, value & XLEN_MASK)
-    elif isinstance(result, Legacy):
-        error = result.error
+        vm.sbi_done(vcpu.index, eid, fid, error, result is NOT_SUPPORTED)
+        return None
+    if isinstance(result, Legacy):
         hart.set_x(10, result.value & XLEN_MASK)
-    vm.sbi_done(vcpu.index, eid, fid, error, result is NOT_SUPPORTED)
-    return result if isinstance(result, Exit) else None
+        vm.sbi_done(vcpu.index, eid, fid, result.error, False)
+        return None
+    vm.sbi_done(vcpu.index, eid, fid, None, False)  # nothing answered: an Exit, or None
+    return result

@@ -185,3 +185,21 @@ def test_the_checker_reports_a_circle_with_its_lines() -> None:
     (component,) = cycles(edges)
     assert component == ["a", "b", "c"]
     assert show(circle(component, edges), edges) == "a (line 3) -> b (line 5) -> c (line 7) -> a"
+
+
+def test_a_type_only_import_circle_is_found(tmp_path: Path) -> None:
+    pkg = tmp_path / PACKAGE
+    (pkg / "devices").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "vm.py").write_text("from avmm.vcpu import Vcpu\n")
+    (pkg / "vcpu.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from avmm.vm import Vm\n"
+    )
+    (pkg / "devices" / "__init__.py").write_text("")
+    (pkg / "devices" / "uart.py").write_text("from ..vm import Vm\nimport attrs\nimport numpy\n")
+    edges = graph(tmp_path)
+    assert cycles(edges) == [["avmm.vcpu", "avmm.vm"]]
+    assert device_violations(tmp_path) == [
+        "avmm.devices.uart (line 1) imports avmm.vm",
+        "avmm.devices.uart (line 3) imports numpy",
+    ]

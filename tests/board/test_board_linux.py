@@ -115,7 +115,9 @@ async def test_a_host_signal_stops_the_vm_cleanly_and_flushes_its_disk(
         host.signal(signal.SIGINT)
         result = await asyncio.wait_for(task, GUARD)
         flushes = board.disks[0].stats.flushes
-    assert result.exit == Interrupted(0, StopReason.SIGNAL)
+    # Every vCPU stops with SIGNAL; which one the VM hears first is up to the loop.
+    assert isinstance(result.exit, Interrupted)
+    assert result.exit.reason is StopReason.SIGNAL
     assert result.code == 0
     assert flushes >= 1
 

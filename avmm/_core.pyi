@@ -144,6 +144,11 @@ class Hart:
     stimecmp: int  # comparator: STIP while time >= stimecmp (Sstc CSR; SBI set_timer)
     def next_deadline(self) -> int | None:
         """Earliest guest time at which an armed comparator raises a timer interrupt."""
+    @property
+    def in_firmware_call(self) -> bool:
+        """In M-mode, entered by a trap from S or U that no mret has returned from
+        yet (a firmware call or an interrupt taken in firmware, not M-mode code that
+        never left M)."""
     def wakeup_pending(self) -> bool:
         """True when some interrupt is pending and enabled in mie (WFI would wake)."""
     def translate(self, vaddr: int, access: int = 0) -> int | None:
@@ -179,7 +184,8 @@ class Hart:
         """instret, exits {reason: n}, exceptions {cause: n}, interrupts {cause: n},
         tlb_l1_hits, tlb_lookups, page_walks, sfence, mmio {read/write: n} (exits),
         mmio_fast {clint/plic: n} (accesses the in-core irqchip served, no exit),
-        ipis (in-core CLINT msip writes that set this hart's MSIP)."""
+        ipis (in-core CLINT msip writes that set this hart's MSIP), wfi_yields
+        (slices ended by WFI-exiting, see Machine.wfi_window)."""
 
 class Machine:
     """Guest RAM, clock, in-core irqchip and harts of one VM."""
@@ -202,6 +208,10 @@ class Machine:
     sbi_in_vmm: bool  # traps that would enter M-mode exit instead (ecall -> EXIT_ECALL)
     pause_exit: bool  # pause ends the slice with EXIT_PAUSE ...
     pause_window: int  # ... at the pause_window-th pause of the slice (>= 1; default 1)
+    # WFI-exiting: the wfi_window-th WFI of a slice that finds an interrupt pending but
+    # not taken (masked, or for another mode) ends the slice with EXIT_WFI (default 16;
+    # 0 = off: such a WFI is always a nop)
+    wfi_window: int
     ipi_exit: bool  # an in-core IPI to another hart ends the slice with EXIT_IPI
     sstc: bool  # implement the stimecmp CSR (menvcfg.STCE)
     vmid: int  # tag of this VM's TLB entries (set by the VMID allocator)

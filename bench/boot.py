@@ -10,8 +10,11 @@ guests/linux/README.md, then poweroff). QEMU is ``qemu-system-riscv64 -M virt
 guests/linux/qemu.py starts it; avmm runs the same machine from a config, in
 direct boot (the VMM answers SBI) and/or firmware boot (the same OpenSBI
 ``fw_dynamic.bin`` from qemu-system-data that QEMU runs). For each, the
-wall-clock seconds from launch to the check's result line (``avmm-check: PASS``
-or ``FAIL``) and to the process's exit are printed, with the ratio avmm / QEMU.
+kernel's own timestamp of ``smp: Brought up`` (every hart online, seconds
+since the kernel started: firmware time excluded), the wall-clock seconds from
+launch to the check's result line (``avmm-check: PASS`` or ``FAIL``) and to the process's
+exit are printed, with the ratio avmm / QEMU, and avmm's firmware boot's time
+to bring its harts up against its direct boot's.
 Runs that did not pass are marked. Launch includes each VMM's own start-up
 (Python and avmm's imports; QEMU's process start).
 """
@@ -41,12 +44,14 @@ MEMORY = "256MiB"
 DISK_BYTES = 1 << 20
 GUARD = 600.0  # a hung boot is killed after this long and reported
 RESULT = re.compile(rb"^avmm-check: (PASS|FAIL)", re.M)
+SMP_UP = re.compile(rb"\[ *(\d+\.\d+)\] smp: Brought up ")
 
 
 @attrs.frozen
 class Boot:
     vmm: str
     smp: int
+    to_smp: float | None  # the kernel's timestamp of "smp: Brought up" (every hart online)
     to_result: float | None  # seconds from launch to the result line
     to_exit: float  # seconds from launch to the process's exit (or the guard)
     passed: bool
@@ -62,6 +67,7 @@ def timed(argv: list[str], name: str, smp: int) -> Boot:
     assert proc.stdout is not None
     out = bytearray()
     to_result: float | None = None
+    to_smp: float | None = None
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
         while time.monotonic() - start < GUARD:
@@ -71,6 +77,8 @@ def timed(argv: list[str], name: str, smp: int) -> Boot:
             if not chunk:
                 break
             out += chunk
+            if to_smp is None and (up := SMP_UP.search(out)):
+                to_smp = float(up[1])
             if to_result is None and RESULT.search(out):
                 to_result = time.monotonic() - start
     returncode: int | None = None
@@ -83,7 +91,7 @@ def timed(argv: list[str], name: str, smp: int) -> Boot:
     proc.stdout.close()
     text = out.decode(errors="replace")
     passed = "avmm-check: PASS" in text and f"cpus online={smp} " in text and returncode == 0
-    return Boot(name, smp, to_result, to_exit, passed, returncode)
+    return Boot(name, smp, to_smp, to_result, to_exit, passed, returncode)
 
 
 def qemu(kernel: Path, initrd: Path, smp: int, disk: Path) -> Boot:
@@ -171,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     initrd = build("initramfs") / "initramfs.cpio.gz"
     print(f"Linux boot to the self-check's result and to exit ({os.cpu_count()} host CPUs)")
     print(f"kernel {kernel}\ninitrd {initrd}\n")
-    print("vcpus  vmm            result_s  exit_s  check | ratio avmm/qemu: result  exit")
+    print(
+        "vcpus  vmm            smp_up_s result_s  exit_s  check "
+        "| ratio avmm/qemu: smp_up result  exit"
+    )
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         qdisk, adisk = Path(tmp) / "qemu.img", Path(tmp) / "avmm.img"
@@ -187,12 +198,21 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = ""
                 if boot is not peer:
                     ratio = (
-                        f" |                  {_ratio(boot.to_result, peer.to_result)} "
+                        f" |                  {_ratio(boot.to_smp, peer.to_smp)} "
+                        f"{_ratio(boot.to_result, peer.to_result)} "
                         f"{_ratio(boot.to_exit, peer.to_exit)}"
                     )
                 print(
-                    f"{smp:5}  {boot.vmm:14} {_fmt(boot.to_result)}  {_fmt(boot.to_exit)}  "
-                    f"{verdict:5}{ratio}",
+                    f"{smp:5}  {boot.vmm:14} {_fmt(boot.to_smp)}   {_fmt(boot.to_result)}  "
+                    f"{_fmt(boot.to_exit)}  {verdict:5}{ratio}",
+                    flush=True,
+                )
+            by_mode = {b.vmm: b for b in rows}
+            fw, direct = by_mode.get("avmm-firmware"), by_mode.get("avmm-direct")
+            if fw is not None and direct is not None:
+                print(
+                    f"{smp:5}  avmm harts online, firmware boot / direct boot: "
+                    f"{_ratio(fw.to_smp, direct.to_smp).strip()}",
                     flush=True,
                 )
     return 0 if ok else 1

@@ -166,9 +166,17 @@ def _link_out(name: str, target: Path) -> None:
 
 
 def _prune(root: Path, name: str, keep: Path) -> None:
-    builds = sorted(root.glob(f"{name}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    # Build directories only: each has a log file beside it, which must neither be
+    # counted among the builds kept nor hide one (it did, so two checkouts with
+    # different inputs rebuilt each other's kernel in turn).
+    builds = sorted(
+        (p for p in root.glob(f"{name}-*") if p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
     for old in [b for b in builds if b != keep][KEEP_BUILDS - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
+        old.with_name(old.name + ".log").unlink(missing_ok=True)
 
 
 def build(recipe: Recipe | str, *, force: bool = False, quiet: bool = False) -> Path:

@@ -82,7 +82,9 @@ class BootState:
         return data
 
 
-def board_spec(layout: Layout, bootargs: str, initrd: tuple[int, int] | None) -> BoardSpec:
+def board_spec(
+    layout: Layout, bootargs: str, initrd: tuple[int, int] | None, rng_seed: bytes = b""
+) -> BoardSpec:
     """The device tree's view of the machine (harts, ISA, memory, devices, chosen)."""
     return BoardSpec(
         harts=layout.vcpus,
@@ -95,11 +97,14 @@ def board_spec(layout: Layout, bootargs: str, initrd: tuple[int, int] | None) ->
         plic_base=PLIC_BASE,
         plic_ndev=PLIC_NDEV,
         devices=layout.device_specs(),
+        rng_seed=rng_seed,
     )
 
 
-def device_tree(layout: Layout, config: BootConfig, initrd: tuple[int, int] | None) -> bytes:
-    return virt_device_tree(board_spec(layout, config.cmdline, initrd))
+def device_tree(
+    layout: Layout, config: BootConfig, initrd: tuple[int, int] | None, rng_seed: bytes = b""
+) -> bytes:
+    return virt_device_tree(board_spec(layout, config.cmdline, initrd, rng_seed))
 
 
 def _is_elf(path: Path) -> bool:
@@ -123,7 +128,7 @@ def _load_kernel(vm: Vm, path: Path, ram_base: int) -> tuple[int, Region]:
 
 
 def _place_initrd_and_dtb(
-    vm: Vm, layout: Layout, config: BootConfig, low: int
+    vm: Vm, layout: Layout, config: BootConfig, low: int, rng_seed: bytes
 ) -> tuple[int, int, Region | None]:
     """The DTB goes in the top 2 MiB of RAM, the initrd just under it (above ``low``).
 
@@ -134,11 +139,11 @@ def _place_initrd_and_dtb(
     initrd_region = None
     initrd: tuple[int, int] | None = None
     if config.initrd is not None:
-        size = len(device_tree(layout, config, (0, 0)))
+        size = len(device_tree(layout, config, (0, 0), rng_seed))
         dtb_at = (top - size) & ~(LINUX_ALIGN - 1)
         initrd = place_initrd(memory, config.initrd, below=dtb_at, above=low)
         initrd_region = Region(f"initrd {config.initrd.name}", *initrd)
-    dtb = device_tree(layout, config, initrd)
+    dtb = device_tree(layout, config, initrd, rng_seed)
     try:
         addr = place_dtb(memory, dtb, ram_base=layout.ram_base, ram_size=layout.ram_size)
     except BootError:
@@ -158,21 +163,22 @@ def _check_overlaps(regions: list[Region]) -> None:
             )
 
 
-def load(vm: Vm, layout: Layout, config: BootConfig) -> BootState:
+def load(vm: Vm, layout: Layout, config: BootConfig, *, rng_seed: bytes = b"") -> BootState:
     """Put the boot images in RAM and set every hart up for ``config.mode``.
 
     The harts must be in their reset state (a new VM, or after ``Vm.reset``).
+    ``rng_seed`` goes to the device tree's ``/chosen/rng-seed`` (none if empty).
     """
     if config.mode == "direct":
-        return _direct(vm, layout, config)
-    return _firmware(vm, layout, config)
+        return _direct(vm, layout, config, rng_seed)
+    return _firmware(vm, layout, config, rng_seed)
 
 
-def _direct(vm: Vm, layout: Layout, config: BootConfig) -> BootState:
+def _direct(vm: Vm, layout: Layout, config: BootConfig, rng_seed: bytes) -> BootState:
     if config.kernel is None:
         raise BootError("direct boot needs a kernel")
     entry, kernel = _load_kernel(vm, config.kernel, layout.ram_base)
-    dtb, dtb_size, initrd = _place_initrd_and_dtb(vm, layout, config, kernel.end)
+    dtb, dtb_size, initrd = _place_initrd_and_dtb(vm, layout, config, kernel.end, rng_seed)
     regions = [kernel, Region("device tree", dtb, dtb + dtb_size)]
     if initrd is not None:
         regions.append(initrd)
@@ -182,7 +188,7 @@ def _direct(vm: Vm, layout: Layout, config: BootConfig) -> BootState:
     return BootState("direct", entry, dtb, dtb_size, tuple(regions))
 
 
-def _firmware(vm: Vm, layout: Layout, config: BootConfig) -> BootState:
+def _firmware(vm: Vm, layout: Layout, config: BootConfig, rng_seed: bytes) -> BootState:
     if config.firmware is None:
         raise BootError("firmware boot needs a firmware image")
     memory = vm.guest_memory
@@ -212,7 +218,7 @@ def _firmware(vm: Vm, layout: Layout, config: BootConfig) -> BootState:
         memory.write(fw_info, fw_dynamic_info(kernel_entry, NEXT_MODE_S, boot_hart=0))
         regions += [kernel, Region("fw_dynamic_info", fw_info, fw_info + FW_INFO_SIZE)]
         low = max(low, kernel.end)
-    dtb, dtb_size, initrd = _place_initrd_and_dtb(vm, layout, config, low)
+    dtb, dtb_size, initrd = _place_initrd_and_dtb(vm, layout, config, low, rng_seed)
     regions.append(Region("device tree", dtb, dtb + dtb_size))
     if initrd is not None:
         regions.append(initrd)

@@ -220,6 +220,7 @@ class BoardSpec:
     plic_ndev: int = PLIC_NDEV
     devices: tuple[DeviceSpec, ...] = ()
     reservations: tuple[tuple[int, int], ...] = ()
+    rng_seed: bytes = b""  # /chosen/rng-seed: entropy for the kernel's early crng
 
     def __attrs_post_init__(self) -> None:
         if not 1 <= self.harts <= 4095:
@@ -357,6 +358,8 @@ def virt_tree(board: BoardSpec) -> FdtNode:
     if board.initrd is not None:
         chosen.set_u64("linux,initrd-start", board.initrd[0])
         chosen.set_u64("linux,initrd-end", board.initrd[1])
+    if board.rng_seed:
+        chosen.set_bytes("rng-seed", board.rng_seed)
     return root
 
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -199,7 +201,8 @@ class Board:
         raise AssertionError(f"unknown virtio slot {slot.kind}")
 
     def _boot(self, vm: Vm) -> None:
-        self.boot_state = boot.load(vm, self.layout, self.config.boot)
+        seed = rng_seed(self.host, self.config.name, self.reboots)
+        self.boot_state = boot.load(vm, self.layout, self.config.boot, rng_seed=seed)
 
     # ----------------------------------------------------------------- run
 
@@ -357,3 +360,20 @@ async def run_config(
         boards = await build_config(host, config, consoles=consoles, notify=notify)
         results = await asyncio.gather(*(b.run(max_reboots=max_reboots) for b in boards))
     return {r.name: r for r in results}
+
+
+RNG_SEED_BYTES = 64
+
+
+def rng_seed(host: Host, vm: str, boot_count: int) -> bytes:
+    """``/chosen/rng-seed`` for one boot of ``vm``: entropy for the kernel's crng at
+    its first instruction, as QEMU's virt gives (without it Linux waits for
+    virtio-rng or jitter before its crng is ready).
+
+    From the host's CSPRNG, except under the deterministic policy, where it is
+    derived from the scheduler's seed, the VM's name and the boot count, so runs
+    stay reproducible (and each reboot still gets a new seed).
+    """
+    if host.policy_name != "deterministic":
+        return os.urandom(RNG_SEED_BYTES)
+    return hashlib.sha512(f"avmm rng-seed {host.seed} {vm} {boot_count}".encode()).digest()

@@ -176,7 +176,7 @@ class VmConfig:
     memory: Size = attrs.field(default=Size(256 << 20), converter=Size)
     vcpus: int = attrs.field(default=1, validator=_in_range(1, MAX_VCPUS))
     irqchip: Irqchip = "core"
-    sstc: bool = False
+    sstc: bool = True
     boot: BootConfig = BootConfig()
     console: ConsoleConfig = ConsoleConfig()
     disks: tuple[DiskConfig, ...] = ()

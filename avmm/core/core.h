@@ -208,6 +208,7 @@ typedef struct hart_stats {
     uint64_t mmio_read, mmio_write;
     uint64_t fast_mmio[2]; /* accesses served by the in-core CLINT, PLIC (no exit) */
     uint64_t ipis;         /* in-core CLINT msip writes that set this hart's MSIP */
+    uint64_t wfi_yields;   /* slices ended by WFIs that could not sleep (see wfi_window) */
 } hart_stats_t;
 enum { FAST_CLINT, FAST_PLIC };
 
@@ -221,6 +222,7 @@ struct hart {
 
     uint64_t pc;
     int priv;
+    bool fw_call; /* in M-mode by a trap from S/U that no mret has returned from yet */
     machine_t *m;
     int hartid;
     tlb_t *tlb; /* the pCPU TLB of the running slice, else NULL */
@@ -272,6 +274,7 @@ struct hart {
     /* slice bookkeeping */
     uint64_t synced;      /* retired instructions of this slice already accounted */
     uint32_t pauses;      /* pause hints in this slice */
+    uint32_t wfi_spins;   /* WFIs in this slice that found an interrupt pending */
 
     hart_stats_t st;
 };
@@ -284,6 +287,10 @@ struct machine {
 
     bool sbi_in_vmm, pause_exit, ipi_exit, sstc;
     uint32_t pause_window;
+    /* WFI-exiting: the wfi_window-th WFI of a slice that cannot sleep (an
+     * interrupt is pending but masked or meant for another mode) ends the slice
+     * with EXIT_WFI, so a hart waiting in such a loop yields its pCPU; 0 = off */
+    uint32_t wfi_window;
     uint32_t vmid;
     tlb_t **btlbs; /* Machine.broadcast_tlbs */
     int nbtlbs;

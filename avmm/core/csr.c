@@ -193,6 +193,8 @@ void hart_take_trap(hart_t *h, uint64_t cause, uint64_t tval, bool irq)
         s &= ~MSTATUS_MIE;
         s = (s & ~MSTATUS_MPP) | ((uint64_t)h->priv << MSTATUS_MPP_SHIFT);
         h->mstatus = s;
+        if (h->priv != PRIV_M)
+            h->fw_call = true; /* a trap from M to M stays inside the call it is in */
         h->priv = PRIV_M;
         uint64_t base = h->mtvec & ~3ull;
         h->pc = ((h->mtvec & 1) && irq) ? base + 4 * cause : base;
@@ -212,6 +214,8 @@ int exec_mret(hart_t *h)
     if (mpp != PRIV_M)
         s &= ~MSTATUS_MPRV;
     h->mstatus = s;
+    if (mpp != PRIV_M)
+        h->fw_call = false;
     h->priv = mpp;
     h->pc = h->mepc;
     return MEM_OK;

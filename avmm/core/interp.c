@@ -798,6 +798,7 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
     h->tlb = tlb;
     h->synced = 0;
     h->pauses = 0;
+    h->wfi_spins = 0;
     h->exit_reason = EXIT_BUDGET;
     h->debug_cause = DEBUG_NONE;
     h->error[0] = 0;
@@ -1119,8 +1120,14 @@ L_WFI:
     if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW)))
         ILLEGAL();
     SYNC();
-    if (hart_wakeup_pending(h))
-        NEXT(); /* an interrupt is pending: wfi is a nop */
+    if (hart_wakeup_pending(h)) {
+        /* an interrupt is pending but not taken: wfi is a nop. A hart that keeps
+         * waiting like this (OpenSBI's HSM wait loop, its cold-boot IPI pending)
+         * yields its pCPU after a few: WFI-exiting, as pause-loop exiting. */
+        if (!m->wfi_window || ++h->wfi_spins < m->wfi_window)
+            NEXT();
+        h->st.wfi_yields++;
+    }
     pc += d->len;
     n++;
     h->exit_reason = EXIT_WFI;

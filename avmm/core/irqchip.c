@@ -118,7 +118,7 @@ static uint32_t plic_best(plic_t *p, uint32_t ctx)
 {
     uint32_t best = 0, bestp = p->threshold[ctx];
     for (uint32_t w = 0; w < (p->ndev + 31) / 32; w++) {
-        uint32_t bits = p->pending[w] & p->enable[ctx][w];
+        uint32_t bits = p->pending[w] & ~p->claimed[w] & p->enable[ctx][w];
         while (bits) {
             uint32_t s = w * 32 + (uint32_t)__builtin_ctz(bits);
             bits &= bits - 1;
@@ -156,10 +156,11 @@ void plic_set_irq(machine_t *m, uint32_t src, bool level)
     plic_t *p = m->plic;
     if (!p || src == 0 || src >= p->ndev)
         return;
+    /* QEMU virt's gateway: every assertion is a request (a device asserts
+     * again when it has something new), a deassertion withdraws one; a request
+     * made while the source is in service waits for its completion */
     set_bit(p->line, src, level);
-    /* level-triggered gateway: a claimed source stays masked until completed */
-    if (!bit(p->claimed, src))
-        set_bit(p->pending, src, level);
+    set_bit(p->pending, src, level);
     plic_update(m, NULL);
 }
 
@@ -229,9 +230,9 @@ int plic_write(machine_t *m, hart_t *by, uint64_t off, unsigned size, uint64_t v
         } else if (reg == 4) {
             if (!v || v >= p->ndev || !bit(p->claimed, v))
                 return MEM_OK;
+            /* the line is not sampled again: only a new assertion (or one
+             * made while in service) makes the source pending */
             set_bit(p->claimed, v, false);
-            if (bit(p->line, v))
-                set_bit(p->pending, v, true); /* still asserted: pending again */
         } else {
             return MEM_OK;
         }

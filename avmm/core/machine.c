@@ -30,6 +30,7 @@ machine_t *machine_new(uint64_t timebase)
     m->timebase = timebase;
     m->ips = 100000000;
     m->pause_window = 1;
+    m->wfi_window = 16;
     m->clock_mode = CLOCK_HOST;
     m->host_origin_ns = host_ns();
     /* zeroed entries are valid: raw 0 decodes to the illegal instruction */
@@ -160,6 +161,7 @@ void hart_reset(hart_t *h, uint64_t pc, int priv)
     fc_flush(h);
     h->pc = pc;
     h->priv = priv;
+    h->fw_call = false;
     /* MXL = 2 (64-bit); I M A F D C S U */
     h->misa = (2ull << 62) | (1u << 0) | (1u << 2) | (1u << 3) | (1u << 5) | (1u << 8) |
               (1u << 12) | (1u << 18) | (1u << 20);

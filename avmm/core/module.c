@@ -986,7 +986,7 @@ static PyObject *Hart_stats(HartObject *self, PyObject *unused)
     if (dset(d, "mmio_fast",
              Py_BuildValue("{sKsK}", "clint", (unsigned long long)s->fast_mmio[FAST_CLINT],
                            "plic", (unsigned long long)s->fast_mmio[FAST_PLIC])) ||
-        dset(d, "ipis", u64(s->ipis)))
+        dset(d, "ipis", u64(s->ipis)) || dset(d, "wfi_yields", u64(s->wfi_yields)))
         goto fail;
     return d;
 fail_sub:
@@ -997,6 +997,10 @@ fail:
 }
 
 /* properties */
+static PyObject *Hart_get_in_firmware_call(HartObject *self, void *c)
+{
+    return PyBool_FromLong(self->h->priv == PRIV_M && self->h->fw_call);
+}
 static PyObject *Hart_get_hartid(HartObject *self, void *c)
 {
     HART(self);
@@ -1143,6 +1147,7 @@ static PyGetSetDef Hart_getset[] = {
     {"machine", (getter)Hart_get_machine, NULL, NULL, NULL},
     {"pc", (getter)Hart_get_pc, (setter)Hart_set_pc, NULL, NULL},
     {"priv", (getter)Hart_get_priv, (setter)Hart_set_priv, NULL, NULL},
+    {"in_firmware_call", (getter)Hart_get_in_firmware_call, NULL, NULL, NULL},
     {"instret", (getter)Hart_get_instret, NULL, NULL, NULL},
     {"mtimecmp", (getter)Hart_get_mtimecmp, (setter)Hart_set_mtimecmp, NULL, NULL},
     {"stimecmp", (getter)Hart_get_stimecmp, (setter)Hart_set_stimecmp, NULL, NULL},
@@ -1634,6 +1639,22 @@ static int Machine_set_pause_window(MachineObject *self, PyObject *v, void *c)
     self->m->pause_window = (uint32_t)w;
     return 0;
 }
+static PyObject *Machine_get_wfi_window(MachineObject *self, void *c)
+{
+    return u64(self->m->wfi_window);
+}
+static int Machine_set_wfi_window(MachineObject *self, PyObject *v, void *c)
+{
+    uint64_t w;
+    if (set_u64_attr(v, &w))
+        return -1;
+    if (w > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "wfi_window must be 0 (off) or a 32-bit count");
+        return -1;
+    }
+    self->m->wfi_window = (uint32_t)w;
+    return 0;
+}
 static PyObject *Machine_get_vmid(MachineObject *self, void *c)
 {
     return u64(self->m->vmid);
@@ -1732,6 +1753,7 @@ static PyGetSetDef Machine_getset[] = {
     {"harts", (getter)Machine_harts, NULL, NULL, NULL},
     {"sbi_in_vmm", (getter)Machine_get_sbi_in_vmm, (setter)Machine_set_sbi_in_vmm, NULL, NULL},
     {"pause_exit", (getter)Machine_get_pause_exit, (setter)Machine_set_pause_exit, NULL, NULL},
+    {"wfi_window", (getter)Machine_get_wfi_window, (setter)Machine_set_wfi_window, NULL, NULL},
     {"pause_window", (getter)Machine_get_pause_window, (setter)Machine_set_pause_window, NULL,
      NULL},
     {"ipi_exit", (getter)Machine_get_ipi_exit, (setter)Machine_set_ipi_exit, NULL, NULL},

@@ -16,16 +16,23 @@ Metric = tuple[str, tuple[str, ...]]
 
 
 class IrqLine(Protocol):
-    """A level-sensitive interrupt line into an interrupt controller."""
+    """An interrupt line into an interrupt controller.
+
+    ``set_level(True)`` while the line is already high is a new assertion (a
+    request), as ``qemu_set_irq`` is on QEMU; ``set_level(False)`` withdraws.
+    """
 
     def set_level(self, level: bool) -> None: ...
 
 
 class Edge:
-    """A line's level, remembered: :meth:`to` says whether a new level is a change.
+    """A line's level, remembered: the one edge detector of device outputs
+    (:class:`IrqOutput`) and the runtime's interrupt lines.
 
-    The one edge detector: device outputs (:class:`IrqOutput`) and the
-    runtime's interrupt lines both use it.
+    :meth:`to` says whether a new level is a change (level lines into a hart);
+    :meth:`rising` takes a level and says whether it is a rising edge (lines
+    where a repeated assertion is a new request, QEMU's ``qemu_set_irq``);
+    :meth:`idle` is a low that changes nothing.
     """
 
     def __init__(self) -> None:
@@ -38,10 +45,25 @@ class Edge:
         self.level = level
         return True
 
+    def rising(self, level: bool) -> bool:
+        """Take ``level``; True on a rising edge."""
+        rising = level and not self.level
+        self.level = level
+        return rising
+
+    def idle(self, level: bool) -> bool:
+        """A low on a line that is already low: nothing to drive."""
+        return not level and not self.level
+
 
 class IrqOutput(Edge):
-    """A device's interrupt output: drives its line only when the level changes.
+    """A device's interrupt output, driven the way QEMU's devices drive theirs.
 
+    ``set(True)`` asserts the line every time it is called, also when it is
+    already high: a device evaluates its interrupt condition when something
+    happened (a byte sent, a buffer used), and each such assertion is a new
+    request to the interrupt controller (QEMU's ``qemu_set_irq``; see the PLIC
+    model's gateway). ``set(False)`` lowers the line only when it is high.
     ``set`` returns True on a rising edge, which devices count as an interrupt
     raised; ``restore`` drives the line unconditionally (after a state restore
     the line's holder may not know the level).
@@ -52,10 +74,11 @@ class IrqOutput(Edge):
         self._line = line
 
     def set(self, level: bool) -> bool:
-        if not self.to(level):
+        if self.idle(level):
             return False
+        rising = self.rising(level)
         self._line.set_level(level)
-        return level
+        return rising
 
     def restore(self, level: bool) -> None:
         self.level = level

@@ -5,12 +5,19 @@ to zero (their priority and enable bits read 0 and ignore writes) rather than
 being guest errors, because Linux walks ``1..riscv,ndev`` when it sets up.
 Context 2h is hart h's M-mode, 2h+1 its S-mode.
 
-Gateway: an unclaimed source is pending while its line is high; a claim returns the
-pending, enabled source of highest priority above the context's threshold
-(ties: lowest id) and clears its pending bit; the source stays out of the
-pending set until its completion, after which it is pending again if its line
-is still high. A context's output is high while some pending, enabled source
-has a priority above its threshold. Priority 0 never interrupts.
+Gateway, as QEMU's virt PLIC (which unmodified guests are written against):
+every assertion of a source's line is a request and makes it pending, even
+when the line was already high (a device asserts again when it has something
+new to say); a deassertion withdraws a request. A claim returns the pending,
+enabled source of highest priority above the context's threshold (ties:
+lowest id), clears its pending bit and puts it in service; a request made
+while in service waits for the completion. Completion does not sample the
+line again: a level that simply stays high is delivered once. (A PLIC built
+to the letter of the spec re-pends such a source at completion; with a UART
+whose THRE condition stays true because the driver never reads IIR, as xv6's
+does not, that is an interrupt storm QEMU does not have.) A context's output
+is high while some pending, enabled source not in service has a priority
+above its threshold. Priority 0 never interrupts.
 """
 
 from __future__ import annotations
@@ -103,13 +110,11 @@ class Plic:
             raise ValueError(f"PLIC source {n} out of range 1..{self.ndev - 1}")
         if level:
             self._line |= bit
+            self._pending |= bit
         else:
             self._line &= ~bit
-        # Level-triggered gateway: an unclaimed source's pending bit follows its
-        # line (a request withdrawn before it was claimed is not delivered).
-        if not self._claimed & bit and bool(self._pending & bit) != level:
-            self._pending ^= bit
-            self._update()
+            self._pending &= ~bit
+        self._update()
 
     # ------------------------------------------------------------------ registers
 
@@ -180,7 +185,7 @@ class Plic:
 
     def _best(self, ctx: int) -> int:
         """The source a claim on ``ctx`` would return now (0 if none)."""
-        candidates = self._pending & self._enable[ctx]
+        candidates = self._pending & ~self._claimed & self._enable[ctx]
         best, best_priority = 0, self._threshold[ctx]
         while candidates:
             low = candidates & -candidates
@@ -213,9 +218,7 @@ class Plic:
             return
         self._claimed &= ~bit
         self.stats.completions += 1
-        if self._line & bit:
-            self._pending |= bit
-            self._update()
+        self._update()  # a request made while in service is eligible now
 
     def _update(self) -> None:
         for ctx, output in enumerate(self._outputs):

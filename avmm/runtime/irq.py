@@ -58,9 +58,10 @@ class CorePlicLine(Edge):
 
     def set_level(self, level: bool) -> None:
         level = bool(level)
-        if not self.to(level):
+        if self.idle(level):
             return
-        if level:
+        # a repeated assertion is a new request for the PLIC's gateway
+        if self.rising(level):
             self._injections[self.source] += 1
         machine = self._machine
         machine.set_irq(self.source, level)
@@ -110,7 +111,7 @@ class CountedLine(Edge):
 
     def set_level(self, level: bool) -> None:
         level = bool(level)
-        if self.to(level) and level:
+        if self.rising(level):
             self._injections[self.source] += 1
         self._line.set_level(level)
 

@@ -186,7 +186,7 @@ class Vcpu:
         t0 = time.perf_counter()
         while True:
             reason = hart.run(left, pcpu.tlb)
-            if not reason and grace and hart.priv == _core.PRIV_M and _in_trap_from_below(hart):
+            if not reason and grace and hart.in_firmware_call:
                 # The budget ended inside a firmware call (or interrupt) from S/U.
                 limit = hart.instret - before + grace
                 left, grace = grace, 0
@@ -533,14 +533,6 @@ class Vcpu:
             slice_seconds=c.slice_seconds,
             core=core,
         )
-
-
-_MSTATUS = _core.CSRS["mstatus"]
-
-
-def _in_trap_from_below(hart: _core.Hart) -> bool:
-    """In M-mode, entered by a trap from S or U that has not returned (mstatus.MPP)."""
-    return (hart.get_csr(_MSTATUS) >> 11) & 3 != _core.PRIV_M
 
 
 def _csr_number(csr: int | str) -> int:

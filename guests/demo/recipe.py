@@ -24,6 +24,7 @@ GUESTS: dict[str, tuple[tuple[str, ...], dict[str, str | int]]] = {
     "virtio-blk": (("blk.c", "virtio.c"), {}),
     "virtio-hostile": (("hostile.c", "virtio.c"), {}),
     "reboot": (("reboot.c",), {}),
+    "uart-idle": (("uart-idle.c",), {}),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from avmm import config as avmm_config
 from avmm.board.hostio import Switches
 from avmm.board.layout import describe, mac_address, plan
-from avmm.board.virt import Board, build_config
+from avmm.board.virt import Board, build_config, rng_seed
 from avmm.errors import BootError, ConfigError, DeviceError
 from avmm.runtime.console import CaptureConsole
 from avmm.runtime.exits import SystemEvent, SystemEventKind
@@ -315,3 +315,16 @@ async def test_boot_images_that_do_not_fit_are_refused_with_the_reason(
             with pytest.raises(BootError, match=reason):
                 await Board.build(host, config.vm[0])
             assert host.vms == {}
+
+
+async def test_the_rng_seed_is_random_or_under_the_deterministic_policy_derived() -> None:
+    async with Host(policy="deterministic", clock="virtual", seed=5) as host:
+        first = rng_seed(host, "vm", 0)
+        assert first == rng_seed(host, "vm", 0) and len(first) == 64
+        assert first != rng_seed(host, "vm", 1)  # a reboot gets a new one
+        assert first != rng_seed(host, "other", 0)
+    async with Host(policy="deterministic", clock="virtual", seed=6) as host:
+        assert first != rng_seed(host, "vm", 0)
+    async with Host() as host:
+        a, b = rng_seed(host, "vm", 0), rng_seed(host, "vm", 0)
+        assert len(a) == 64 and a != b

@@ -139,6 +139,30 @@ async def test_a_reboot_loop_ends_at_max_reboots(demo: Path) -> None:
     assert re.findall(r"^reboot: boot (\d)$", run.console, re.M) == ["0", "1"]
 
 
+_UART_IDLE = re.compile(
+    r"^uart-idle: (\d+) external interrupts, (\d+) LSR reads in ([\d.]+) ms at the prompt: (\w+)$",
+    re.M,
+)
+
+
+@pytest.mark.parametrize("irqchip", IRQCHIPS)
+async def test_an_xv6_style_console_idles_at_its_prompt_without_an_interrupt_storm(
+    demo: Path, irqchip: str
+) -> None:
+    # The guest enables THRE interrupts and never reads IIR, so the UART's
+    # line stays high; QEMU's PLIC delivers that once, not at every completion.
+    run = await run_vm(vm_config(firmware(demo / "uart-idle.elf", vcpus=3, irqchip=irqchip)))
+    assert run.result.exit == SHUTDOWN_0, run.console
+    assert "$ " in run.console
+    found = _UART_IDLE.search(run.console)
+    assert found, run.console
+    externals, elapsed_ms = int(found[1]), float(found[3])
+    assert elapsed_ms >= 500
+    assert externals / (elapsed_ms / 1000) < 50, run.console
+    assert found[4] == "PASS"
+    assert run.stats["uart"]["interrupts"] <= externals
+
+
 def _qemu(elf: Path, harts: int, *extra: str) -> subprocess.CompletedProcess[bytes]:
     argv = [*qemu_command(elf, machine="virt", harts=harts), *extra]
     return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
@@ -161,6 +185,10 @@ def test_the_demo_guests_pass_on_qemu_virt_too(demo: Path, tmp_path: Path) -> No
     )
     assert blk.returncode == 0, blk.stdout.decode(errors="replace")
     assert b"virtio-blk: PASS" in blk.stdout
+    idle = _qemu(demo / "uart-idle.elf", 3)
+    assert idle.returncode == 0, idle.stdout.decode(errors="replace")
+    found = _UART_IDLE.search(idle.stdout.decode())
+    assert found and found[4] == "PASS", idle.stdout.decode(errors="replace")
 
 
 @pytest.fixture(scope="module")

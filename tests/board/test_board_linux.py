@@ -82,18 +82,35 @@ async def test_data_written_to_the_disk_in_one_boot_is_there_in_the_next(
     assert disk.read_bytes()[:8] == b"AVMMCHK1"
 
 
-async def test_with_sstc_the_kernel_sets_its_timer_without_sbi(
-    linux: tuple[Path, Path], tmp_path: Path
+@pytest.mark.parametrize("sstc", [True, False], ids=["sstc-default", "sstc-off"])
+async def test_with_sstc_the_kernel_sets_its_timer_without_sbi_and_without_it_through_sbi(
+    linux: tuple[Path, Path], tmp_path: Path, sstc: bool
 ) -> None:
     disk = blank_disk(tmp_path / "disk.img")
-    run = await run_vm(vm_config(linux_vm(linux, "direct", 2, disk, sstc=True)))
+    vm = {} if sstc else {"sstc": False}  # on by default, as on QEMU's virt
+    run = await run_vm(vm_config(linux_vm(linux, "direct", 2, disk, **vm)))
     assert report.parse(run.console).passed, run.console[-3000:]
-    assert "riscv-timer: Timer interrupt in S-mode is available via sstc extension" in run.console
-    vm = run.board.vm
-    assert vm is not None
-    calls = vm.statistics().sbi_calls
+    via_sstc = "riscv-timer: Timer interrupt in S-mode is available via sstc extension"
+    assert (via_sstc in run.console) == sstc
+    vm_ = run.board.vm
+    assert vm_ is not None
+    calls = vm_.statistics().sbi_calls
     assert calls.get(sbi.EXT_HSM, 0) >= 1  # SBI is still served (HSM brings up hart 1) ...
-    assert calls.get(sbi.EXT_TIME, 0) == 0  # ... but the timer is stimecmp's alone
+    if sstc:
+        assert calls.get(sbi.EXT_TIME, 0) == 0  # ... but the timer is stimecmp's alone
+    else:
+        assert calls.get(sbi.EXT_TIME, 0) > 0
+
+
+async def test_the_kernels_crng_is_ready_from_the_device_trees_rng_seed(
+    linux: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # No virtio-rng here: only /chosen/rng-seed can make the crng ready this early.
+    disk = blank_disk(tmp_path / "disk.img")
+    run = await run_vm(vm_config(linux_vm(linux, "direct", 1, disk)))
+    assert report.parse(run.console).passed, run.console[-3000:]
+    before_init = run.console.split("Run /init", 1)[0]
+    assert "random: crng init done" in before_init, before_init[-3000:]
 
 
 async def test_a_host_signal_stops_the_vm_cleanly_and_flushes_its_disk(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import attrs
 import pytest
 
 from avmm.board.devicetree import BoardSpec, DeviceSpec, isa_string, virt_device_tree
@@ -256,3 +257,12 @@ def _qemu_until(args: list[str], marker: str, tmp_path: Path) -> str:
     console = log.read_text(errors="replace") if log.exists() else ""
     assert marker in console, console[-3000:]
     return console
+
+
+def test_the_rng_seed_is_in_chosen_when_given(tmp_path: Path) -> None:
+    seed = bytes(range(64))
+    with_seed = Tree(virt_device_tree(attrs.evolve(board(), rng_seed=seed)), tmp_path)
+    assert bytes(int(b, 16) for b in with_seed.get("/chosen", "rng-seed", "bx").split()) == seed
+    (tmp_path / "none").mkdir()
+    without = Tree(virt_device_tree(board()), tmp_path / "none")
+    assert "rng-seed" not in without.props("/chosen")

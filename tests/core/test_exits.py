@@ -173,6 +173,64 @@ def test_wfi_exits_when_nothing_is_pending_and_is_a_nop_otherwise(rig: RigFactor
     assert r.hart.wakeup_pending()
 
 
+def test_a_wfi_loop_that_cannot_sleep_yields_at_the_window_th_wfi(rig: RigFactory) -> None:
+    # OpenSBI's HSM wait: wfi in a loop with an IPI pending and MIE=0, so no wfi sleeps
+    src = "li t0, 8\ncsrw mie, t0\n1:\nwfi\naddi a0, a0, 1\nj 1b"
+    r = rig(src)
+    r.hart.set_irq_line(core.MIP_MSIP, True)
+    assert r.machine.wfi_window == 16  # on by default
+    assert r.run(10_000) == core.EXIT_WFI
+    assert r.hart.instret == 2 + 16 * 3 - 2  # 16 wfis; the last one retires and exits
+    assert r.x(10) == 15
+    assert r.hart.wakeup_pending()  # the VMM yields the pCPU instead of halting
+    assert r.hart.stats()["wfi_yields"] == 1
+    assert r.run(10_000) == core.EXIT_WFI  # the window counts per slice
+    assert r.hart.stats()["wfi_yields"] == 2
+
+    r = rig(src)
+    r.hart.set_irq_line(core.MIP_MSIP, True)
+    r.machine.wfi_window = 0  # off: every such wfi is a nop
+    assert r.run(10_000) == core.EXIT_BUDGET
+    assert r.hart.instret == 10_000
+    assert r.hart.stats()["wfi_yields"] == 0
+    with pytest.raises(ValueError):
+        r.machine.wfi_window = -1
+
+
+def test_in_firmware_call_means_m_mode_entered_from_below(rig: RigFactory) -> None:
+    # M-mode code that never left M (MPP is U after reset) is not in a firmware call
+    src = """
+        la t0, handler
+        csrw mtvec, t0
+        la t0, smode
+        csrw mepc, t0
+        li t0, 1 << 11
+        csrw mstatus, t0
+        j 1f
+    1:  j 2f
+    2:  mret
+    smode:
+        ecall
+    handler:
+        csrr t1, mepc
+        addi t1, t1, 4
+        csrw mepc, t1
+    3:  j 3b
+    """
+    r = rig(src)
+    while r.hart.priv == core.PRIV_M:  # up to the mret into S
+        assert not r.hart.in_firmware_call
+        r.run(1)
+    assert not r.hart.in_firmware_call
+    r.run(1)  # the ecall traps into M
+    assert r.hart.priv == core.PRIV_M and r.hart.in_firmware_call
+    r.run(10)
+    assert r.hart.in_firmware_call  # still in the handler's loop
+    r.hart.set_csr(core.CSRS["mstatus"], 1 << 11)
+    r.hart.pc = RAM_BASE + 4 * 4 + 4  # any M-mode code: still inside the call until mret
+    assert r.hart.in_firmware_call
+
+
 def test_wfi_is_illegal_in_u_mode_and_in_s_mode_with_tw(rig: RigFactory) -> None:
     r = rig("wfi\nj .")
     r.hart.priv = core.PRIV_U

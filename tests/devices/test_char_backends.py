@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 import termios
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,6 +175,35 @@ async def test_pty_exposes_a_slave_path_that_carries_both_directions() -> None:
     finally:
         os.close(client)
         pty.close()
+
+
+def test_closing_the_pty_gives_a_slow_reader_the_last_output() -> None:
+    # Closing the master discards what the slave side has not read: the guest's
+    # poweroff message was lost when the reader lagged (a loaded machine).
+    pty = PtyChar()
+    client = os.open(pty.path, os.O_RDWR | os.O_NOCTTY)
+    got = bytearray()
+
+    def read_later() -> None:
+        time.sleep(0.3)
+        while True:
+            try:
+                chunk = os.read(client, 4096)
+            except OSError:  # EIO once the master is gone
+                return
+            if not chunk:
+                return
+            got.extend(chunk)
+
+    reader = threading.Thread(target=read_later)
+    reader.start()
+    try:
+        pty.write(b"reboot: Power down\n")
+        pty.close()
+        reader.join(5)
+    finally:
+        os.close(client)
+    assert bytes(got) == b"reboot: Power down\n"
 
 
 async def test_pty_drops_output_nobody_reads_instead_of_blocking() -> None:

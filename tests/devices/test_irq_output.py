@@ -1,4 +1,5 @@
-"""A device's interrupt output drives its line on changes only and reports rising edges."""
+"""A device's interrupt output asserts its line each time (as qemu_set_irq does), lowers it
+once, and reports rising edges."""
 
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ class Line:
         self.levels.append(level)
 
 
-def test_the_line_sees_only_changes_and_rising_edges_are_reported() -> None:
+def test_every_assertion_reaches_the_line_and_rising_edges_are_reported() -> None:
     line = Line()
     out = IrqOutput(line)
-    assert [out.set(v) for v in (False, True, True, False, True)] == [
+    assert [out.set(v) for v in (False, True, True, False, False, True)] == [
         False,
         True,
+        False,
         False,
         False,
         True,
     ]
-    assert line.levels == [True, False, True]
+    # the repeated assertion is a new request; a low line is not lowered again
+    assert line.levels == [True, True, False, True]
     assert out.level
 
 

@@ -63,7 +63,7 @@ def test_claim_returns_highest_priority_then_lowest_id() -> None:
     assert plic.stats.spurious_claims == 1
 
 
-def test_claimed_source_is_not_pending_again_until_completed() -> None:
+def test_an_assertion_while_in_service_is_delivered_after_completion_a_steady_level_once() -> None:
     plic, out = make(1)
     plic.write(4 * 10, 4, 1)
     enable(plic, 1, 10)
@@ -71,15 +71,28 @@ def test_claimed_source_is_not_pending_again_until_completed() -> None:
     line.set_level(True)
     assert claim(plic, 1) == 10
     assert not out[1].level
-    line.set_level(False)
-    line.set_level(True)  # the device raises again while in service
-    assert plic.read(0x1000, 4) == 0
-    assert not out[1].level
+    line.set_level(True)  # the device asserts again while the source is in service
+    assert plic.read(0x1000, 4) == 1 << 10
+    assert not out[1].level  # in service: the request waits for the completion
     complete(plic, 1, 10)
-    assert out[1].level  # still high at completion: pending again
+    assert out[1].level
     assert claim(plic, 1) == 10
+    complete(plic, 1, 10)  # the line stayed high, but nothing asserted it again
+    assert not out[1].level
+    assert claim(plic, 1) == 0
     line.set_level(False)
-    complete(plic, 1, 10)
+    line.set_level(True)
+    assert claim(plic, 1) == 10
+
+
+def test_a_deassertion_withdraws_a_request_not_yet_claimed() -> None:
+    plic, out = make(1)
+    plic.write(4 * 10, 4, 1)
+    enable(plic, 1, 10)
+    line = plic.source(10)
+    line.set_level(True)
+    assert out[1].level
+    line.set_level(False)
     assert not out[1].level
     assert claim(plic, 1) == 0
 
@@ -172,5 +185,8 @@ def test_state_round_trips_through_msgpack() -> None:
     assert copy.state() == plic.state()
     assert [o.level for o in out] == [False, True, False, False]
     assert claim(copy, 1) == 95
-    complete(copy, 1, 33)  # in service across the snapshot, line still high
+    complete(copy, 1, 33)  # in service across the snapshot
+    assert claim(copy, 1) == 1  # pending across the snapshot
+    assert claim(copy, 1) == 0  # 33's line stayed high but was not asserted again
+    copy.source(33).set_level(True)
     assert claim(copy, 1) == 33

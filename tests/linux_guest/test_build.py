@@ -165,3 +165,25 @@ def test_a_dropped_kernel_option_fails_the_build(
         step = Step("linux", tmp_path, tmp_path / "build.log", quiet=True)
         with pytest.raises(GuestBuildError, match=r"CONFIG_VIRTIO_PCI=y \(got unset\)"):
             kernel.configure(step, src, obj)
+
+
+def test_pruning_keeps_the_newest_builds_and_ignores_their_logs(tmp_path: Path) -> None:
+    import os
+
+    from guests.build import KEEP_BUILDS, _prune
+
+    names = [f"linux-{i}" for i in range(5)]
+    for i, name in enumerate(names):  # linux-4 is the newest
+        build_dir = tmp_path / name
+        build_dir.mkdir()
+        log = tmp_path / f"{name}.log"
+        log.write_text("log")
+        for p in (build_dir, log):
+            os.utime(p, (1000 + i, 1000 + i))
+    (tmp_path / "linux-9.log").write_text("newer log, no build")
+    _prune(tmp_path, "linux", keep=tmp_path / "linux-0")
+    kept = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert KEEP_BUILDS == 3
+    assert kept == ["linux-0", "linux-3", "linux-4"]  # the one in use and the two newest
+    assert not (tmp_path / "linux-1.log").exists()
+    assert (tmp_path / "linux-3.log").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from avmm import _core
 from avmm.runtime.exits import DebugExit, Interrupted, MmioExit, StopReason
 from avmm.runtime.host import Host
 from avmm.runtime.vcpu import Vcpu
-from tests.runtime.guest import RAM_BASE, assemble
+from tests.runtime.guest import RAM_BASE, assemble, bare_metal_vm
 
 UNMAPPED = 0x4000_0000
 
@@ -208,3 +209,19 @@ async def test_a_host_bug_in_a_device_propagates_and_frees_the_pcpu(mmio_guest: 
         await mmio_guest.run()
     assert vm.host.scheduler.running is None
     assert vm.current is None
+
+
+async def test_slices_of_m_mode_code_that_never_left_m_end_at_the_budget(guests: Path) -> None:
+    # mstatus.MPP is U after reset; the firmware grace is only for a call from S/U.
+    async with Host(slice=10_000) as host:
+        vm = bare_metal_vm(
+            host.create_vm("busy"),
+            guests / "bench.elf",
+            vcpus=1,
+            patch={"mode": 0, "count": 50_000, "nharts": 1},
+        )
+        result = await vm.run()
+    assert result.code == 0, vm.console_output
+    vcpu = vm.statistics().vcpus[0]
+    assert vcpu.exits["budget"] >= 3
+    assert vcpu.instret <= vcpu.slices * 10_000

@@ -13,10 +13,13 @@ import asyncio
 import atexit
 import contextlib
 import errno
+import fcntl
 import logging
 import os
+import select
 import sys
 import termios
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, cast
@@ -330,8 +333,42 @@ class PtyChar(_FdReader):
             return
         self._stop_reading()
         self._closed = True
-        os.close(self._master)
         os.close(self._slave)
+        self._drain()
+        os.close(self._master)
+
+    def _drain(self) -> None:
+        """Give a reader the guest's last words: closing the master discards what
+        the slave side has not read yet (a poweroff message, a report). With our
+        own slave fd closed, a hang-up on the master means nobody else has the
+        terminal open; otherwise wait, at most DRAIN_SECONDS, while bytes are queued."""
+        poller = select.poll()
+        poller.register(self._master, select.POLLHUP)
+        if any(ev & select.POLLHUP for _, ev in poller.poll(0)):
+            return
+        try:
+            probe = os.open(self.path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return
+        try:
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while _queued(probe) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            os.close(probe)
+
+
+# PtyChar.close: the longest a connected reader gets to take what was written last.
+DRAIN_SECONDS = 2.0
+
+
+def _queued(fd: int) -> int:
+    """Bytes waiting to be read on a terminal fd."""
+    try:
+        buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int.from_bytes(buf, sys.byteorder)
 
 
 class _TcpClient(asyncio.Protocol):

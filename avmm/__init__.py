@@ -9,75 +9,75 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from avmm.version import __version__
 
 # name -> module that defines it
 _EXPORTS = {
-    "Host": "avmm.host",
-    "HostStatistics": "avmm.host",
-    "SignalHandler": "avmm.host",
-    "VmSpec": "avmm.host",
-    "run": "avmm.host",
-    "new_event_loop": "avmm.host",
-    "Vm": "avmm.vm",
-    "VmResult": "avmm.vm",
-    "VmStatistics": "avmm.vm",
-    "Vcpu": "avmm.vcpu",
-    "VcpuStatistics": "avmm.vcpu",
-    "MemorySlot": "avmm.memory",
-    "MmioBus": "avmm.bus",
-    "EventBus": "avmm.events",
-    "Scheduler": "avmm.sched",
-    "VmidAllocator": "avmm.vmid",
-    "Pcpu": "avmm.pcpu",
-    "CaptureConsole": "avmm.console",
+    "Host": "avmm.runtime.host",
+    "HostStatistics": "avmm.runtime.host",
+    "SignalHandler": "avmm.runtime.host",
+    "VmSpec": "avmm.runtime.host",
+    "run": "avmm.runtime.host",
+    "new_event_loop": "avmm.runtime.host",
+    "Vm": "avmm.runtime.vm",
+    "VmResult": "avmm.runtime.vm",
+    "VmStatistics": "avmm.runtime.vm",
+    "Vcpu": "avmm.runtime.vcpu",
+    "VcpuStatistics": "avmm.runtime.vcpu",
+    "MemorySlot": "avmm.runtime.memory",
+    "MmioBus": "avmm.runtime.bus",
+    "EventBus": "avmm.runtime.events",
+    "Scheduler": "avmm.runtime.sched",
+    "VmidAllocator": "avmm.runtime.vmid",
+    "Pcpu": "avmm.runtime.pcpu",
+    "CaptureConsole": "avmm.runtime.console",
     "HsmState": "avmm.sbi",
     "prepare_direct_boot": "avmm.sbi",
-    "handle_exit": "avmm.handlers",
-    "Exit": "avmm.exits",
-    "MmioExit": "avmm.exits",
-    "DebugExit": "avmm.exits",
-    "HtifExit": "avmm.exits",
-    "SystemEvent": "avmm.exits",
-    "SystemEventKind": "avmm.exits",
-    "InternalError": "avmm.exits",
-    "Interrupted": "avmm.exits",
-    "StopReason": "avmm.exits",
+    "handle_exit": "avmm.runtime.handlers",
+    "Exit": "avmm.runtime.exits",
+    "MmioExit": "avmm.runtime.exits",
+    "DebugExit": "avmm.runtime.exits",
+    "HtifExit": "avmm.runtime.exits",
+    "SystemEvent": "avmm.runtime.exits",
+    "SystemEventKind": "avmm.runtime.exits",
+    "InternalError": "avmm.runtime.exits",
+    "Interrupted": "avmm.runtime.exits",
+    "StopReason": "avmm.runtime.exits",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from avmm.bus import MmioBus as MmioBus
-    from avmm.console import CaptureConsole as CaptureConsole
-    from avmm.events import EventBus as EventBus
-    from avmm.exits import DebugExit as DebugExit
-    from avmm.exits import Exit as Exit
-    from avmm.exits import HtifExit as HtifExit
-    from avmm.exits import InternalError as InternalError
-    from avmm.exits import Interrupted as Interrupted
-    from avmm.exits import MmioExit as MmioExit
-    from avmm.exits import StopReason as StopReason
-    from avmm.exits import SystemEvent as SystemEvent
-    from avmm.exits import SystemEventKind as SystemEventKind
-    from avmm.handlers import handle_exit as handle_exit
-    from avmm.host import Host as Host
-    from avmm.host import HostStatistics as HostStatistics
-    from avmm.host import SignalHandler as SignalHandler
-    from avmm.host import VmSpec as VmSpec
-    from avmm.host import new_event_loop as new_event_loop
-    from avmm.host import run as run
-    from avmm.memory import MemorySlot as MemorySlot
-    from avmm.pcpu import Pcpu as Pcpu
+    from avmm.runtime.bus import MmioBus as MmioBus
+    from avmm.runtime.console import CaptureConsole as CaptureConsole
+    from avmm.runtime.events import EventBus as EventBus
+    from avmm.runtime.exits import DebugExit as DebugExit
+    from avmm.runtime.exits import Exit as Exit
+    from avmm.runtime.exits import HtifExit as HtifExit
+    from avmm.runtime.exits import InternalError as InternalError
+    from avmm.runtime.exits import Interrupted as Interrupted
+    from avmm.runtime.exits import MmioExit as MmioExit
+    from avmm.runtime.exits import StopReason as StopReason
+    from avmm.runtime.exits import SystemEvent as SystemEvent
+    from avmm.runtime.exits import SystemEventKind as SystemEventKind
+    from avmm.runtime.handlers import handle_exit as handle_exit
+    from avmm.runtime.host import Host as Host
+    from avmm.runtime.host import HostStatistics as HostStatistics
+    from avmm.runtime.host import SignalHandler as SignalHandler
+    from avmm.runtime.host import VmSpec as VmSpec
+    from avmm.runtime.host import new_event_loop as new_event_loop
+    from avmm.runtime.host import run as run
+    from avmm.runtime.memory import MemorySlot as MemorySlot
+    from avmm.runtime.pcpu import Pcpu as Pcpu
+    from avmm.runtime.sched import Scheduler as Scheduler
+    from avmm.runtime.vcpu import Vcpu as Vcpu
+    from avmm.runtime.vcpu import VcpuStatistics as VcpuStatistics
+    from avmm.runtime.vm import Vm as Vm
+    from avmm.runtime.vm import VmResult as VmResult
+    from avmm.runtime.vm import VmStatistics as VmStatistics
+    from avmm.runtime.vmid import VmidAllocator as VmidAllocator
     from avmm.sbi import HsmState as HsmState
     from avmm.sbi import prepare_direct_boot as prepare_direct_boot
-    from avmm.sched import Scheduler as Scheduler
-    from avmm.vcpu import Vcpu as Vcpu
-    from avmm.vcpu import VcpuStatistics as VcpuStatistics
-    from avmm.vm import Vm as Vm
-    from avmm.vm import VmResult as VmResult
-    from avmm.vm import VmStatistics as VmStatistics
-    from avmm.vmid import VmidAllocator as VmidAllocator
 
 
 def __getattr__(name: str) -> Any:

@@ -110,8 +110,8 @@ def avmm(kernel: Path, initrd: Path, smp: int, disk: Path, mode: str) -> Boot:
 def child(mode: str, smp: int, kernel: str, initrd: str, disk: str) -> int:
     """One avmm VM with its console on stdout (what ``avmm run`` of such a config does)."""
     from avmm import config as avmm_config
-    from avmm.board import run_config
-    from avmm.host import run
+    from avmm.board.virt import run_config
+    from avmm.runtime.host import run
 
     boot = {"mode": mode, "kernel": kernel, "initrd": initrd, "cmdline": CMDLINE}
     if mode == "firmware" and QEMU_FW_DYNAMIC.is_file():

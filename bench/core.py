@@ -13,7 +13,7 @@ Two bare-metal guests, built through the guest cache:
   PASS or FAIL and exits 1 on a wrong result.
 
 Each guest runs with several iteration counts (patched into an ELF symbol)
-on avmm's core through :func:`avmm.elfrun.run_elf` with the translator on
+on avmm's core through :func:`avmm.board.elfrun.run_elf` with the translator on
 (``avmm-jit``) and off (``avmm-interp``), 10,000-instruction slices, and on
 QEMU (``-M spike``, the CPU options of guests/lib/qemu.py). A configuration's
 figure is the difference between its largest and its smallest run, so
@@ -54,7 +54,7 @@ import attrs
 from elftools.elf.elffile import ELFFile
 
 from avmm import _core
-from avmm.elfrun import ElfRun, run_elf
+from avmm.board.elfrun import ElfRun, run_elf
 from guests.build import build
 from guests.lib.qemu import run_qemu
 

@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from avmm import _core
-from avmm.host import Host, new_event_loop
+from avmm.runtime.host import Host, new_event_loop
 from tests.runtime.guest import bare_metal_vm, guest_dir
 
 DEVICE = 0x1000_8000

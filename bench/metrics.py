@@ -31,8 +31,8 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from avmm.host import Host, new_event_loop
-from avmm.metrics import start_exporter
+from avmm.obs.exporter import start_exporter
+from avmm.runtime.host import Host, new_event_loop
 from guests.build import build
 from tests.runtime.guest import bare_metal_vm
 

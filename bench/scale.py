@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from avmm import _core
-from avmm.host import Host, new_event_loop
+from avmm.runtime.host import Host, new_event_loop
 from tests.runtime.guest import bare_metal_vm, guest_dir
 
 STEP_INSTRUCTIONS = 9  # instructions per step of the compute loop (measured below)

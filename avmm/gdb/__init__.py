@@ -2,7 +2,7 @@
 
 :mod:`avmm.gdb.server` speaks the protocol to one client at a time about a
 :class:`~avmm.gdb.target.DebugTarget`; :mod:`avmm.gdb.vmtarget` is the adapter
-that makes a runtime :class:`~avmm.vm.Vm` one. :func:`serve` wires them.
+that makes a runtime :class:`~avmm.runtime.vm.Vm` one. :func:`serve` wires them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from avmm.gdb.target import Action, DebugTarget, DebugTargetError, StopEvent, St
 from avmm.gdb.vmtarget import VmDebugTarget
 
 if TYPE_CHECKING:
-    from avmm.vm import Vm
+    from avmm.runtime.vm import Vm
 
 __all__ = [
     "Action",

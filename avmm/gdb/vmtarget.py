@@ -1,7 +1,7 @@
 """The one adapter between the gdb server and today's runtime: a
-:class:`~avmm.gdb.target.DebugTarget` on an :class:`avmm.vm.Vm`.
+:class:`~avmm.gdb.target.DebugTarget` on an :class:`avmm.runtime.vm.Vm`.
 
-It is also the VM's ``debugger`` hook (:class:`avmm.vm.DebugHook`): every exit
+It is also the VM's ``debugger`` hook (:class:`avmm.runtime.vm.DebugHook`): every exit
 that leaves a vCPU's ``run()`` passes through :meth:`on_exit`, which holds the
 vCPU ("parks" it) when the debugger stopped it, by a debug exit or by a pause
 request, until :meth:`resume` lets it go. Breakpoints and watchpoints are the
@@ -19,13 +19,21 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from avmm import _core
-from avmm.exits import DebugExit, Exit, HtifExit, Interrupted, MmioExit, StopReason, SystemEvent
 from avmm.gdb.target import Action, DebugTargetError, StopEvent, StopKind, WatchKind
+from avmm.runtime.exits import (
+    DebugExit,
+    Exit,
+    HtifExit,
+    Interrupted,
+    MmioExit,
+    StopReason,
+    SystemEvent,
+)
 from avmm.sbi import HsmState
 
 if TYPE_CHECKING:
-    from avmm.vcpu import Vcpu
-    from avmm.vm import Vm
+    from avmm.runtime.vcpu import Vcpu
+    from avmm.runtime.vm import Vm
 
 _PAGE = 4096
 _CSRS = _core.CSRS

@@ -23,6 +23,8 @@ import attrs
 import cattrs
 
 from avmm import config as avmm_config
+from avmm.config import model as config_model
+from avmm.config import parse as config_parse
 from avmm.errors import ConfigError
 from avmm.sweep import tomlout
 
@@ -57,8 +59,8 @@ def _positive_number(_inst: object, attr: attrs.Attribute[float], value: float) 
 
 @attrs.frozen
 class _Repetitions:
-    count: int = attrs.field(default=1, validator=avmm_config._in_range(1, 10_000))
-    seed: int = attrs.field(default=0, validator=avmm_config._in_range(0, 2**64 - 1))
+    count: int = attrs.field(default=1, validator=config_model._in_range(1, 10_000))
+    seed: int = attrs.field(default=0, validator=config_model._in_range(0, 2**64 - 1))
     seeds: tuple[int, ...] | None = None
 
 
@@ -95,10 +97,10 @@ class _File:
 
 
 def _converter() -> cattrs.Converter:
-    conv = avmm_config._converter()
-    conv.register_structure_hook(float, avmm_config._strict(float, "a number"))
+    conv = config_parse._converter()
+    conv.register_structure_hook(float, config_parse._strict(float, "a number"))
     conv.register_structure_hook_func(
-        lambda t: t == dict[str, Any], avmm_config._strict(dict, "a table")
+        lambda t: t == dict[str, Any], config_parse._strict(dict, "a table")
     )
     return conv
 
@@ -261,7 +263,7 @@ def from_dict(
     if "version" not in raw:
         raise ConfigError("version", "required key is missing (write version = 1)")
     if raw["version"] != 1:
-        raise ConfigError("version", f"{avmm_config._show(raw['version'])} is not supported")
+        raise ConfigError("version", f"{config_model.show_value(raw['version'])} is not supported")
     measures = raw.get("measures")
     if isinstance(measures, dict) and isinstance(measures.get("console"), dict):
         console = {
@@ -271,7 +273,7 @@ def from_dict(
     try:
         spec = _CONVERTER.structure(raw, _File)
     except Exception as exc:
-        messages = [re.sub(r"\['([^']*)'\]", r".\1", m) for m in avmm_config._messages(exc)]
+        messages = [re.sub(r"\['([^']*)'\]", r".\1", m) for m in config_parse._messages(exc)]
         first = messages[0] if messages else str(exc)
         where, _, reason = first.partition(": ")
         raise ConfigError(where, reason or first) from None
@@ -295,7 +297,7 @@ def from_dict(
         if name not in COUNTERS:
             raise ConfigError(
                 f"measures.report[{i}]",
-                f"{avmm_config._show(name)} is not one of: {', '.join(COUNTERS)}",
+                f"{config_model.show_value(name)} is not one of: {', '.join(COUNTERS)}",
             )
     figures = tuple(_figures(spec.measures.console, axes))
     for i, pattern in enumerate(spec.stop.console):
@@ -379,7 +381,9 @@ def _axes(table: Mapping[str, Any]) -> Iterator[Axis]:
         elif isinstance(spec, dict):
             yield Axis(key, _range(spec, where))
         else:
-            raise ConfigError(where, f"{avmm_config._show(spec)} is not a list or a range table")
+            raise ConfigError(
+                where, f"{config_model.show_value(spec)} is not a list or a range table"
+            )
 
 
 def _range(spec: Mapping[str, Any], where: str) -> tuple[int | float, ...]:
@@ -392,7 +396,7 @@ def _range(spec: Mapping[str, Any], where: str) -> tuple[int | float, ...]:
     nums = {k: spec.get(k, 1) for k in ("start", "stop", "step")}
     for k, v in nums.items():
         if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ConfigError(f"{where}.{k}", f"{avmm_config._show(v)} is not a number")
+            raise ConfigError(f"{where}.{k}", f"{config_model.show_value(v)} is not a number")
     start, stop, step = nums["start"], nums["stop"], nums["step"]
     if step <= 0:
         raise ConfigError(f"{where}.step", f"{step} must be positive")

@@ -21,11 +21,11 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import attrs
 
 from avmm import _core
-from avmm.events import Event, ExitEvent, MmioEvent, SbiEvent, Subscription
+from avmm.runtime.events import Event, ExitEvent, MmioEvent, SbiEvent, Subscription
 
 if TYPE_CHECKING:
-    from avmm.host import Host
-    from avmm.vcpu import Vcpu
+    from avmm.runtime.host import Host
+    from avmm.runtime.vcpu import Vcpu
 
 TraceEventName = Literal["exits", "interrupts", "traps", "sbi", "mmio", "insns"]
 EVENT_NAMES: tuple[TraceEventName, ...] = ("exits", "interrupts", "traps", "sbi", "mmio", "insns")

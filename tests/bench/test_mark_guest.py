@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from avmm.elfrun import run_elf
+from avmm.board.elfrun import run_elf
 from bench.core import MARK, jit_unavailable, patched_copy
 from guests.lib.qemu import run_qemu
 

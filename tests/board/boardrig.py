@@ -10,10 +10,10 @@ import attrs
 import pytest
 
 from avmm import config as avmm_config
-from avmm.board import Board
-from avmm.console import CaptureConsole
-from avmm.host import Host
-from avmm.vm import VmResult
+from avmm.board.virt import Board
+from avmm.runtime.console import CaptureConsole
+from avmm.runtime.host import Host
+from avmm.runtime.vm import VmResult
 
 # A hung guest fails the test after this long instead of hanging CI (not a measurement).
 GUARD = 240.0

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from avmm import config as avmm_config
-from avmm.board import Board, build_config, rng_seed
-from avmm.console import CaptureConsole
+from avmm.board.hostio import Switches
+from avmm.board.layout import describe, mac_address, plan
+from avmm.board.virt import Board, build_config, rng_seed
 from avmm.errors import BootError, ConfigError, DeviceError
-from avmm.exits import SystemEvent, SystemEventKind
-from avmm.host import Host
-from avmm.hostio import Switches
-from avmm.layout import describe, mac_address, plan
+from avmm.runtime.console import CaptureConsole
+from avmm.runtime.exits import SystemEvent, SystemEventKind
+from avmm.runtime.host import Host
 from tests.board.boardrig import blank_disk, vm_config
 
 

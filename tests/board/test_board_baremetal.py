@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from avmm.exits import HtifExit, SystemEvent, SystemEventKind
+from avmm.runtime.exits import HtifExit, SystemEvent, SystemEventKind
 from guests.lib.qemu import qemu_command
 from tests.board.boardrig import blank_disk, run_vm, vm_config
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from avmm import sbi
-from avmm.board import Board
-from avmm.console import CaptureConsole
-from avmm.exits import Interrupted, StopReason, SystemEvent, SystemEventKind
-from avmm.host import Host
+from avmm.board.virt import Board
+from avmm.runtime.console import CaptureConsole
+from avmm.runtime.exits import Interrupted, StopReason, SystemEvent, SystemEventKind
+from avmm.runtime.host import Host
 from guests.linux import report
 from tests.board.boardrig import GUARD, blank_disk, run_vm, vm_config
 
@@ -132,7 +132,9 @@ async def test_a_host_signal_stops_the_vm_cleanly_and_flushes_its_disk(
         host.signal(signal.SIGINT)
         result = await asyncio.wait_for(task, GUARD)
         flushes = board.disks[0].stats.flushes
-    assert result.exit == Interrupted(0, StopReason.SIGNAL)
+    # Every vCPU stops with SIGNAL; which one the VM hears first is up to the loop.
+    assert isinstance(result.exit, Interrupted)
+    assert result.exit.reason is StopReason.SIGNAL
     assert result.code == 0
     assert flushes >= 1
 

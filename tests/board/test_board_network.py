@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from avmm.board import build_config
-from avmm.console import CaptureConsole
-from avmm.exits import SystemEvent, SystemEventKind
-from avmm.host import Host
-from avmm.hostio import Switches
+from avmm.board.hostio import Switches
+from avmm.board.virt import build_config
+from avmm.runtime.console import CaptureConsole
+from avmm.runtime.exits import SystemEvent, SystemEventKind
+from avmm.runtime.host import Host
 from tests.board.boardrig import GUARD, vm_config
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from avmm import _core
-from avmm.exits import HtifExit, Interrupted, StopReason
-from avmm.host import Host
-from avmm.loader import load_elf
+from avmm.board.loader import load_elf
+from avmm.runtime.exits import HtifExit, Interrupted, StopReason
+from avmm.runtime.host import Host
 from avmm.sbi import HsmState
 
 RAM = 0x8000_0000

@@ -17,8 +17,8 @@ from pathlib import Path
 import attrs
 
 from avmm import _core
-from avmm.guestmem import GuestMemory, Region
-from avmm.loader import load_elf, patch_symbols
+from avmm.board.loader import load_elf, patch_symbols
+from avmm.runtime.guestmem import GuestMemory, Region
 
 RAM_BASE = 0x8000_0000
 CLINT_BASE = 0x0200_0000

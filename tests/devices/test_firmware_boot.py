@@ -21,15 +21,15 @@ import pytest
 from devfakes import FakeChar
 
 from avmm import _core
+from avmm.board.devicetree import BoardSpec, DeviceSpec, virt_device_tree
+from avmm.board.loader import LinuxImage, fw_dynamic_info, load_raw, place_dtb, place_initrd
 from avmm.devices.backends import NullChar, NullNet, RawImage
 from avmm.devices.rtc import GoldfishRtc
 from avmm.devices.syscon import SifiveTest
 from avmm.devices.uart import Ns16550a
 from avmm.devices.virtio import VirtioBlk, VirtioConsole, VirtioMmio, VirtioNet, VirtioRng
-from avmm.devicetree import BoardSpec, DeviceSpec, virt_device_tree
-from avmm.exits import SystemEvent, SystemEventKind
-from avmm.host import Host
-from avmm.loader import LinuxImage, fw_dynamic_info, load_raw, place_dtb, place_initrd
+from avmm.runtime.exits import SystemEvent, SystemEventKind
+from avmm.runtime.host import Host
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import struct
 from devfakes import FakeIrq
 
 from avmm.devices.virtio.mmio import VirtioMmio
-from avmm.guestmem import GuestMemory
+from avmm.runtime.guestmem import GuestMemory
 
 RAM_BASE = 0x8000_0000
 RAM_SIZE = 4 << 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from avmm.elfrun import run_elf
+from avmm.board.elfrun import run_elf
 from guests.difftest.signature import Difference, first_difference
 from guests.lib.qemu import run_qemu
 

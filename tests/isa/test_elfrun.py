@@ -1,4 +1,4 @@
-"""avmm.elfrun.run_elf: loading, patching, harts, clocks and its errors."""
+"""avmm.board.elfrun.run_elf: loading, patching, harts, clocks and its errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from avmm.elfrun import (
+from avmm.board.elfrun import (
     AllHartsWaitingError,
     InstructionLimitError,
     UnexpectedMmioError,

@@ -8,7 +8,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from avmm import _core
-from avmm.elfrun import run_elf
+from avmm.board.elfrun import run_elf
 from guests.lib.qemu import run_qemu
 
 pytestmark = pytest.mark.slow

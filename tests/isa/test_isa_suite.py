@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from avmm.elfrun import run_elf
+from avmm.board.elfrun import run_elf
 from guests.isa.recipe import TESTS, IsaTest
 from guests.lib.qemu import run_qemu
 

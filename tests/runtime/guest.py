@@ -8,8 +8,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from avmm import loader
-from avmm.vm import Vm
+from avmm.board import loader
+from avmm.runtime.vm import Vm
 from guests.build import build
 
 RAM_BASE = 0x8000_0000

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from avmm.host import Host, SignalHandler, run
+from avmm.runtime.host import Host, SignalHandler, run
 from tests.runtime.guest import bare_metal_vm, guest_dir
 
 

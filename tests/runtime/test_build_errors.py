@@ -9,7 +9,7 @@ import pytest
 
 from avmm import config
 from avmm.errors import ConfigError
-from avmm.host import Host, VmSpec, new_event_loop, run
+from avmm.runtime.host import Host, VmSpec, new_event_loop, run
 
 RAM = 0x8000_0000
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from avmm.bus import MmioBus, all_ones
 from avmm.errors import ConfigError
+from avmm.runtime.bus import MmioBus, all_ones
 
 
 class Reg:

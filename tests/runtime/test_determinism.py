@@ -10,8 +10,8 @@ from typing import Any
 import attrs
 import pytest
 
-from avmm.host import Host
-from avmm.vm import Vm
+from avmm.runtime.host import Host
+from avmm.runtime.vm import Vm
 from tests.runtime.guest import bare_metal_vm
 from tests.runtime.test_irqchip import DOORBELL, DOORBELL_IRQ
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from avmm.events import (
+from avmm.runtime.events import (
     Event,
     EventBus,
     ExitEvent,

@@ -9,13 +9,20 @@ from typing import Any
 import pytest
 
 from avmm import _core
-from avmm.console import CaptureConsole
 from avmm.devices.syscon import SifiveTest
-from avmm.events import MmioEvent
-from avmm.exits import DebugExit, HtifExit, InternalError, MmioExit, SystemEvent, SystemEventKind
-from avmm.handlers import handle_exit
-from avmm.host import Host
-from avmm.vcpu import Vcpu
+from avmm.runtime.console import CaptureConsole
+from avmm.runtime.events import MmioEvent
+from avmm.runtime.exits import (
+    DebugExit,
+    HtifExit,
+    InternalError,
+    MmioExit,
+    SystemEvent,
+    SystemEventKind,
+)
+from avmm.runtime.handlers import handle_exit
+from avmm.runtime.host import Host
+from avmm.runtime.vcpu import Vcpu
 
 RAM = 0x8000_0000
 TOHOST = RAM + 0x1000
@@ -66,10 +73,26 @@ def test_budget_needs_nothing(vcpu: Vcpu) -> None:
     assert handle_exit(vcpu, _core.EXIT_BUDGET) is None
 
 
+def pending_load(vcpu: Vcpu, *words: int) -> None:
+    """Run ``words`` (machine code at RAM) until the core stops on an MMIO load."""
+    vcpu.vm.machine.write_phys(RAM, b"".join(struct.pack("<I", w) for w in words))
+    vcpu.hart.reset(RAM, _core.PRIV_M)
+    tlb = vcpu.vm.host.pcpus[0].tlb
+    assert vcpu.hart.run(10, tlb) == _core.EXIT_MMIO_READ
+
+
+LUI_T0_DEVICE = 0x100002B7  # lui t0, 0x10000  (t0 = 0x1000_0000)
+LW_A0_16_T0 = 0x0102A503  # lw a0, 16(t0)
+LUI_T0_UNMAPPED = 0x300002B7  # lui t0, 0x30000  (t0 = 0x3000_0000)
+LD_A0_0_T0 = 0x0002B503  # ld a0, 0(t0)
+
+
 def test_mmio_read_of_a_device_is_completed_with_its_value(vcpu: Vcpu) -> None:
-    access = MmioExit(0, 0x1000_0010, 4, False, 0)
-    assert handle_exit(vcpu, _core.EXIT_MMIO_READ, access) is None
-    assert vcpu.pending_mmio_value == 0xCAFE
+    pending_load(vcpu, LUI_T0_DEVICE, LW_A0_16_T0)
+    assert handle_exit(vcpu, _core.EXIT_MMIO_READ) is None
+    # Staged once: the device's value went straight to the core; the load retired.
+    assert vcpu.get_reg(10) == 0xCAFE
+    assert vcpu.pc == RAM + 8
     assert vcpu.counters.mmio_exits_bus == 1
 
 
@@ -84,12 +107,12 @@ def test_mmio_write_reaches_the_device(vcpu: Vcpu) -> None:
 
 
 def test_unmapped_mmio_goes_to_the_caller(vcpu: Vcpu) -> None:
-    access = MmioExit(0, 0x3000_0000, 8, False, 0)
-    assert handle_exit(vcpu, _core.EXIT_MMIO_READ, access) == access
-    assert vcpu.pending_mmio_value is None  # until the caller completes it
-    vcpu.complete_mmio(0x1_0000_0000_0001)
-    assert vcpu.pending_mmio_value == 0x1_0000_0000_0001
+    pending_load(vcpu, LUI_T0_UNMAPPED, LD_A0_0_T0)
+    assert handle_exit(vcpu, _core.EXIT_MMIO_READ) == MmioExit(0, 0x3000_0000, 8, False, 0)
     assert vcpu.counters.mmio_exits_user == 1
+    assert vcpu.pc == RAM + 4  # the load waits in the core for the caller's value
+    vcpu.hart.complete_mmio_read(0x1_0000_0000_0001)
+    assert vcpu.get_reg(10) == 0x1_0000_0000_0001
 
 
 def test_syscon_poweroff_becomes_a_system_event(vcpu: Vcpu) -> None:
@@ -171,6 +194,6 @@ def test_in_core_ipi_without_a_target_does_not_yield(vcpu: Vcpu) -> None:
 
 
 def test_every_core_exit_reason_has_a_handler() -> None:
-    from avmm.handlers import HANDLERS
+    from avmm.runtime.handlers import HANDLERS
 
     assert sorted(HANDLERS) == list(range(len(_core.EXIT_NAMES)))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from avmm.host import Host
+from avmm.runtime.host import Host
 from tests.runtime.guest import bare_metal_vm
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from avmm.devices.base import IrqLine
-from avmm.host import Host
-from avmm.vm import Vm
+from avmm.runtime.host import Host
+from avmm.runtime.vm import Vm
 from tests.runtime.guest import bare_metal_vm
 
 DOORBELL = 0x1000_8000

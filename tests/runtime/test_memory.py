@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import resource
 
-from avmm.host import Host
+from avmm.runtime.host import Host
 
 RAM = 0x8000_0000
 PAGE = 4096

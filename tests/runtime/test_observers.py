@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from avmm.events import ExitEvent, HsmEvent, VmExitEvent, VmidRolloverEvent
-from avmm.host import Host
+from avmm.runtime.events import ExitEvent, HsmEvent, VmExitEvent, VmidRolloverEvent
+from avmm.runtime.host import Host
 from tests.runtime.guest import bare_metal_vm
 
 

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from avmm.errors import ConfigError
-from avmm.sched import Deterministic, RoundRobin, Scheduler, SeededRandom, make_policy
+from avmm.runtime.sched import Deterministic, RoundRobin, Scheduler, SeededRandom, make_policy
 
 
 class FakeVcpu:
+    """All the scheduler knows of a vCPU is its key: grants and the last pCPU are its own."""
+
     def __init__(self, key: int) -> None:
         self.key = key
-        self.grant: asyncio.Future[Any] | None = None
-        self.last_pcpu: Any = None
 
     def __repr__(self) -> str:
         return f"v{self.key}"
@@ -101,7 +101,6 @@ async def run_slices(sched: Scheduler, vcpus: list[FakeVcpu], n: int) -> list[tu
         for _ in range(n):
             pcpu = await sched.acquire(v)  # type: ignore[arg-type]
             order.append((v.key, pcpu.index))
-            v.last_pcpu = pcpu
             sched.release(v, pcpu, 1000)  # type: ignore[arg-type]
 
     await asyncio.gather(*(task(v) for v in vcpus))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from avmm.exits import HtifExit
-from avmm.host import Host
+from avmm.runtime.exits import HtifExit
+from avmm.runtime.host import Host
 from tests.runtime.guest import bare_metal_vm
 
 HARTS = 8

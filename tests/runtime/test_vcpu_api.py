@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from avmm import _core
-from avmm.exits import DebugExit, Interrupted, MmioExit, StopReason
-from avmm.host import Host
-from avmm.vcpu import Vcpu
+from avmm.runtime.exits import DebugExit, Interrupted, MmioExit, StopReason
+from avmm.runtime.host import Host
+from avmm.runtime.vcpu import Vcpu
 from tests.runtime.guest import RAM_BASE, assemble, bare_metal_vm
 
 UNMAPPED = 0x4000_0000

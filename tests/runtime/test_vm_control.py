@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from avmm.exits import Interrupted, StopReason
-from avmm.host import Host
-from avmm.vm import Vm
+from avmm.runtime.exits import Interrupted, StopReason
+from avmm.runtime.host import Host
+from avmm.runtime.vm import Vm
 from tests.runtime.guest import bare_metal_vm
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from avmm.errors import ConfigError
-from avmm.vmid import VmidAllocator, VmidTag
+from avmm.runtime.vmid import VmidAllocator, VmidTag
 
 
 def test_vmids_are_unique_within_a_generation_and_never_zero() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from avmm.host import Host
-from avmm.pcpu import Pcpu
-from avmm.vm import VmResult
+from avmm.runtime.host import Host
+from avmm.runtime.pcpu import Pcpu
+from avmm.runtime.vm import VmResult
 from tests.runtime.guest import bare_metal_vm
 
 

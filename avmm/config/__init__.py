@@ -1,0 +1,54 @@
+"""Config files: the data model (:mod:`.model`) and the TOML format (:mod:`.parse`).
+
+``avmm.config.load(path)`` reads a file into a frozen :class:`Config`; the
+names below are what the CLI, the board and tests use.
+"""
+
+from avmm.config.model import (
+    BootConfig,
+    BootMode,
+    ClockMode,
+    Config,
+    ConsoleBackend,
+    ConsoleConfig,
+    DiskConfig,
+    FieldError,
+    GdbConfig,
+    HostConfig,
+    MetricsConfig,
+    NetConfig,
+    Policy,
+    SchedConfig,
+    Size,
+    TraceConfig,
+    VmConfig,
+    parse_range,
+)
+from avmm.config.parse import DEBIAN_FW_DYNAMIC, REPO, apply_overrides, from_dict, load, to_dict
+
+__all__ = [
+    "DEBIAN_FW_DYNAMIC",
+    "REPO",
+    "BootConfig",
+    "BootMode",
+    "ClockMode",
+    "Config",
+    "ConsoleBackend",
+    "ConsoleConfig",
+    "DiskConfig",
+    "FieldError",
+    "GdbConfig",
+    "HostConfig",
+    "MetricsConfig",
+    "NetConfig",
+    "Policy",
+    "SchedConfig",
+    "Size",
+    "TraceConfig",
+    "VmConfig",
+    "apply_overrides",
+    "from_dict",
+    "load",
+    "parse_range",
+    "to_dict",
+]

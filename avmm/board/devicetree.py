@@ -236,6 +236,16 @@ class BoardSpec:
                 raise ValueError(f"{dev.kind} at {dev.base:#x}: irq {dev.irq} out of range")
 
 
+def isa_extensions(isa: str) -> tuple[str, list[str]]:
+    """``riscv,isa-base`` and ``riscv,isa-extensions`` of an ISA string:
+    ``rv64imafdc_zicsr`` -> (``rv64i``, [i, m, a, f, d, c, zicsr])."""
+    head, *multi = isa.lower().split("_")
+    if not head.startswith(("rv32", "rv64")) or len(head) < 5:
+        raise ValueError(f"ISA string {isa!r} does not start with rv32/rv64 and a base")
+    letters = list(head[4:])
+    return head[:4] + letters[0], letters + [m for m in multi if m]
+
+
 def isa_string(base: str, *, sstc: bool = False) -> str:
     """The ``riscv,isa`` string: the core's ISA, plus ``_sstc`` when stimecmp is on."""
     return f"{base}_sstc" if sstc and "_sstc" not in base else base
@@ -270,6 +280,11 @@ def virt_tree(board: BoardSpec) -> FdtNode:
         cpu.set_str("status", "okay")
         cpu.set_str("compatible", "riscv")
         cpu.set_str("riscv,isa", board.isa)
+        # The newer binding (Linux >= 6.7 reads only these unless built with
+        # RISCV_ISA_FALLBACK; QEMU >= 8.2 writes both).
+        base, extensions = isa_extensions(board.isa)
+        cpu.set_str("riscv,isa-base", base)
+        cpu.set_strs("riscv,isa-extensions", *extensions)
         if board.mmu:
             cpu.set_str("mmu-type", f"riscv,{board.mmu}")
         intc = cpu.child("interrupt-controller")

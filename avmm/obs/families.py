@@ -111,6 +111,12 @@ METRICS: tuple[MetricInfo, ...] = (
     _m("avmm_vcpu_tlb_lookups_total", "counter", _VCPU,
        "Translations looked up in the pCPU's TLB (the fast cache missed)."),
     _m("avmm_vcpu_page_walks_total", "counter", _VCPU, "Page-table walks (the TLB missed)."),
+    _m("avmm_vcpu_instructions_translated_total", "counter", _VCPU,
+       "Instructions retired by translated code (the rest of avmm_vcpu_instructions_total "
+       "ran in the interpreter)."),
+    _m("avmm_vcpu_wfi_yields_total", "counter", _VCPU,
+       "Slices ended by WFI-exiting: a WFI loop that could not sleep (an interrupt "
+       "pending but masked) gave up its pCPU."),
     # ---- per VM
     _m("avmm_vm_vcpus", "gauge", _VM, "vCPUs of the VM."),
     _m("avmm_vm_memory_bytes", "gauge", _VM, "Guest RAM: the sum of the memory slots."),
@@ -127,6 +133,16 @@ METRICS: tuple[MetricInfo, ...] = (
        "Guest programming errors counted by the VM and its bus."),
     _m("avmm_vm_device_work_total", "counter", _VM,
        "Background device work submitted (disk I/O, network delivery)."),
+    _m("avmm_vm_jit_enabled", "gauge", _VM,
+       "1 while the VM's core translates guest code (Machine.jit), 0 when interpreting."),
+    _m("avmm_vm_jit_blocks_total", "counter", _VM, "Guest blocks translated to host code."),
+    _m("avmm_vm_jit_code_bytes", "gauge", _VM,
+       "Host code bytes in the translation cache (emptied by a flush)."),
+    _m("avmm_vm_jit_translate_seconds_total", "counter", _VM,
+       "Host time spent translating guest code."),
+    _m("avmm_vm_jit_flushes_total", "counter", (*_VM, "reason"),
+       "Translation cache flushes by reason: full, fence_i, smc (a store to translated "
+       "code), host (a device or host write to code), reset."),
     _m("avmm_sbi_calls_total", "counter", (*_VM, "ext"),
        "SBI calls by extension (base, time, ipi, rfence, hsm, srst, dbcn, legacy_*; "
        "other for any unknown extension)."),
@@ -251,6 +267,9 @@ _SBI_EXTENSIONS = {
     sbi.LEGACY_REMOTE_SFENCE_VMA_ASID: "legacy_remote_sfence_vma_asid",
     sbi.LEGACY_SHUTDOWN: "legacy_shutdown",
 }
+
+
+_JIT_FLUSH_CAUSES = ("full", "fence_i", "smc", "host", "reset")
 
 
 def sbi_extension_name(eid: int) -> str:
@@ -402,6 +421,16 @@ def _vm_samples(f: _Families, vm: VmStatistics, extra: VmExtras) -> None:
     f.add("avmm_vm_unmapped_mmio_total", [name], vm.unmapped_mmio)
     f.add("avmm_vm_guest_errors_total", [name], vm.guest_errors)
     f.add("avmm_vm_device_work_total", [name], vm.device_work)
+    jit = vm.jit
+    f.add("avmm_vm_jit_enabled", [name], int(vm.jit_on))
+    f.add("avmm_vm_jit_blocks_total", [name], cast(int, jit.get("blocks", 0)))
+    f.add("avmm_vm_jit_code_bytes", [name], cast(int, jit.get("code_bytes", 0)))
+    f.add(
+        "avmm_vm_jit_translate_seconds_total", [name], cast(int, jit.get("translate_ns", 0)) / 1e9
+    )
+    flushes = dict.fromkeys(_JIT_FLUSH_CAUSES, 0) | _counts(jit.get("flushes", {}))
+    for cause, n in sorted(flushes.items()):
+        f.add("avmm_vm_jit_flushes_total", [name, str(cause)], n)
     for family, counts in (
         ("avmm_sbi_calls_total", vm.sbi_calls),
         ("avmm_sbi_not_supported_total", vm.sbi_not_supported),
@@ -471,8 +500,10 @@ def _vcpu_samples(f: _Families, c: VcpuStatistics, halted: bool, fast: dict[str,
         ("avmm_vcpu_l1_tlb_hits_total", "tlb_l1_hits"),
         ("avmm_vcpu_tlb_lookups_total", "tlb_lookups"),
         ("avmm_vcpu_page_walks_total", "page_walks"),
+        ("avmm_vcpu_wfi_yields_total", "wfi_yields"),
     ):
         f.add(family, lv, cast(int, core[key]))
+    f.add("avmm_vcpu_instructions_translated_total", lv, cast(int, core["jit_insns"]))
 
 
 def _counts(value: object) -> dict[Any, int]:

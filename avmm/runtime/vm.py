@@ -126,6 +126,10 @@ class VmStatistics:
     slots: tuple[SlotStatistics, ...]
     bus: BusStatistics
     vcpus: tuple[VcpuStatistics, ...]
+    # the translator's counters (Machine.jit_stats(): blocks, code_bytes, flushes by
+    # cause, translate_ns, ...) and whether it is on
+    jit: dict[str, object] = attrs.field(factory=dict)
+    jit_on: bool = False
 
 
 class Vm:
@@ -573,4 +577,6 @@ class Vm:
             slots=tuple(s.statistics() for s in self.memory_slots),
             bus=self.bus.statistics(),
             vcpus=tuple(v.statistics() for v in self.vcpus),
+            jit=self.machine.jit_stats(),
+            jit_on=self.machine.jit,
         )

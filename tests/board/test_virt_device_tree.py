@@ -97,6 +97,10 @@ def test_cpus_have_timebase_and_interrupt_controllers(tree: Tree) -> None:
         assert tree.get(cpu, "compatible", "s") == "riscv"
         assert tree.get(cpu, "status", "s") == "okay"
         assert tree.get(cpu, "riscv,isa", "s") == ISA
+        assert tree.get(cpu, "riscv,isa-base", "s") == "rv64i"
+        extensions = tree.get(cpu, "riscv,isa-extensions", "s").split()
+        assert extensions[:6] == ["i", "m", "a", "f", "d", "c"]
+        assert set(extensions[6:]) == {e for e in ISA.split("_")[1:]}
         assert tree.get(cpu, "mmu-type", "s") == "riscv,sv48"
         intc = f"{cpu}/interrupt-controller"
         assert tree.get(intc, "compatible", "s") == "riscv,cpu-intc"

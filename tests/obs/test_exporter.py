@@ -235,6 +235,10 @@ async def test_scraped_values_are_the_runtime_statistics(disk: Path) -> None:
         assert buckets == sorted(buckets)  # cumulative
         assert value(series, "avmm_vcpu_halt_wait_seconds_total", **lv) == v.halt_wait_seconds
         assert value(series, "avmm_vcpu_interrupts_total", irq="mti", **lv) == 0  # MIE clear
+        # a busy loop runs translated (the translator is on by default)
+        translated = value(series, "avmm_vcpu_instructions_translated_total", **lv)
+        assert translated == v.core["jit_insns"] > 0
+        assert value(series, "avmm_vcpu_wfi_yields_total", **lv) == v.core["wfi_yields"] == 0
         assert value(series, "avmm_vcpu_exceptions_total", reason="load_page_fault", **lv) == 0
     assert value(series, "avmm_vm_memory_bytes", vm="busy") == 4 << 20
     assert value(series, "avmm_vm_vcpus", vm="busy") == 2
@@ -251,6 +255,12 @@ async def test_scraped_values_are_the_runtime_statistics(disk: Path) -> None:
     )
     assert value(series, "avmm_vmid_width") == 8
     assert value(series, "avmm_vm_vmid", vm="busy") == stats.vms[0].vmid == 1
+    jit = stats.vms[0].jit
+    assert value(series, "avmm_vm_jit_enabled", vm="busy") == 1
+    assert value(series, "avmm_vm_jit_blocks_total", vm="busy") == jit["blocks"] > 0
+    assert value(series, "avmm_vm_jit_code_bytes", vm="busy") == jit["code_bytes"] > 0
+    assert value(series, "avmm_vm_jit_translate_seconds_total", vm="busy") > 0
+    assert value(series, "avmm_vm_jit_flushes_total", vm="busy", reason="full") == 0
     info = value(series, "avmm_host_info", version="0.1.0", policy="round-robin", clock="host")
     assert info == 1
 

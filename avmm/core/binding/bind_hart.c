@@ -363,16 +363,6 @@ static PyObject *Hart_clear_watchpoint(HartObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *Hart_get_debug_addr(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->debug_addr);
-}
-static PyObject *Hart_get_debug_write(HartObject *self, void *c)
-{
-    HART(self);
-    return PyBool_FromLong(h->debug_write);
-}
 static PyObject *Hart_get_debug_active(HartObject *self, void *c)
 {
     HART(self);
@@ -416,12 +406,6 @@ static PyObject *Hart_take_trace(HartObject *self, PyObject *unused)
     }
     h->trace_len = 0;
     return out;
-}
-
-static PyObject *Hart_get_trace_lost(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->trace_lost);
 }
 
 /* ---- end of guest debug and traces ---- */
@@ -666,26 +650,27 @@ fail:
     return NULL;
 }
 
-/* properties */
+/* properties: plain fields of hart_t (closure: FIELD(hart_t, name)) */
+static PyObject *Hart_get_field(HartObject *self, void *c)
+{
+    HART(self);
+    return field_get(h, c);
+}
+static int Hart_set_field(HartObject *self, PyObject *v, void *c)
+{
+    return hart_ok(self) ? field_set(self->h, c, v) : -1;
+}
+
+/* properties with checks, or not a field */
 static PyObject *Hart_get_in_firmware_call(HartObject *self, void *c)
 {
     return PyBool_FromLong(self->h->priv == PRIV_M && self->h->fw_call);
-}
-static PyObject *Hart_get_hartid(HartObject *self, void *c)
-{
-    HART(self);
-    return PyLong_FromLong(h->hartid);
 }
 static PyObject *Hart_get_machine(HartObject *self, void *c)
 {
     if (!hart_ok(self))
         return NULL;
     return Py_NewRef((PyObject *)self->machine);
-}
-static PyObject *Hart_get_pc(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->pc);
 }
 static int Hart_set_pc(HartObject *self, PyObject *v, void *c)
 {
@@ -697,11 +682,6 @@ static int Hart_set_pc(HartObject *self, PyObject *v, void *c)
     }
     return conv_pc(v, &self->h->pc) ? 0 : -1;
 }
-static PyObject *Hart_get_priv(HartObject *self, void *c)
-{
-    HART(self);
-    return PyLong_FromLong(h->priv);
-}
 static int Hart_set_priv(HartObject *self, PyObject *v, void *c)
 {
     if (!hart_ok(self))
@@ -712,76 +692,10 @@ static int Hart_set_priv(HartObject *self, PyObject *v, void *c)
     }
     return conv_priv(v, &self->h->priv) ? 0 : -1;
 }
-static PyObject *Hart_get_instret(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->st.instret);
-}
-static PyObject *Hart_get_mtimecmp(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->mtimecmp);
-}
-static int Hart_set_mtimecmp(HartObject *self, PyObject *v, void *c)
-{
-    return hart_ok(self) ? set_u64_attr(v, &self->h->mtimecmp) : -1;
-}
-static PyObject *Hart_get_stimecmp(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->stimecmp);
-}
-static int Hart_set_stimecmp(HartObject *self, PyObject *v, void *c)
-{
-    return hart_ok(self) ? set_u64_attr(v, &self->h->stimecmp) : -1;
-}
-static PyObject *Hart_get_mmio_addr(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->mmio_addr);
-}
-static PyObject *Hart_get_mmio_size(HartObject *self, void *c)
-{
-    HART(self);
-    return PyLong_FromLong(h->mmio_size);
-}
-static PyObject *Hart_get_mmio_value(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->mmio_value);
-}
-static PyObject *Hart_get_htif_value(HartObject *self, void *c)
-{
-    HART(self);
-    return u64(h->htif_value);
-}
-static PyObject *Hart_get_debug_cause(HartObject *self, void *c)
-{
-    HART(self);
-    return PyLong_FromLong(h->debug_cause);
-}
 static PyObject *Hart_get_error(HartObject *self, void *c)
 {
     HART(self);
     return PyUnicode_FromString(h->error);
-}
-static PyObject *Hart_get_single_step(HartObject *self, void *c)
-{
-    HART(self);
-    return PyBool_FromLong(h->single_step);
-}
-static int Hart_set_single_step(HartObject *self, PyObject *v, void *c)
-{
-    return hart_ok(self) ? set_bool_attr(v, &self->h->single_step) : -1;
-}
-static PyObject *Hart_get_debug_ebreak(HartObject *self, void *c)
-{
-    HART(self);
-    return PyBool_FromLong(h->debug_ebreak);
-}
-static int Hart_set_debug_ebreak(HartObject *self, PyObject *v, void *c)
-{
-    return hart_ok(self) ? set_bool_attr(v, &self->h->debug_ebreak) : -1;
 }
 
 static PyMethodDef Hart_methods[] = {
@@ -820,28 +734,31 @@ static PyMethodDef Hart_methods[] = {
 };
 
 static PyGetSetDef Hart_getset[] = {
-    {"hartid", (getter)Hart_get_hartid, NULL, NULL, NULL},
+    {"hartid", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, hartid)},
     {"machine", (getter)Hart_get_machine, NULL, NULL, NULL},
-    {"pc", (getter)Hart_get_pc, (setter)Hart_set_pc, NULL, NULL},
-    {"priv", (getter)Hart_get_priv, (setter)Hart_set_priv, NULL, NULL},
+    {"pc", (getter)Hart_get_field, (setter)Hart_set_pc, NULL, FIELD(hart_t, pc)},
+    {"priv", (getter)Hart_get_field, (setter)Hart_set_priv, NULL, FIELD(hart_t, priv)},
     {"in_firmware_call", (getter)Hart_get_in_firmware_call, NULL, NULL, NULL},
-    {"instret", (getter)Hart_get_instret, NULL, NULL, NULL},
-    {"mtimecmp", (getter)Hart_get_mtimecmp, (setter)Hart_set_mtimecmp, NULL, NULL},
-    {"stimecmp", (getter)Hart_get_stimecmp, (setter)Hart_set_stimecmp, NULL, NULL},
-    {"mmio_addr", (getter)Hart_get_mmio_addr, NULL, NULL, NULL},
-    {"mmio_size", (getter)Hart_get_mmio_size, NULL, NULL, NULL},
-    {"mmio_value", (getter)Hart_get_mmio_value, NULL, NULL, NULL},
-    {"htif_value", (getter)Hart_get_htif_value, NULL, NULL, NULL},
-    {"debug_cause", (getter)Hart_get_debug_cause, NULL, NULL, NULL},
-    {"debug_addr", (getter)Hart_get_debug_addr, NULL, NULL, NULL},
-    {"debug_write", (getter)Hart_get_debug_write, NULL, NULL, NULL},
+    {"instret", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, st.instret)},
+    {"mtimecmp", (getter)Hart_get_field, (setter)Hart_set_field, NULL, FIELD(hart_t, mtimecmp)},
+    {"stimecmp", (getter)Hart_get_field, (setter)Hart_set_field, NULL, FIELD(hart_t, stimecmp)},
+    {"mmio_addr", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, mmio_addr)},
+    {"mmio_size", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, mmio_size)},
+    {"mmio_value", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, mmio_value)},
+    {"htif_value", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, htif_value)},
+    {"debug_cause", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, debug_cause)},
+    {"debug_addr", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, debug_addr)},
+    {"debug_write", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, debug_write)},
     {"debug_active", (getter)Hart_get_debug_active, NULL, NULL, NULL},
-    {"trace_lost", (getter)Hart_get_trace_lost, NULL, NULL, NULL},
+    {"trace_lost", (getter)Hart_get_field, NULL, NULL, FIELD(hart_t, trace_lost)},
     {"error", (getter)Hart_get_error, NULL, NULL, NULL},
-    {"single_step", (getter)Hart_get_single_step, (setter)Hart_set_single_step, NULL, NULL},
-    {"debug_ebreak", (getter)Hart_get_debug_ebreak, (setter)Hart_set_debug_ebreak, NULL, NULL},
+    {"single_step", (getter)Hart_get_field, (setter)Hart_set_field, NULL,
+     FIELD(hart_t, single_step)},
+    {"debug_ebreak", (getter)Hart_get_field, (setter)Hart_set_field, NULL,
+     FIELD(hart_t, debug_ebreak)},
     {NULL},
 };
+
 
 PyTypeObject HartType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "avmm._core.Hart",

@@ -430,25 +430,17 @@ static PyObject *Machine_set_htif(MachineObject *self, PyObject *args, PyObject 
     Py_RETURN_NONE;
 }
 
-/* properties */
-#define MACHINE_BOOL(name)                                                                   \
-    static PyObject *Machine_get_##name(MachineObject *self, void *c)                        \
-    {                                                                                        \
-        return PyBool_FromLong(self->m->name);                                               \
-    }                                                                                        \
-    static int Machine_set_##name(MachineObject *self, PyObject *v, void *c)                 \
-    {                                                                                        \
-        return set_bool_attr(v, &self->m->name);                                             \
-    }
-MACHINE_BOOL(sbi_in_vmm)
-MACHINE_BOOL(pause_exit)
-MACHINE_BOOL(ipi_exit)
-MACHINE_BOOL(sstc)
-
-static PyObject *Machine_get_pause_window(MachineObject *self, void *c)
+/* properties: plain fields of machine_t (closure: FIELD(machine_t, name)) */
+static PyObject *Machine_get_field(MachineObject *self, void *c)
 {
-    return u64(self->m->pause_window);
+    return field_get(self->m, c);
 }
+static int Machine_set_field(MachineObject *self, PyObject *v, void *c)
+{
+    return field_set(self->m, c, v);
+}
+
+/* properties with checks or side effects, or not a field */
 static int Machine_set_pause_window(MachineObject *self, PyObject *v, void *c)
 {
     uint64_t w;
@@ -461,10 +453,6 @@ static int Machine_set_pause_window(MachineObject *self, PyObject *v, void *c)
     self->m->pause_window = (uint32_t)w;
     return 0;
 }
-static PyObject *Machine_get_wfi_window(MachineObject *self, void *c)
-{
-    return u64(self->m->wfi_window);
-}
 static int Machine_set_wfi_window(MachineObject *self, PyObject *v, void *c)
 {
     uint64_t w;
@@ -476,10 +464,6 @@ static int Machine_set_wfi_window(MachineObject *self, PyObject *v, void *c)
     }
     self->m->wfi_window = (uint32_t)w;
     return 0;
-}
-static PyObject *Machine_get_vmid(MachineObject *self, void *c)
-{
-    return u64(self->m->vmid);
 }
 static int Machine_set_vmid(MachineObject *self, PyObject *v, void *c)
 {
@@ -537,21 +521,9 @@ static int Machine_set_time(MachineObject *self, PyObject *v, void *c)
     machine_set_time(self->m, t);
     return 0;
 }
-static PyObject *Machine_get_timebase(MachineObject *self, void *c)
-{
-    return u64(self->m->timebase);
-}
-static PyObject *Machine_get_instret(MachineObject *self, void *c)
-{
-    return u64(self->m->instret);
-}
 
 /* ---- translator (jit.c): Machine.jit, Machine.jit_unavailable, Machine.jit_stats() ---- */
 
-static PyObject *Machine_get_jit(MachineObject *self, void *c)
-{
-    return PyBool_FromLong(self->m->jit_on);
-}
 static int Machine_set_jit(MachineObject *self, PyObject *v, void *c)
 {
     bool on;
@@ -620,22 +592,27 @@ static PyMethodDef Machine_methods[] = {
 static PyGetSetDef Machine_getset[] = {
     {"ram_slots", (getter)Machine_ram_slots, NULL, NULL, NULL},
     {"harts", (getter)Machine_harts, NULL, NULL, NULL},
-    {"sbi_in_vmm", (getter)Machine_get_sbi_in_vmm, (setter)Machine_set_sbi_in_vmm, NULL, NULL},
-    {"pause_exit", (getter)Machine_get_pause_exit, (setter)Machine_set_pause_exit, NULL, NULL},
-    {"wfi_window", (getter)Machine_get_wfi_window, (setter)Machine_set_wfi_window, NULL, NULL},
-    {"pause_window", (getter)Machine_get_pause_window, (setter)Machine_set_pause_window, NULL,
-     NULL},
-    {"ipi_exit", (getter)Machine_get_ipi_exit, (setter)Machine_set_ipi_exit, NULL, NULL},
-    {"sstc", (getter)Machine_get_sstc, (setter)Machine_set_sstc, NULL, NULL},
-    {"vmid", (getter)Machine_get_vmid, (setter)Machine_set_vmid, NULL, NULL},
+    {"sbi_in_vmm", (getter)Machine_get_field, (setter)Machine_set_field, NULL,
+     FIELD(machine_t, sbi_in_vmm)},
+    {"pause_exit", (getter)Machine_get_field, (setter)Machine_set_field, NULL,
+     FIELD(machine_t, pause_exit)},
+    {"wfi_window", (getter)Machine_get_field, (setter)Machine_set_wfi_window, NULL,
+     FIELD(machine_t, wfi_window)},
+    {"pause_window", (getter)Machine_get_field, (setter)Machine_set_pause_window, NULL,
+     FIELD(machine_t, pause_window)},
+    {"ipi_exit", (getter)Machine_get_field, (setter)Machine_set_field, NULL,
+     FIELD(machine_t, ipi_exit)},
+    {"sstc", (getter)Machine_get_field, (setter)Machine_set_field, NULL, FIELD(machine_t, sstc)},
+    {"vmid", (getter)Machine_get_field, (setter)Machine_set_vmid, NULL, FIELD(machine_t, vmid)},
     {"broadcast_tlbs", (getter)Machine_get_btlbs, (setter)Machine_set_btlbs, NULL, NULL},
     {"time", (getter)Machine_get_time, (setter)Machine_set_time, NULL, NULL},
-    {"timebase_hz", (getter)Machine_get_timebase, NULL, NULL, NULL},
-    {"instret", (getter)Machine_get_instret, NULL, NULL, NULL},
-    {"jit", (getter)Machine_get_jit, (setter)Machine_set_jit, NULL, NULL},
+    {"timebase_hz", (getter)Machine_get_field, NULL, NULL, FIELD(machine_t, timebase)},
+    {"instret", (getter)Machine_get_field, NULL, NULL, FIELD(machine_t, instret)},
+    {"jit", (getter)Machine_get_field, (setter)Machine_set_jit, NULL, FIELD(machine_t, jit_on)},
     {"jit_unavailable", (getter)Machine_get_jit_unavailable, NULL, NULL, NULL},
     {NULL},
 };
+
 
 PyTypeObject MachineType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "avmm._core.Machine",

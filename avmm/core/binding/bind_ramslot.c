@@ -36,25 +36,14 @@ static PyBufferProcs RamSlot_as_buffer = {
     .bf_getbuffer = (getbufferproc)RamSlot_getbuffer,
 };
 
-static PyObject *RamSlot_base(RamSlotObject *self, void *c)
+/* a plain field of ram_slot_t (closure: FIELD(ram_slot_t, name)) */
+static PyObject *RamSlot_get_field(RamSlotObject *self, void *c)
 {
-    return u64(self->s->base);
+    return field_get(self->s, c);
 }
-static PyObject *RamSlot_size(RamSlotObject *self, void *c)
+static int RamSlot_set_field(RamSlotObject *self, PyObject *v, void *c)
 {
-    return u64(self->s->size);
-}
-static PyObject *RamSlot_index(RamSlotObject *self, void *c)
-{
-    return PyLong_FromLong(self->s->index);
-}
-static PyObject *RamSlot_get_dirty_logging(RamSlotObject *self, void *c)
-{
-    return PyBool_FromLong(self->s->dirty_logging);
-}
-static int RamSlot_set_dirty_logging(RamSlotObject *self, PyObject *v, void *c)
-{
-    return set_bool_attr(v, &self->s->dirty_logging);
+    return field_set(self->s, c, v);
 }
 
 static PyObject *RamSlot_get_dirty_log(RamSlotObject *self, PyObject *args, PyObject *kw)
@@ -97,11 +86,11 @@ static PyMethodDef RamSlot_methods[] = {
 };
 
 static PyGetSetDef RamSlot_getset[] = {
-    {"base", (getter)RamSlot_base, NULL, "Guest-physical base.", NULL},
-    {"size", (getter)RamSlot_size, NULL, "Size in bytes.", NULL},
-    {"index", (getter)RamSlot_index, NULL, "Slot number.", NULL},
-    {"dirty_logging", (getter)RamSlot_get_dirty_logging, (setter)RamSlot_set_dirty_logging,
-     "Mark pages dirty on guest stores.", NULL},
+    {"base", (getter)RamSlot_get_field, NULL, "Guest-physical base.", FIELD(ram_slot_t, base)},
+    {"size", (getter)RamSlot_get_field, NULL, "Size in bytes.", FIELD(ram_slot_t, size)},
+    {"index", (getter)RamSlot_get_field, NULL, "Slot number.", FIELD(ram_slot_t, index)},
+    {"dirty_logging", (getter)RamSlot_get_field, (setter)RamSlot_set_field,
+     "Mark pages dirty on guest stores.", FIELD(ram_slot_t, dirty_logging)},
     {NULL},
 };
 

@@ -29,11 +29,12 @@ static void Tlb_dealloc(TlbObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *Tlb_entries(TlbObject *self, void *c)
+/* a plain field of tlb_t (closure: FIELD(tlb_t, name)) */
+static PyObject *Tlb_get_field(TlbObject *self, void *c)
 {
     if (!tlb_ready(self))
         return NULL;
-    return u64(self->t->entries);
+    return field_get(self->t, c);
 }
 
 static PyObject *Tlb_flush(TlbObject *self, PyObject *unused)
@@ -118,7 +119,7 @@ static PyMethodDef Tlb_methods[] = {
 };
 
 static PyGetSetDef Tlb_getset[] = {
-    {"entries", (getter)Tlb_entries, NULL, "Number of entries.", NULL},
+    {"entries", (getter)Tlb_get_field, NULL, "Number of entries.", FIELD(tlb_t, entries)},
     {NULL},
 };
 

@@ -1,6 +1,7 @@
 /*
  * The binding's helpers (declared in binding.h): argument converters, state
- * dict and list conversions.
+ * dict and list conversions, and the generic getter/setter behind the
+ * PyGetSetDef tables of plain struct fields.
  */
 #include "binding.h"
 
@@ -128,4 +129,38 @@ int list_u32(PyObject *o, uint32_t *out, size_t n, const char *what)
         out[i] = (uint32_t)tmp[i];
     }
     return 0;
+}
+
+/* ------------------------------------------------------------ table-driven accessors */
+
+PyObject *field_get(const void *base, const field_t *f)
+{
+    const char *p = (const char *)base + f->off;
+    switch (f->kind) {
+    case FIELD_U64:
+        return u64(*(const uint64_t *)p);
+    case FIELD_U32:
+        return u64(*(const uint32_t *)p);
+    case FIELD_INT:
+        return PyLong_FromLong(*(const int *)p);
+    case FIELD_BOOL:
+        return PyBool_FromLong(*(const bool *)p);
+    }
+    PyErr_SetString(PyExc_SystemError, "bad field kind");
+    return NULL;
+}
+
+int field_set(void *base, const field_t *f, PyObject *v)
+{
+    char *p = (char *)base + f->off;
+    switch (f->kind) {
+    case FIELD_U64:
+        return set_u64_attr(v, (uint64_t *)p);
+    case FIELD_BOOL:
+        return set_bool_attr(v, (bool *)p);
+    default:
+        break;
+    }
+    PyErr_SetString(PyExc_SystemError, "field has no generic setter");
+    return -1;
 }

@@ -1,7 +1,8 @@
 /*
  * The CPython binding's shared part: the object structs of the four Python
  * types (Tlb, RamSlot, Hart, Machine), their type objects (each defined in its
- * own bind_*.c), argument converters and dict/list helpers. Only the binding (module.c and
+ * own bind_*.c), argument converters, dict/list helpers and the table-driven
+ * accessors for plain fields of the C structs. Only the binding (module.c and
  * binding/) includes this header, and with it Python.h.
  */
 #ifndef AVMM_BINDING_H
@@ -118,5 +119,30 @@ static inline int tlb_ready(TlbObject *self)
     }
     return 1;
 }
+
+/* ------------------------------------------------------------ table-driven accessors */
+
+/*
+ * A plain field of a C struct (hart_t, machine_t, tlb_t, ram_slot_t), passed
+ * as the closure of a PyGetSetDef: FIELD(hart_t, mtimecmp). The kind follows
+ * from the field's declared type, so a table entry cannot misread a field.
+ * Reading: uint64_t and uint32_t as unsigned ints, int as a signed int, bool
+ * as a bool. Writing (field_set): uint64_t and bool only; attributes with
+ * checks or side effects keep their own setter.
+ */
+typedef enum { FIELD_U64, FIELD_U32, FIELD_INT, FIELD_BOOL } field_kind_t;
+
+typedef struct {
+    size_t off;
+    field_kind_t kind;
+} field_t;
+
+#define FIELD_KIND(lvalue)                                                                   \
+    _Generic((lvalue), uint64_t: FIELD_U64, uint32_t: FIELD_U32, int: FIELD_INT, bool: FIELD_BOOL)
+#define FIELD(type, member)                                                                  \
+    ((void *)&(field_t){offsetof(type, member), FIELD_KIND(((type *)0)->member)})
+
+PyObject *field_get(const void *base, const field_t *f);
+int field_set(void *base, const field_t *f, PyObject *v); /* 0 or -1 */
 
 #endif

@@ -8,6 +8,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 CORE = Path("avmm/core")
+BINDING = CORE / "binding"  # the CPython binding's types; module.c is in CORE
 
 # Used only when the compiler accepts them (GCC; clang rejects the first).
 OPTIONAL_FLAGS = [
@@ -42,9 +43,9 @@ setup(
     ext_modules=[
         Extension(
             "avmm._core",
-            sources=sorted(str(p) for p in CORE.glob("*.c")),
+            sources=sorted(str(p) for d in (CORE, BINDING) for p in d.glob("*.c")),
             include_dirs=[str(CORE)],
-            depends=sorted(str(p) for p in CORE.glob("*.h")),
+            depends=sorted(str(p) for d in (CORE, BINDING) for p in d.glob("*.h")),
             extra_compile_args=[
                 "-O2",
                 "-std=gnu11",

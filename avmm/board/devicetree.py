@@ -4,7 +4,7 @@
 strings, string lists, raw bytes, empty flags); :func:`to_dtb` flattens it into
 the header, memory reservation map, structure block and strings block of the
 devicetree specification (section 5). :func:`virt_device_tree` describes a VM
-as Linux and OpenSBI expect on QEMU's ``virt`` board (see LINUX-GUEST.md):
+as Linux and OpenSBI expect on QEMU's ``virt`` board (README, "The machine"):
 harts with their interrupt controllers, memory, CLINT, PLIC, the devices and
 ``/chosen``.
 """

@@ -1,6 +1,6 @@
 /*
  * In-core CLINT and PLIC (the fast path when the VM wants its irqchip in the
- * core). Register layouts follow QEMU's virt board (see LINUX-GUEST.md).
+ * core). Register layouts follow QEMU's virt board (README, "The machine").
  */
 #include "core.h"
 

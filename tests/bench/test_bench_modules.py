@@ -80,4 +80,5 @@ def test_core_without_a_translator_compares_the_interpreter_alone(
     assert not re.search(r"^avmm-jit ", out, re.M)
     assert re.search(r"^QEMU +20-4 ", out, re.M), out
     assert "checksums match (PASS on all, avmm-interp = QEMU)" in out
-    assert re.search(r"^mark +- +[\d.]+ +-$", out, re.M), out
+    # no translated column; interp/QEMU is a number unless QEMU's quick difference was noise
+    assert re.search(r"^mark +- +([\d.]+|-) +-$", out, re.M), out

@@ -254,6 +254,11 @@ class Scheduler:
             self._dispatch()
 
     @property
+    def contended(self) -> bool:
+        """Another vCPU waits for a pCPU, or a directed yield or a dispatch is due."""
+        return bool(len(self.policy)) or self._hint is not None or self._dispatch_pending
+
+    @property
     def yield_pending(self) -> bool:
         """A directed yield waits: the running vCPU should end its slice."""
         return self._hint is not None

@@ -65,6 +65,13 @@ MAX_REENTRIES = 64
 # the target START_PENDING before it stores the start address, and a target that polls
 # (its cold-boot IPI is never cleared) would jump to the stale one.
 FIRMWARE_GRACE = 4096
+# Run-on: a slice whose budget ends while nothing else wants the pCPU goes on with
+# another budget in place, without a trip through the event loop (KVM re-enters
+# the guest without a reschedule when nothing else is runnable), at most this much
+# host time, so timers, I/O and signal handlers still run hundreds of times a
+# second. Not under the deterministic policy, whose interleaving must not depend
+# on host timing.
+RUN_ON_SECONDS = 0.002
 
 
 @attrs.frozen
@@ -183,7 +190,8 @@ class Vcpu:
         grace = FIRMWARE_GRACE
         reentries = 0
         publish_exits = events.wants(ExitEvent)
-        t0 = time.perf_counter()
+        run_on = not host.deterministic
+        t0 = t_budget = time.perf_counter()
         while True:
             reason = hart.run(left, pcpu.tlb)
             if not reason and grace and hart.in_firmware_call:
@@ -193,6 +201,15 @@ class Vcpu:
                 continue
             exits[reason] += 1
             if not reason:
+                if run_on and self._may_run_on(t0):
+                    # another budget in place; each budget counts as a slice
+                    now = time.perf_counter()
+                    self._count_slice(now - t_budget)
+                    t_budget = now
+                    limit = hart.instret - before + budget
+                    left = budget
+                    reentries = 0
+                    continue
                 result = None
                 break
             # 6. the exit, handled while this vCPU still holds its pCPU
@@ -217,13 +234,9 @@ class Vcpu:
             if left < 1:
                 break
             reentries += 1
-        seconds = time.perf_counter() - t0
         if vm.tracer is not None:
             vm.tracer.drain(self)
-        counters = self.counters
-        counters.slice_buckets[bisect_left(SLICE_BUCKETS, seconds)] += 1
-        counters.slice_seconds += seconds
-        counters.slices += 1
+        self._count_slice(time.perf_counter() - t_budget)
         machine = vm.machine
         kicks = machine.take_kicks()
         if kicks:
@@ -235,6 +248,29 @@ class Vcpu:
         if next_wake is not None and next_wake <= machine.time:
             vm.wake_due()
         return result
+
+    def _count_slice(self, seconds: float) -> None:
+        counters = self.counters
+        counters.slice_buckets[bisect_left(SLICE_BUCKETS, seconds)] += 1
+        counters.slice_seconds += seconds
+        counters.slices += 1
+
+    def _may_run_on(self, t0: float) -> bool:
+        """The budget ended and nothing else wants the pCPU: run on in place?"""
+        vm = self.vm
+        if self._requests or self._halted or self._hsm or vm.spawner.owes(self.index):
+            return False
+        if vm.host.scheduler.contended or vm.tracer is not None:
+            return False
+        machine = vm.machine
+        kicks = machine.take_kicks()
+        if kicks:  # in-core IPIs or PLIC lines woke other harts: let them run
+            vm.wake_harts(kicks)
+            return False
+        next_wake = vm.next_wake
+        if next_wake is not None and next_wake <= machine.time:
+            return False
+        return time.perf_counter() - t0 < RUN_ON_SECONDS
 
     def _may_run(self) -> bool:
         """Leave a halted/HSM state if it is over; True when a slice may run."""

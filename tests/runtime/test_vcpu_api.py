@@ -225,3 +225,22 @@ async def test_slices_of_m_mode_code_that_never_left_m_end_at_the_budget(guests:
     vcpu = vm.statistics().vcpus[0]
     assert vcpu.exits["budget"] >= 3
     assert vcpu.instret <= vcpu.slices * 10_000
+
+
+async def test_a_lone_busy_vcpu_runs_on_without_a_trip_through_the_scheduler_each_slice(
+    guests: Path,
+) -> None:
+    patch = {"mode": 0, "count": 200_000, "nharts": 1}
+    async with Host(slice=10_000) as host:
+        vm = bare_metal_vm(host.create_vm("busy"), guests / "bench.elf", vcpus=1, patch=patch)
+        result = await vm.run()
+    assert result.code == 0, vm.console_output
+    vcpu = vm.statistics().vcpus[0]
+    assert vcpu.instret <= vcpu.slices * 10_000  # every budget is a slice ...
+    assert host.scheduler.slices < vcpu.slices  # ... but nothing else wanted the pCPU
+    # The deterministic policy reschedules at every slice: no run-on.
+    async with Host(slice=10_000, policy="deterministic", clock="virtual") as host:
+        vm = bare_metal_vm(host.create_vm("busy"), guests / "bench.elf", vcpus=1, patch=patch)
+        result = await vm.run()
+    assert result.code == 0, vm.console_output
+    assert host.scheduler.slices == vm.statistics().vcpus[0].slices

@@ -341,7 +341,9 @@ class PtyChar(_FdReader):
         """Give a reader the guest's last words: closing the master discards what
         the slave side has not read yet (a poweroff message, a report). With our
         own slave fd closed, a hang-up on the master means nobody else has the
-        terminal open; otherwise wait, at most DRAIN_SECONDS, while bytes are queued."""
+        terminal open; otherwise wait, at most DRAIN_SECONDS, while bytes are queued.
+        Bytes written to the master reach the slave's queue through the kernel's
+        flip buffer a moment later, so an empty queue counts only after DRAIN_SETTLE."""
         poller = select.poll()
         poller.register(self._master, select.POLLHUP)
         if any(ev & select.POLLHUP for _, ev in poller.poll(0)):
@@ -351,8 +353,10 @@ class PtyChar(_FdReader):
         except OSError:
             return
         try:
-            deadline = time.monotonic() + DRAIN_SECONDS
-            while _queued(probe) and time.monotonic() < deadline:
+            start = time.monotonic()
+            while time.monotonic() - start < DRAIN_SECONDS:
+                if not _queued(probe) and time.monotonic() - start >= DRAIN_SETTLE:
+                    break
                 time.sleep(0.01)
         finally:
             os.close(probe)
@@ -360,6 +364,7 @@ class PtyChar(_FdReader):
 
 # PtyChar.close: the longest a connected reader gets to take what was written last.
 DRAIN_SECONDS = 2.0
+DRAIN_SETTLE = 0.1
 
 
 def _queued(fd: int) -> int:

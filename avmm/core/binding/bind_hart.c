@@ -664,7 +664,8 @@ static int Hart_set_field(HartObject *self, PyObject *v, void *c)
 /* properties with checks, or not a field */
 static PyObject *Hart_get_in_firmware_call(HartObject *self, void *c)
 {
-    return PyBool_FromLong(self->h->priv == PRIV_M && self->h->fw_call);
+    HART(self);
+    return PyBool_FromLong(h->priv == PRIV_M && h->fw_call);
 }
 static PyObject *Hart_get_machine(HartObject *self, void *c)
 {

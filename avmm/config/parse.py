@@ -277,17 +277,23 @@ def _set_path(node: dict[str, Any], parts: list[str], value: Any, key: str) -> N
 # --------------------------------------------------------------------- load
 
 
-def load(path: str | Path, overrides: Iterable[str] = ()) -> Config:
-    """Read, override and validate a config file."""
-    path = Path(path)
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; a ConfigError naming ``what`` (config, experiment)
+    when it cannot be read or parsed."""
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError("", f"cannot read config {path}: {exc.strerror}") from None
+        raise ConfigError("", f"cannot read {what} {path}: {exc.strerror}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
+
+
+def load(path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Read, override and validate a config file."""
+    path = Path(path)
+    data = read_toml(path, "config")
     apply_overrides(data, overrides)
     return from_dict(data, base=path.resolve().parent, source=path)
 

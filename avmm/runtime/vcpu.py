@@ -223,10 +223,7 @@ class Vcpu:
                 result is not None
                 or reason not in _IN_PLACE
                 or reentries >= MAX_REENTRIES
-                or self._halted
-                or self._hsm
-                or self._requests
-                or spawner.owes(self.index)
+                or self._wants_out()
                 or sched.yield_pending
             ):
                 break
@@ -238,9 +235,7 @@ class Vcpu:
             vm.tracer.drain(self)
         self._count_slice(time.perf_counter() - t_budget)
         machine = vm.machine
-        kicks = machine.take_kicks()
-        if kicks:
-            vm.wake_harts(kicks)
+        self._wake_kicked()
         if spawner.owes(self.index):  # deterministic policy: device work finishes in the slot
             vm.current = None
             await spawner.wait_for(self.index)
@@ -258,19 +253,25 @@ class Vcpu:
     def _may_run_on(self, t0: float) -> bool:
         """The budget ended and nothing else wants the pCPU: run on in place?"""
         vm = self.vm
-        if self._requests or self._halted or self._hsm or vm.spawner.owes(self.index):
+        if self._wants_out() or vm.host.scheduler.contended or vm.tracer is not None:
             return False
-        if vm.host.scheduler.contended or vm.tracer is not None:
-            return False
-        machine = vm.machine
-        kicks = machine.take_kicks()
-        if kicks:  # in-core IPIs or PLIC lines woke other harts: let them run
-            vm.wake_harts(kicks)
+        if self._wake_kicked():  # in-core IPIs or PLIC lines woke other harts: let them run
             return False
         next_wake = vm.next_wake
-        if next_wake is not None and next_wake <= machine.time:
+        if next_wake is not None and next_wake <= vm.machine.time:
             return False
         return time.perf_counter() - t0 < RUN_ON_SECONDS
+
+    def _wants_out(self) -> bool:
+        """A request, a halt or HSM state, or device work owed: the slice must end."""
+        return bool(self._requests or self._halted or self._hsm or self.vm.spawner.owes(self.index))
+
+    def _wake_kicked(self) -> bool:
+        """Wake the harts the core's in-core irqchip kicked; True if there were any."""
+        kicks = self.vm.machine.take_kicks()
+        if kicks:
+            self.vm.wake_harts(kicks)
+        return bool(kicks)
 
     def _may_run(self) -> bool:
         """Leave a halted/HSM state if it is over; True when a slice may run."""

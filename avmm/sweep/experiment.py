@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -243,14 +242,7 @@ def _validate(
 def load(path: str | Path) -> Experiment:
     """Read and validate an experiment file."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError("", f"cannot read experiment {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
+    data = config_parse.read_toml(path, "experiment")
     return from_dict(data, base=path.resolve().parent, source=path)
 
 
@@ -340,11 +332,9 @@ def _base(spec: _File, here: Path) -> tuple[dict[str, Any], Path]:
         return cfg, here
     path = spec.base if spec.base.is_absolute() else here / spec.base
     try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError("base", f"cannot read config {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("base", f"{path} is not valid TOML: {exc}") from None
+        data = config_parse.read_toml(path, "config")
+    except ConfigError as err:
+        raise ConfigError("base", err.reason) from None
     return data, path.resolve().parent
 
 

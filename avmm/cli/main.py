@@ -363,6 +363,7 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
             print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
         progress = _Progress(host) if _wants_progress(boards) else None
         tracer = _start_trace(host, cfg.trace)
+        series = _start_series(host, cfg.series)
         try:
             with SignalHandler(host):
                 runs = asyncio.gather(*(board.run() for board in boards))
@@ -373,6 +374,8 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
                     host.request_stop()
                     results = await runs
         finally:
+            if series is not None:
+                await series.aclose()
             if tracer is not None:
                 tracer.close()
             if progress is not None:
@@ -414,6 +417,24 @@ def _start_trace(host: Host, config: Any) -> Any:
     tracer.start()
     print(f"avmm: tracing {', '.join(config.events)} to {config.file}", file=sys.stderr)
     return tracer
+
+
+def _start_series(host: Host, config: Any) -> Any:
+    """The metric-series recorder of ``[series]``, started, or None."""
+    if not config.metrics:
+        return None
+    from avmm.obs.series import SeriesRecorder, check_names
+
+    names = check_names(config.metrics)  # a wrong name fails before the file is made
+    try:
+        recorder = SeriesRecorder.to_file(
+            host, names, config.file, interval=config.interval, max_samples=config.max_samples
+        )
+    except OSError as err:
+        raise ConfigError("series.file", f"cannot write {config.file}: {err.strerror}") from None
+    recorder.start()
+    print(f"avmm: metric series every {config.interval:g} s to {config.file}", file=sys.stderr)
+    return recorder
 
 
 def _ending(exit: Any) -> str:

@@ -250,6 +250,22 @@ class TraceConfig:
     max_lines: int = attrs.field(default=1_000_000, validator=_positive)
 
 
+def _positive_seconds(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if not value > 0 or value == float("inf"):
+        raise FieldError(attr.name, f"{value} is not a positive number of seconds")
+
+
+@attrs.frozen
+class SeriesConfig:
+    """Metric series: chosen metrics sampled every ``interval`` host seconds into a
+    JSON-lines file, for the whole run (``/metrics`` shows only the present)."""
+
+    metrics: tuple[str, ...] = ()  # sample names as /metrics shows them; none: off
+    file: Path = Path("avmm-series.jsonl")
+    interval: float = attrs.field(default=1.0, validator=_positive_seconds)
+    max_samples: int = attrs.field(default=1_000_000, validator=_positive)
+
+
 @attrs.frozen
 class Config:
     """A whole config file: the host, the scheduler, metrics, and one or more VMs."""
@@ -260,4 +276,5 @@ class Config:
     sched: SchedConfig = SchedConfig()
     metrics: MetricsConfig = MetricsConfig()
     trace: TraceConfig = TraceConfig()
+    series: SeriesConfig = SeriesConfig()
     source: Path | None = attrs.field(default=None, eq=False)

@@ -115,7 +115,9 @@ def _main(args: argparse.Namespace) -> int:
         result = runner.run(exp, args.out, backend, resume=args.resume)
     finally:
         backend.close()
-    table.write(args.out, result.rows, table.columns([a.key for a in exp.axes], result.rows))
+    axes = [a.key for a in exp.axes]
+    table.write(args.out, result.rows, table.columns(axes, result.rows))
+    table.write_series(args.out, result.rows, axes, args.out / "runs")
     plots = report.regenerate(args.out)
     failed = sum(1 for r in result.rows if r["status"] != "ok")
     print(

@@ -72,7 +72,10 @@ class _Figure:
 @attrs.frozen
 class _Measures:
     report: tuple[str, ...] = COUNTERS
+    per_vm: bool = False
     console: dict[str, _Figure] = attrs.Factory(dict)
+    series: tuple[str, ...] = ()
+    series_interval: float = attrs.field(default=1.0, validator=_positive_number)
 
 
 @attrs.frozen
@@ -191,6 +194,9 @@ class Experiment:
     stop: tuple[str, ...]
     timeout: float
     source: Path | None = attrs.field(default=None, eq=False)
+    per_vm: bool = False  # also a column per VM and counter: vm.NAME.COUNTER
+    series: tuple[str, ...] = ()  # metric series sampled during every run
+    series_interval: float = 1.0
 
     @classmethod
     def load(cls, path: str | Path) -> Experiment:
@@ -292,6 +298,11 @@ def from_dict(
                 f"{config_model.show_value(name)} is not one of: {', '.join(COUNTERS)}",
             )
     figures = tuple(_figures(spec.measures.console, axes))
+    series: tuple[str, ...] = ()
+    if spec.measures.series:
+        from avmm.obs.series import check_names
+
+        series = check_names(spec.measures.series, "measures.series")
     for i, pattern in enumerate(spec.stop.console):
         _regex(pattern, f"stop.console[{i}]")
     exp = Experiment(
@@ -307,6 +318,9 @@ def from_dict(
         stop=spec.stop.console,
         timeout=spec.timeout,
         source=source,
+        per_vm=spec.measures.per_vm,
+        series=series,
+        series_interval=spec.measures.series_interval,
     )
     for combo in itertools.product(*(axis.values for axis in axes)):
         values = [(axis.key, v) for axis, v in zip(axes, combo, strict=True)]

@@ -29,6 +29,8 @@ def row(exp: Experiment, point: Point, outcome: Outcome) -> dict[str, Any]:
         cpu_s=outcome.cpu_s,
     )
     out.update(counters(outcome.report, exp.report))
+    if exp.per_vm:
+        out.update(per_vm(outcome.report, exp.report))
     for fig in exp.figures:
         out[fig.name] = fig.find(outcome.console)
     return out
@@ -58,4 +60,18 @@ def counters(report: dict[str, Any] | None, names: tuple[str, ...]) -> dict[str,
             out[name] = report.get("wall_seconds")
         elif name == "avmm_cpu_s":
             out[name] = report.get("host_cpu_seconds")
+    return out
+
+
+def per_vm(report: dict[str, Any] | None, names: tuple[str, ...]) -> dict[str, Any]:
+    """The per-vCPU counters and reboots of each VM: columns ``vm.NAME.COUNTER``."""
+    out: dict[str, Any] = {}
+    for vm_name, vm in (report or {}).get("vms", {}).items():
+        vcpus = vm.get("vcpus", [])
+        for name in names:
+            if name in _PER_VCPU:
+                total = sum(v.get(name, 0) for v in vcpus)
+                out[f"vm.{vm_name}.{name}"] = round(total, 6) if isinstance(total, float) else total
+            elif name == "reboots":
+                out[f"vm.{vm_name}.reboots"] = vm.get("reboots", 0)
     return out

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,8 @@ Status = Literal["ok", "failed", "timeout", "error"]
 GRACE_SECONDS = 10.0
 #: How much of a run's console a result keeps (the tail).
 CONSOLE_LIMIT = 1 << 20
+#: How many metric-series samples a result keeps (the first ones).
+SERIES_LIMIT = 200_000
 #: How far back into the output already searched a stop pattern may start matching.
 STOP_OVERLAP = 4096
 
@@ -42,6 +45,8 @@ class Task:
     config_toml: str
     timeout: float
     stop: tuple[str, ...] = ()
+    series: tuple[str, ...] = ()  # metrics sampled every series_interval s (``[series]``)
+    series_interval: float = 1.0
 
 
 @attrs.frozen
@@ -56,6 +61,7 @@ class Outcome:
     stderr: str
     stopped_by: str | None = None  # the stop pattern that ended the run early
     node: str = ""
+    series: tuple[dict[str, Any], ...] = ()  # samples of the run's metric series
 
 
 def _avmm_root() -> str:
@@ -64,8 +70,9 @@ def _avmm_root() -> str:
     return str(Path(avmm.__file__).resolve().parent.parent)
 
 
-def command(config: Path, report: Path, timeout: float) -> list[str]:
+def command(config: Path, report: Path, timeout: float, overrides: Sequence[str] = ()) -> list[str]:
     """The child's command line: exactly what a user types, via this interpreter."""
+    sets = [arg for o in overrides for arg in ("--set", o)]
     return [
         sys.executable,
         "-m",
@@ -76,6 +83,7 @@ def command(config: Path, report: Path, timeout: float) -> list[str]:
         str(report),
         "--timeout",
         f"{timeout:g}",
+        *sets,
     ]
 
 
@@ -88,7 +96,13 @@ def run_task(task: Task) -> Outcome:
         report = work / "report.json"
         errlog = work / "stderr.log"
         try:
-            return _run(task, cfg, report, errlog)
+            outcome = _run(task, cfg, report, errlog)
+            if task.series and (work / "series.jsonl").is_file():
+                from avmm.obs.series import read_series
+
+                samples = tuple(read_series(work / "series.jsonl"))[:SERIES_LIMIT]
+                outcome = attrs.evolve(outcome, series=samples)
+            return outcome
         except OSError as exc:
             return Outcome(task.point, "error", None, 0.0, 0.0, None, "", str(exc), node=_node())
 
@@ -104,9 +118,18 @@ def _run(task: Task, cfg: Path, report: Path, errlog: Path) -> Outcome:
     searched = 0  # console bytes already searched for the stop patterns
     stopped_by: str | None = None
     killed = False
+    overrides = []
+    if task.series:
+        names = ", ".join(json.dumps(n) for n in task.series)
+        overrides = [
+            f"series.metrics=[{names}]",
+            f"series.interval={task.series_interval!r}",
+            f"series.file={json.dumps(str(cfg.parent / 'series.jsonl'))}",
+            f"series.max_samples={SERIES_LIMIT}",
+        ]
     with errlog.open("wb") as err:
         proc = subprocess.Popen(
-            command(cfg, report, task.timeout),
+            command(cfg, report, task.timeout, overrides),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,

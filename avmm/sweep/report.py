@@ -36,6 +36,7 @@ def regenerate(out: Path) -> list[Plot]:
     meta = json.loads((out / "sweep.json").read_text())
     rows = table.read(out)
     plots = draw(out, rows, meta)
+    plots += draw_series(out, table.read_series(out), meta)
     summarize(out, rows, meta, plots)
     return plots
 
@@ -118,6 +119,60 @@ def draw(out: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> lis
     return plots
 
 
+def draw_series(out: Path, samples: Sequence[dict[str, Any]], meta: dict[str, Any]) -> list[Plot]:
+    """One plot per sampled metric: its value (summed over its labels: every vCPU,
+    pCPU, ...) against the run's host time, one line per run, a colour per point
+    of the axes (its repetitions share it)."""
+    if not samples:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axes = _axes(meta)
+    folder = out / "plots"
+    folder.mkdir(exist_ok=True)
+    by_metric: dict[str, dict[tuple[Any, ...], dict[float, float]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(float))
+    )
+    for s in samples:
+        run = (*(json.dumps(s.get(a)) for a in axes), s["repetition"])
+        by_metric[s["metric"]][run][s["t"]] += float(s["value"])
+    plots = []
+    for metric, runs in sorted(by_metric.items()):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+        colours: dict[tuple[str, ...], str] = {}
+        for run in sorted(runs, key=lambda r: tuple(map(str, r))):
+            where = run[:-1]
+            first = where not in colours
+            if first:
+                colours[where] = f"C{len(colours) % 10}"
+            points = sorted(runs[run].items())
+            label = ", ".join(
+                f"{k}={_show(json.loads(v))}" for k, v in zip(axes, where, strict=True)
+            )
+            ax.plot(
+                [t for t, _ in points],
+                [v for _, v in points],
+                color=colours[where],
+                marker=".",
+                label=(label or None) if first else None,
+            )
+        ax.set_xlabel("host seconds into the run")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{meta['name']}: {metric} during each run")
+        ax.grid(True, alpha=0.3)
+        if axes:
+            ax.legend(fontsize="small")
+        fig.tight_layout()
+        path = folder / f"series-{_slug(metric)}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        plots.append(Plot(metric, "t", path))
+    return plots
+
+
 def _positions(x: str, axes: list[dict[str, Any]]) -> Any:
     spec = next(a for a in axes if a["key"] == x)
     if spec["numeric"]:
@@ -167,7 +222,13 @@ def summarize(
     lines += [
         f"{len(rows)} runs ({counts}); {meta['repetitions']} repetition(s) per point. "
         f"Every run is a row of [{table.CSV}]({table.CSV}) and [{table.PARQUET}]({table.PARQUET}); "
-        "its console, report and derived config are in runs/POINT/.",
+        "its console, report and derived config are in runs/POINT/"
+        + (
+            f"; the metric series are in [{table.SERIES_CSV}]({table.SERIES_CSV}) and "
+            f"[{table.SERIES_PARQUET}]({table.SERIES_PARQUET})."
+            if (out / table.SERIES_PARQUET).is_file()
+            else "."
+        ),
         "",
         "## Means over repetitions (runs with status ok; ± one standard deviation)",
         "",
@@ -187,7 +248,8 @@ def summarize(
         lines += ["", "## Plots", ""]
         for p in plots:
             rel = p.path.relative_to(out)
-            lines += [f"![{p.measure} vs {p.axis}]({rel})", ""]
+            title = f"{p.measure} during each run" if p.axis == "t" else f"{p.measure} vs {p.axis}"
+            lines += [f"![{title}]({rel})", ""]
     path = out / "summary.md"
     path.write_text("\n".join(lines).rstrip() + "\n")
     return path

@@ -22,6 +22,8 @@ from avmm.sweep.backends import Backend
 from avmm.sweep.experiment import Experiment
 from avmm.sweep.point import Outcome, Task
 
+#: A run's metric series in its folder (JSON lines, as ``avmm run``'s ``[series]`` writes).
+SERIES = "series.jsonl"
 #: Statuses that a resumed sweep runs again (the infrastructure failed, not the point).
 RETRIED = frozenset({"error"})
 
@@ -52,7 +54,10 @@ def run(
     todo = [p for p in points if p.id not in done]
     by_id = {p.id: p for p in todo}
     meter = Progress(len(points), len(done), backend.slots, progress or sys.stderr)
-    tasks = [Task(p.id, p.config_toml(), exp.timeout, exp.stop) for p in todo]
+    tasks = [
+        Task(p.id, p.config_toml(), exp.timeout, exp.stop, exp.series, exp.series_interval)
+        for p in todo
+    ]
     for p in todo:
         (runs / p.id).mkdir(exist_ok=True)
         (runs / p.id / "config.toml").write_text(p.config_toml())
@@ -81,6 +86,9 @@ def _keep(run_dir: Path, outcome: Outcome, row: dict[str, Any]) -> None:
     (run_dir / "stderr.log").write_text(outcome.stderr)
     if outcome.report is not None:
         (run_dir / "report.json").write_text(json.dumps(outcome.report, indent=2) + "\n")
+    if outcome.series:
+        with (run_dir / SERIES).open("w") as f:
+            f.writelines(json.dumps(s, separators=(",", ":")) + "\n" for s in outcome.series)
     extra = {"stopped_by": outcome.stopped_by, "node": outcome.node}
     (run_dir / "outcome.json").write_text(json.dumps(extra) + "\n")
     (run_dir / "row.json").write_text(json.dumps(row) + "\n")  # last: marks the point done

@@ -74,3 +74,54 @@ def column_names(out: Path) -> list[str]:
     import pyarrow.parquet as pq
 
     return list(pq.read_schema(out / PARQUET).names)
+
+
+SERIES_CSV = "series.csv"
+SERIES_PARQUET = "series.parquet"
+
+
+def write_series(out: Path, rows: Sequence[dict[str, Any]], axes: Sequence[str], runs: Path) -> int:
+    """The runs' metric series as one tidy table (DIR/series.csv and .parquet).
+
+    One row per sample: the run's point, repetition, seed and axis values, the
+    sample's host time ``t``, its metric, one ``label.KEY`` column per label key,
+    and its value. Reads runs/POINT/series.jsonl; returns the number of samples
+    (0: no run had a series, and no file is written)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    samples: list[dict[str, Any]] = []
+    for r in rows:
+        path = runs / str(r["point"]) / "series.jsonl"
+        if not path.is_file():
+            continue
+        ident = {k: r.get(k) for k in ("point", "repetition", "seed", *axes)}
+        for line in path.read_text().splitlines():
+            s = json.loads(line)
+            labels = {f"label.{k}": v for k, v in s.get("labels", {}).items()}
+            sample = {**ident, "t": s["t"], "metric": s["metric"], **labels, "value": s["value"]}
+            samples.append(sample)
+    if not samples:
+        return 0
+    label_cols = sorted({k for s in samples for k in s if k.startswith("label.")})
+    names = ["point", "repetition", "seed", *axes, "t", "metric", *label_cols, "value"]
+    with (out / SERIES_CSV).open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=names, restval="")
+        writer.writeheader()
+        for s in samples:
+            writer.writerow({k: _cell(s.get(k)) for k in names})
+    data = {k: _column([s.get(k) for s in samples]) for k in names}
+    pq.write_table(pa.table(data), out / SERIES_PARQUET)
+    return len(samples)
+
+
+def read_series(out: Path) -> list[dict[str, Any]]:
+    """The samples of a sweep's series table; empty when the sweep has none."""
+    import pyarrow.parquet as pq
+
+    if not (out / SERIES_PARQUET).is_file():
+        return []
+    samples: list[dict[str, Any]] = pq.read_table(out / SERIES_PARQUET).to_pylist()
+    return samples

@@ -240,6 +240,82 @@ def test_a_stop_pattern_ends_a_run_early(demo: Path, tmp_path: Path) -> None:
     assert json.loads((run / "outcome.json").read_text())["stopped_by"] == "hart 0: up after"
 
 
+def test_series_and_per_vm_columns_give_a_tidy_table_and_plots(demo: Path, tmp_path: Path) -> None:
+    """Two VMs per run (different vCPU counts): a column per VM and counter, and the
+    instruction counts sampled during each run into series.csv/.parquet."""
+    firmware = demo / "smp-demo.elf"
+    exp = tmp_path / "two.toml"
+    exp.write_text(
+        f"""\
+version = 1
+name = "two-vms"
+axes = {{ "sched.slice" = [2000, 20000] }}
+
+[config.sched]
+policy = "deterministic"
+clock = "virtual"
+
+[[config.vm]]
+name = "small"
+vcpus = 1
+memory = "64MiB"
+boot = {{ mode = "firmware", firmware = "{firmware}" }}
+
+[[config.vm]]
+name = "big"
+vcpus = 3
+memory = "64MiB"
+console = {{ backend = "null" }}
+boot = {{ mode = "firmware", firmware = "{firmware}" }}
+
+[measures]
+report = ["instructions", "slices"]
+per_vm = true
+series = ["avmm_vcpu_instructions_total"]
+series_interval = 0.01
+"""
+    )
+    out = tmp_path / "out"
+    assert sweep(exp, "--out", out) == 0
+    rows = read_csv(out)
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"ok"}
+    for r in rows:
+        small, big = int(r["vm.small.instructions"]), int(r["vm.big.instructions"])
+        assert small > 0 and big > small  # the 3-vCPU VM's harts all ran the demo
+        assert small + big == int(r["instructions"])
+        assert int(r["vm.small.slices"]) + int(r["vm.big.slices"]) == int(r["slices"])
+    with (out / "series.csv").open() as f:
+        samples = list(csv.DictReader(f))
+    assert list(samples[0]) == [
+        "point",
+        "repetition",
+        "seed",
+        "sched.slice",
+        "t",
+        "metric",
+        "label.vcpu",
+        "label.vm",
+        "value",
+    ]
+    for r in rows:
+        mine = [s for s in samples if s["point"] == r["point"]]
+        assert {s["label.vm"] for s in mine} >= {"small", "big"}
+        last_t = max(float(s["t"]) for s in mine)
+        last = [
+            s
+            for s in mine
+            if float(s["t"]) == last_t and s["metric"] == "avmm_vcpu_instructions_total"
+        ]
+        assert len(last) == 4  # every vCPU of both VMs, at the run's end
+        assert sum(int(s["value"]) for s in last) == int(r["instructions"])
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out / "series.parquet").num_rows == len(samples)
+    plot = out / "plots" / "series-avmm_vcpu_instructions_total.png"
+    assert plot.stat().st_size > 0 and is_png(plot)
+    assert "(plots/series-avmm_vcpu_instructions_total.png)" in (out / "summary.md").read_text()
+
+
 # ------------------------------------------------------------------- Ray
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avmm.config import ConsoleConfig
-from avmm.devices.backends import FileChar, NullChar, PtyChar, StdioChar, Switch, TcpChar
+from avmm.devices.backends.char import FileChar, NullChar, PtyChar, StdioChar, TcpChar
 from avmm.devices.base import CharBackend
+
+if TYPE_CHECKING:
+    from avmm.devices.backends.net import Switch
 
 
 class ConsoleHub:
@@ -112,6 +115,8 @@ class Switches:
     def get(self, name: str) -> Switch:
         switch = self._switches.get(name)
         if switch is None:
+            from avmm.devices.backends.net import Switch  # only a networked config needs it
+
             switch = self._switches[name] = Switch()
         return switch
 

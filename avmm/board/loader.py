@@ -14,11 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
-from elftools.common.exceptions import ELFError
-from elftools.elf.constants import P_FLAGS
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
 
+from avmm.board import elf
 from avmm.constants import PAGE_SIZE
 from avmm.errors import BootError
 from avmm.runtime.guestmem import GuestMemory
@@ -107,63 +104,53 @@ def load_elf(memory: GuestMemory, path: PathLike) -> ElfImage:
     ``tohost``/``fromhost`` symbols are reported when the file has them (HTIF).
     """
     path = Path(path)
+    data = _read_file(path)
     try:
-        stream = path.open("rb")
-    except FileNotFoundError:
-        raise BootError(f"{path}: file not found") from None
-    except OSError as err:
-        raise BootError(f"{path}: cannot read: {err.strerror}") from None
-    with stream:
-        try:
-            elf = ELFFile(stream)
-        except ELFError:
-            raise BootError(f"{path}: not an ELF file") from None
-        if elf.elfclass != 64:
-            raise BootError(f"{path}: ELF{elf.elfclass} file; a 64-bit RISC-V ELF is needed")
-        if not elf.little_endian:
-            raise BootError(f"{path}: big-endian ELF; RISC-V is little-endian")
-        if elf["e_machine"] not in ("EM_RISCV", EM_RISCV):
-            raise BootError(f"{path}: ELF for {elf['e_machine']}, not RISC-V")
-        if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
-            raise BootError(f"{path}: ELF type {elf['e_type']} is not an executable")
-        segments: list[ElfSegment] = []
-        try:
-            for seg in elf.iter_segments():
-                if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
-                    continue
-                addr, filesz, memsz = seg["p_paddr"], seg["p_filesz"], seg["p_memsz"]
-                if filesz > memsz:
-                    raise BootError(
-                        f"{path}: segment at {addr:#x} has file size {filesz:#x} > "
-                        f"memory size {memsz:#x}"
-                    )
-                if not memory.contains(addr, memsz):
-                    raise BootError(f"{path}: segment at {addr:#x}+{memsz:#x} is outside RAM")
-                data = seg.data()
-                if len(data) != filesz:
-                    raise BootError(f"{path}: segment at {addr:#x} is truncated in the file")
-                memory.write(addr, data)
-                if memsz > filesz:
-                    memory.write(addr + filesz, bytes(memsz - filesz))
-                segments.append(
-                    ElfSegment(addr, filesz, memsz, bool(seg["p_flags"] & P_FLAGS.PF_X))
+        header = elf.read_header(data)
+    except elf.ElfFormatError:
+        raise BootError(f"{path}: not an ELF file") from None
+    if header.elf_class != elf.ELFCLASS64:
+        raise BootError(f"{path}: ELF32 file; a 64-bit RISC-V ELF is needed")
+    if not header.little_endian:
+        raise BootError(f"{path}: big-endian ELF; RISC-V is little-endian")
+    if header.machine != EM_RISCV:
+        raise BootError(f"{path}: ELF for {header.machine_name}, not RISC-V")
+    if header.type_name not in ("ET_EXEC", "ET_DYN"):
+        raise BootError(f"{path}: ELF type {header.type_name} is not an executable")
+    segments: list[ElfSegment] = []
+    try:
+        for seg in elf.program_headers(data, header):
+            if seg.type != elf.PT_LOAD or seg.mem_size == 0:
+                continue
+            addr, filesz, memsz = seg.paddr, seg.file_size, seg.mem_size
+            if filesz > memsz:
+                raise BootError(
+                    f"{path}: segment at {addr:#x} has file size {filesz:#x} > "
+                    f"memory size {memsz:#x}"
                 )
-            symbols = _symbols(elf)
-        except ELFError as err:
-            raise BootError(f"{path}: malformed ELF: {err}") from None
-        if not segments:
-            raise BootError(f"{path}: no loadable segments")
-        return ElfImage(path=path, entry=elf["e_entry"], segments=tuple(segments), symbols=symbols)
+            if not memory.contains(addr, memsz):
+                raise BootError(f"{path}: segment at {addr:#x}+{memsz:#x} is outside RAM")
+            contents = elf.segment_data(data, seg)
+            if len(contents) != filesz:
+                raise BootError(f"{path}: segment at {addr:#x} is truncated in the file")
+            memory.write(addr, contents)
+            if memsz > filesz:
+                memory.write(addr + filesz, bytes(memsz - filesz))
+            segments.append(ElfSegment(addr, filesz, memsz, bool(seg.flags & elf.PF_X)))
+        symbols = _symbols(data, header)
+    except elf.ElfFormatError as err:
+        raise BootError(f"{path}: malformed ELF: {err}") from None
+    if not segments:
+        raise BootError(f"{path}: no loadable segments")
+    return ElfImage(path=path, entry=header.entry, segments=tuple(segments), symbols=symbols)
 
 
-def _symbols(elf: ELFFile) -> dict[str, ElfSymbol]:
+def _symbols(data: bytes, header: elf.ElfHeader) -> dict[str, ElfSymbol]:
     """Every named, defined symbol (the first of a name wins)."""
     found: dict[str, ElfSymbol] = {}
-    symtab = elf.get_section_by_name(".symtab")
-    if isinstance(symtab, SymbolTableSection):
-        for sym in symtab.iter_symbols():
-            if sym.name and sym["st_shndx"] != "SHN_UNDEF":
-                found.setdefault(sym.name, ElfSymbol(int(sym["st_value"]), int(sym["st_size"])))
+    for sym in elf.symbols(data, header):
+        if sym.name and sym.section != elf.SHN_UNDEF:
+            found.setdefault(sym.name, ElfSymbol(sym.value, sym.size))
     return found
 
 

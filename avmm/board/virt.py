@@ -45,19 +45,18 @@ from avmm.board.layout import (
 from avmm.board.layout import describe as describe_config
 from avmm.config import Config, VmConfig
 from avmm.constants import CLINT_BASE, PLIC_BASE, PLIC_NDEV
-from avmm.devices.backends import NullNet, RawImage, ensure_image
 from avmm.devices.base import CharBackend, MmioDevice, NetPort
 from avmm.devices.rtc import GoldfishRtc
 from avmm.devices.syscon import SifiveTest
 from avmm.devices.uart import Ns16550a
-from avmm.devices.virtio import VirtioBlk, VirtioConsole, VirtioMmio, VirtioNet, VirtioRng
-from avmm.devices.virtio.device import VirtioDevice
 from avmm.errors import ConfigError
 from avmm.runtime.exits import SystemEvent, SystemEventKind
 from avmm.runtime.host import Host
 from avmm.runtime.vm import Vm, VmResult
 
 if TYPE_CHECKING:
+    from avmm.devices.backends.block import RawImage
+    from avmm.devices.virtio.device import VirtioDevice
     from avmm.gdb import GdbServer
 
 _log = logging.getLogger("avmm.board")
@@ -174,6 +173,11 @@ class Board:
         self._add(vm, uart, Ns16550a(self.hub.port(), vm.irq_line(UART_IRQ), name=uart.name))
 
     def _virtio(self, vm: Vm, switches: Switches) -> None:
+        if not self.layout.virtio:
+            return
+        # Imported here: a board without virtio devices does not load them.
+        from avmm.devices.virtio.mmio import VirtioMmio
+
         for slot in self.layout.virtio:
             assert slot.irq is not None
             device = self._virtio_device(vm, slot, switches)
@@ -183,6 +187,9 @@ class Board:
         assert self.hub is not None
         config = self.config
         if slot.kind == "virtio-blk":
+            from avmm.devices.backends.block import RawImage, ensure_image
+            from avmm.devices.virtio.blk import VirtioBlk
+
             disk = config.disks[slot.index]
             if disk.create is not None and ensure_image(disk.path, disk.create):
                 self._notify(f"avmm: {config.name}: created blank disk {disk.path} ({disk.create})")
@@ -192,14 +199,21 @@ class Board:
                 image, vm.spawner, read_only=disk.read_only, serial=disk.serial, name=slot.name
             )
         if slot.kind == "virtio-net":
+            from avmm.devices.backends.net import NullNet
+            from avmm.devices.virtio.net import VirtioNet
+
             net = config.nets[slot.index]
             port: NetPort = switches.get(net.switch).port() if net.switch else NullNet()
             self.net_ports.append(port)
             mac = parse_mac(net.mac) if net.mac else mac_address(config.name, slot.index)
             return VirtioNet(port, mac=mac, name=slot.name)
         if slot.kind == "virtio-rng":
+            from avmm.devices.virtio.rng import VirtioRng
+
             return VirtioRng(name=slot.name)
         if slot.kind == "virtio-console":
+            from avmm.devices.virtio.console import VirtioConsole
+
             return VirtioConsole(self.hub.port(), name=slot.name)
         raise AssertionError(f"unknown virtio slot {slot.kind}")
 
@@ -298,6 +312,8 @@ class Board:
 
     def device_stats(self) -> dict[str, dict[str, Any]]:
         """Each device's counters as plain data (for the metrics exporter)."""
+        from avmm.devices.virtio.mmio import VirtioMmio
+
         out: dict[str, dict[str, Any]] = {}
         for name, device in self.devices.items():
             stats: dict[str, Any] = {}

@@ -204,6 +204,8 @@ def _load(args: argparse.Namespace) -> Any:
     if getattr(args, "kernel", None) is None:
         raise ConfigError("", "give a config file or --kernel PATH (see avmm run --help)")
     data = {"version": 1, "vm": _quick_vm(args)}
+    if not overrides:
+        return config.quick_config(data, base=Path.cwd())
     config.apply_overrides(data, overrides)
     return config.from_dict(data, base=Path.cwd())
 
@@ -264,11 +266,11 @@ def _gdb_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def _trace_overrides(args: argparse.Namespace) -> list[str]:
-    from avmm.trace import EVENT_NAMES
-
     out = []
     events = getattr(args, "trace", None)
     if events is not None:
+        from avmm.trace import EVENT_NAMES  # only a traced run loads the tracer
+
         names = list(EVENT_NAMES) if events == "all" else [e.strip() for e in events.split(",")]
         for name in names:
             if name not in EVENT_NAMES:

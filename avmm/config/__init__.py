@@ -25,7 +25,15 @@ from avmm.config.model import (
     VmConfig,
     parse_range,
 )
-from avmm.config.parse import DEBIAN_FW_DYNAMIC, REPO, apply_overrides, from_dict, load, to_dict
+from avmm.config.parse import (
+    DEBIAN_FW_DYNAMIC,
+    REPO,
+    apply_overrides,
+    from_dict,
+    load,
+    quick_config,
+    to_dict,
+)
 
 __all__ = [
     "DEBIAN_FW_DYNAMIC",
@@ -52,5 +60,6 @@ __all__ = [
     "from_dict",
     "load",
     "parse_range",
+    "quick_config",
     "to_dict",
 ]

@@ -9,19 +9,20 @@ parsed TOML before validation, so they are checked exactly like the file.
 
 The data model (:mod:`avmm.config.model`) is kept apart from the format:
 :func:`load` and :func:`from_dict` are the only places that know about TOML
-and dicts.
+and dicts. cattrs and tomllib are imported when first needed: a quick launch
+(``avmm run --kernel``, :func:`quick_config`) uses neither, and importing
+cattrs and building its converter would be about a tenth of its start-up.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import cattrs
 
 from avmm.config.model import (
     BootConfig,
@@ -29,10 +30,14 @@ from avmm.config.model import (
     DiskConfig,
     FieldError,
     Size,
+    VmConfig,
     show_value,
 )
 from avmm.constants import VIRTIO_SLOTS
 from avmm.errors import ConfigError
+
+if TYPE_CHECKING:
+    import cattrs
 
 REPO = Path(__file__).resolve().parents[2]
 DEBIAN_FW_DYNAMIC = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin")
@@ -52,7 +57,10 @@ def _strict(kind: type[T], name: str) -> Any:
     return hook
 
 
+@functools.cache
 def _converter() -> cattrs.Converter:
+    import cattrs
+
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(int, _strict(int, "an integer"))
     conv.register_structure_hook(bool, _strict(bool, "true or false"))
@@ -62,15 +70,14 @@ def _converter() -> cattrs.Converter:
     return conv
 
 
-_CONVERTER = _converter()
-
-
 # transform_error only hands us strings; a message may start with "<KEY>" to move
 # the reported path one level down, onto the key inside the table.
 _SUBKEY = re.compile(r"^<([^>]+)>(.*)$", re.S)
 
 
 def _format(exc: BaseException, _type: type | None) -> str:
+    import cattrs
+
     if isinstance(exc, FieldError):
         return f"<{exc.key}>{exc}"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
@@ -94,6 +101,8 @@ def _literal_value(text: str) -> str:
 
 
 def _messages(exc: BaseException) -> list[str]:
+    import cattrs
+
     out = []
     for line in cattrs.transform_error(exc, path="$", format_exception=_format):
         message, _, where = line.rpartition(" @ ")
@@ -121,7 +130,7 @@ def from_dict(
     if not isinstance(raw["vm"], list) or not raw["vm"]:
         raise ConfigError("vm", "must be a [vm] table or a non-empty [[vm]] array")
     try:
-        config = _CONVERTER.structure(raw, Config)
+        config = _converter().structure(raw, Config)
     except Exception as exc:  # cattrs raises an ExceptionGroup of everything wrong
         messages = _messages(exc)
         if single:
@@ -133,6 +142,48 @@ def from_dict(
             err.add_note(more)
         raise err from None
     return _finish(config, base or Path.cwd(), single, source)
+
+
+_QUICK_VM_KEYS = frozenset({"vcpus", "memory", "boot"})
+_QUICK_BOOT_KEYS = frozenset({"mode", "kernel", "initrd", "cmdline", "firmware"})
+_QUICK_PATHS = frozenset({"kernel", "initrd", "firmware"})
+
+
+def quick_config(data: Mapping[str, Any], *, base: Path) -> Config:
+    """:func:`from_dict` for the small dict of a quick launch (``avmm run --kernel``).
+
+    Its few keys arrive typed by the command line, so the model's classes are
+    built directly, running the same validators, without cattrs. Anything
+    else (another key, a value the model refuses) goes through
+    :func:`from_dict`, which names the key in its error as it does for a file.
+    """
+    vm = data.get("vm")
+    boot = vm.get("boot") if isinstance(vm, Mapping) else None
+    if (
+        data.keys() != {"version", "vm"}
+        or data["version"] != 1
+        or not isinstance(vm, Mapping)
+        or not vm.keys() <= _QUICK_VM_KEYS
+        or not isinstance(boot, Mapping)
+        or not boot.keys() <= _QUICK_BOOT_KEYS
+        or boot.get("mode") not in ("direct", "firmware")
+        or not all(type(v) is str for v in boot.values())
+        or type(vm.get("vcpus", 1)) is not int
+    ):
+        return from_dict(data, base=base)
+    try:
+        boot_fields: dict[str, Any] = {
+            k: Path(v) if k in _QUICK_PATHS else v for k, v in boot.items()
+        }
+        fields: dict[str, Any] = {"boot": BootConfig(**boot_fields)}
+        if "vcpus" in vm:
+            fields["vcpus"] = vm["vcpus"]
+        if "memory" in vm:
+            fields["memory"] = Size.parse(vm["memory"])
+        config = Config(version=1, vm=(VmConfig(**fields),))
+    except ValueError:  # FieldError, a bad size: from_dict says which key
+        return from_dict(data, base=base)
+    return _finish(config, base, True, None)
 
 
 def _finish(config: Config, base: Path, single: bool, source: Path | None) -> Config:
@@ -242,6 +293,8 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
 
 
 def _parse_value(text: str) -> Any:
+    import tomllib
+
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -285,6 +338,8 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError("", f"cannot read {what} {path}: {exc.strerror}") from None
+    import tomllib
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -301,6 +356,8 @@ def load(path: str | Path, overrides: Iterable[str] = ()) -> Config:
 
 def to_dict(config: Config) -> dict[str, Any]:
     """The resolved config as plain data (``avmm validate`` prints it)."""
+    import cattrs
+
     unstructure = cattrs.Converter()
     unstructure.register_unstructure_hook(Path, str)
     unstructure.register_unstructure_hook(Size, str)

@@ -835,7 +835,11 @@ static bool s_host(unsigned op, uint32_t a, uint32_t b, uint32_t c, int neg, uin
  * nonzero. Taken only where that is exact and no other flag is possible:
  * finite normal operands and a normal result far enough from the subnormal
  * range (exponent field >= 128 for mul and div) that the error term is
- * representable. */
+ * representable. With ``nx`` (fflags already has NX, sticky until the guest
+ * clears it) inexactness changes nothing, so the error term is not computed
+ * at all: the host's rounded result is the answer (as QEMU's hardfloat does
+ * once inexact is set). The conditions stay the same, so no other flag is
+ * possible either way. */
 static inline double fma_host(double x, double y, double z)
 {
     __asm__("vfmadd231sd %2, %1, %0" : "+x"(z) : "x"(x), "x"(y));
@@ -847,7 +851,7 @@ static inline float fmaf_host(float x, float y, float z)
     return z;
 }
 
-static bool d_fast(unsigned op, uint64_t a, uint64_t b, uint64_t *r, uint32_t *fl)
+static bool d_fast(unsigned op, uint64_t a, uint64_t b, uint64_t *r, uint32_t *fl, bool nx)
 {
     uint64_t ea = (a >> 52) & 0x7ff, eb = (b >> 52) & 0x7ff;
     if (!ea || ea == 0x7ff || !eb || eb == 0x7ff)
@@ -862,6 +866,10 @@ static bool d_fast(unsigned op, uint64_t a, uint64_t b, uint64_t *r, uint32_t *f
         if (op == OP_FSUB_D)
             y = -y;
         z = x + y;
+        if (nx) {
+            err = 0;
+            break;
+        }
         double bb = z - x;
         err = (x - (z - bb)) + (y - bb);
         break;
@@ -870,14 +878,14 @@ static bool d_fast(unsigned op, uint64_t a, uint64_t b, uint64_t *r, uint32_t *f
         if (!host_fma || ea < 128 || eb < 128)
             return false;
         z = x * y;
-        err = fma_host(x, y, -z);
+        err = nx ? 0 : fma_host(x, y, -z);
         min_e = 128;
         break;
     default: /* div */
         if (!host_fma || ea < 128)
             return false;
         z = x / y;
-        err = fma_host(-z, y, x);
+        err = nx ? 0 : fma_host(-z, y, x);
         min_e = 128;
         break;
     }
@@ -892,7 +900,7 @@ static bool d_fast(unsigned op, uint64_t a, uint64_t b, uint64_t *r, uint32_t *f
     return true;
 }
 
-static bool s_fast(unsigned op, uint32_t a, uint32_t b, uint32_t *r, uint32_t *fl)
+static bool s_fast(unsigned op, uint32_t a, uint32_t b, uint32_t *r, uint32_t *fl, bool nx)
 {
     uint32_t ea = (a >> 23) & 0xff, eb = (b >> 23) & 0xff;
     if (!ea || ea == 0xff || !eb || eb == 0xff)
@@ -907,6 +915,10 @@ static bool s_fast(unsigned op, uint32_t a, uint32_t b, uint32_t *r, uint32_t *f
         if (op == OP_FSUB_S)
             y = -y;
         z = x + y;
+        if (nx) {
+            err = 0;
+            break;
+        }
         float bb = z - x;
         err = (x - (z - bb)) + (y - bb);
         break;
@@ -915,14 +927,14 @@ static bool s_fast(unsigned op, uint32_t a, uint32_t b, uint32_t *r, uint32_t *f
         if (!host_fma || ea < 64 || eb < 64)
             return false;
         z = x * y;
-        err = fmaf_host(x, y, -z);
+        err = nx ? 0 : fmaf_host(x, y, -z);
         min_e = 64;
         break;
     default:
         if (!host_fma || ea < 64)
             return false;
         z = x / y;
-        err = fmaf_host(-z, y, x);
+        err = nx ? 0 : fmaf_host(-z, y, x);
         min_e = 64;
         break;
     }
@@ -939,8 +951,10 @@ static bool s_fast(unsigned op, uint32_t a, uint32_t b, uint32_t *r, uint32_t *f
 
 /* fma(a, b, c) = r1 + r2 + r3 exactly (Boldo and Muller's ErrFma, round to
  * nearest, no underflow or overflow anywhere: all exponent fields, the
- * product's and the result's in [256, 1790]); inexact iff r2 or r3 != 0 */
-static bool d_fma_fast(uint64_t a, uint64_t b, uint64_t c, int neg, uint64_t *r, uint32_t *fl)
+ * product's and the result's in [256, 1790]); inexact iff r2 or r3 != 0,
+ * which ``nx`` (NX already set) makes unnecessary to know */
+static bool d_fma_fast(uint64_t a, uint64_t b, uint64_t c, int neg, uint64_t *r, uint32_t *fl,
+                       bool nx)
 {
     uint64_t ea = (a >> 52) & 0x7ff, eb = (b >> 52) & 0x7ff, ec = (c >> 52) & 0x7ff;
     if (!host_fma || ea < 256 || ea > 1790 || eb < 256 || eb > 1790)
@@ -963,6 +977,10 @@ static bool d_fma_fast(uint64_t a, uint64_t b, uint64_t c, int neg, uint64_t *r,
     uint64_t e = (v >> 52) & 0x7ff;
     if (e < 256 || e > 1790)
         return false;
+    if (nx) {
+        *r = v;
+        return true;
+    }
     double u1 = x * y, u2 = fma_host(x, y, -u1); /* TwoProd */
     double a1 = z + u2, t = a1 - z, a2 = (z - (a1 - t)) + (u2 - t); /* TwoSum(z, u2) */
     double b1 = u1 + a1;
@@ -976,6 +994,23 @@ static bool d_fma_fast(uint64_t a, uint64_t b, uint64_t c, int neg, uint64_t *r,
     if (r2 != 0 || r3 != 0)
         *fl |= FF_NX;
     return true;
+}
+
+/* fcvt.d.w and fcvt.d.wu: every 32-bit integer is a double exactly (no
+ * rounding, no flag), so the host's conversion is softfloat's answer */
+static inline uint64_t d_from_i32(int32_t v)
+{
+    double d = (double)v;
+    uint64_t r;
+    memcpy(&r, &d, 8);
+    return r;
+}
+static inline uint64_t d_from_u32(uint32_t v)
+{
+    double d = (double)v;
+    uint64_t r;
+    memcpy(&r, &d, 8);
+    return r;
 }
 
 #define BOXED(v) (((v) >> 32) == 0xffffffffu)
@@ -999,9 +1034,10 @@ static int h_fop(hart_t *h, uint64_t p)
             return 1;
     }
     uint64_t a = h->f[rs1], b = h->f[rs2], r;
+    const bool nx = (h->fflags & FF_NX) != 0;
     switch (op) {
     case OP_FADD_D: case OP_FSUB_D: case OP_FMUL_D: case OP_FDIV_D:
-        if (rm == RM_RNE && d_fast(op, a, b, &r, &fl))
+        if (rm == RM_RNE && d_fast(op, a, b, &r, &fl, nx))
             break;
         r = op == OP_FADD_D   ? f64_add(a, b, rm, &fl)
             : op == OP_FSUB_D ? f64_sub(a, b, rm, &fl)
@@ -1011,7 +1047,7 @@ static int h_fop(hart_t *h, uint64_t p)
     case OP_FMA_D: {
         uint64_t c = h->f[imm >> 5];
         int neg = (imm >> 3) & 3;
-        if (rm == RM_RNE && (d_fma_fast(a, b, c, neg, &r, &fl) ||
+        if (rm == RM_RNE && (d_fma_fast(a, b, c, neg, &r, &fl, nx) ||
                              (host_fma && d_host(op, a, b, c, neg, &r, &fl))))
             break;
         r = f64_fma(a, b, c, neg & 1, neg >> 1, rm, &fl);
@@ -1019,7 +1055,7 @@ static int h_fop(hart_t *h, uint64_t p)
     }
     case OP_FADD_S: case OP_FSUB_S: case OP_FMUL_S: case OP_FDIV_S: {
         uint32_t x = UNBOX(a), y = UNBOX(b), v;
-        if (rm == RM_RNE && BOXED(a) && BOXED(b) && s_fast(op, x, y, &v, &fl)) {
+        if (rm == RM_RNE && BOXED(a) && BOXED(b) && s_fast(op, x, y, &v, &fl, nx)) {
             r = BOX(v);
             break;
         }
@@ -1050,8 +1086,8 @@ static int h_fop(hart_t *h, uint64_t p)
     case OP_FCVT_D_X: {
         uint64_t v = h->x[rs1];
         switch (imm >> 3) {
-        case 0: r = i32_to_f64((int32_t)v, rm, &fl); break;
-        case 1: r = u32_to_f64((uint32_t)v, rm, &fl); break;
+        case 0: r = d_from_i32((int32_t)v); break;
+        case 1: r = d_from_u32((uint32_t)v); break;
         case 2: r = i64_to_f64((int64_t)v, rm, &fl); break;
         default: r = u64_to_f64(v, rm, &fl); break;
         }

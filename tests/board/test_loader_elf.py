@@ -187,3 +187,55 @@ def test_raw_firmware_lands_byte_for_byte() -> None:
 def test_raw_image_past_the_end_of_ram_is_a_boot_error() -> None:
     with pytest.raises(BootError, match=r"fw_dynamic\.bin: image at 0x800ff000.*outside RAM"):
         load_raw(ram()[1], OPENSBI / "fw_dynamic.bin", RAM_BASE + 0xFF000)
+
+
+@pytest.mark.parametrize("which", ["program", "opensbi"])
+def test_symbols_and_segments_match_pyelftools(program: Path, which: str) -> None:
+    # avmm reads ELFs itself (no pyelftools import on the run path); the
+    # reference reader must see the same loadable segments and symbols.
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    path = program if which == "program" else OPENSBI / "fw_dynamic.elf"
+    _, memory = ram(2 << 20)
+    image = load_elf(memory, path)
+    with path.open("rb") as f:
+        ref = ELFFile(f)
+        loads = [
+            (s["p_paddr"], s["p_filesz"], s["p_memsz"])
+            for s in ref.iter_segments()
+            if s["p_type"] == "PT_LOAD" and s["p_memsz"]
+        ]
+        symtab = ref.get_section_by_name(".symtab")
+        expected: dict[str, tuple[int, int]] = {}
+        if isinstance(symtab, SymbolTableSection):
+            for sym in symtab.iter_symbols():
+                if sym.name and sym["st_shndx"] != "SHN_UNDEF":
+                    expected.setdefault(sym.name, (sym["st_value"], sym["st_size"]))
+    assert loads and [(s.addr, s.file_size, s.mem_size) for s in image.segments] == loads
+    assert {n: (s.addr, s.size) for n, s in image.symbols.items()} == expected
+    if which == "program":  # the OpenSBI build is stripped
+        assert {"_start", "tohost", "fromhost", "answer", "zeros"} <= expected.keys()
+
+
+def test_a_cut_or_corrupted_elf_is_a_one_line_boot_error(program: Path, tmp_path: Path) -> None:
+    data = program.read_bytes()
+    bad = tmp_path / "bad.elf"
+    for length in (3, 16, 40, 63, 64, 100, 200, len(data) // 2, len(data) - 1):
+        bad.write_bytes(data[:length])
+        try:
+            load_elf(ram()[1], bad)
+        except BootError as err:
+            assert str(err).startswith(f"{bad}: ") and "\n" not in str(err)
+    # A program header table said to lie past the end of the file.
+    corrupt = bytearray(data)
+    corrupt[32:40] = (len(data) + 8).to_bytes(8, "little")  # e_phoff
+    bad.write_bytes(corrupt)
+    with pytest.raises(BootError, match=r"bad\.elf: malformed ELF: program header table"):
+        load_elf(ram()[1], bad)
+    # A section header table with a wrong entry size.
+    corrupt = bytearray(data)
+    corrupt[58:60] = (32).to_bytes(2, "little")  # e_shentsize
+    bad.write_bytes(corrupt)
+    with pytest.raises(BootError, match=r"malformed ELF: section header table entries of 32"):
+        load_elf(ram()[1], bad)

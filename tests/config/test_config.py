@@ -236,3 +236,51 @@ def test_a_disk_to_create_is_checked(tmp_path: Path, kernel: Path) -> None:
     assert error_of(ro) == (
         "vm.disks[0].create: a disk avmm creates must be writable (read_only = false)"
     )
+
+
+def _quick(kernel: Path, **vm: object) -> dict[str, object]:
+    boot = vm.pop("boot", {"mode": "direct", "kernel": str(kernel)})
+    return {"version": 1, "vm": {**vm, "boot": boot}}
+
+
+@pytest.mark.parametrize(
+    "vm",
+    [
+        {},
+        {"vcpus": 4, "memory": "512MiB"},
+        {"memory": "1GiB", "boot": {"mode": "firmware", "firmware": "Image", "cmdline": "x"}},
+        {"boot": {"mode": "direct", "kernel": "Image", "initrd": "Image", "cmdline": "quiet"}},
+    ],
+)
+def test_a_quick_launch_config_equals_the_same_dict_through_from_dict(
+    tmp_path: Path, kernel: Path, vm: dict[str, object]
+) -> None:
+    # avmm run --kernel builds its config without cattrs (a start-up cost);
+    # the result must be the config the general path makes of the same data.
+    data = _quick(kernel, **vm)
+    fast = config.quick_config(data, base=tmp_path)
+    assert fast == config.from_dict(data, base=tmp_path)
+    assert fast.vm[0].boot.kernel is None or fast.vm[0].boot.kernel.is_absolute()
+
+
+@pytest.mark.parametrize(
+    ("vm", "message"),
+    [
+        ({"vcpus": 0}, "vm.vcpus: 0 is out of range"),
+        ({"memory": "12XB"}, 'vm.memory: "12XB" is not a size'),
+        ({"memory": "8MiB"}, "vm.memory: 8MiB is less than the 16MiB minimum"),
+        ({"boot": {"mode": "direct"}}, "vm.boot.kernel: required for direct boot"),
+        ({"boot": {"mode": "direct", "kernel": "absent"}}, "vm.boot.kernel: "),
+        ({"boot": {"mode": "sideways", "kernel": "Image"}}, "vm.boot.mode: "),
+    ],
+)
+def test_a_bad_quick_launch_is_named_as_from_dict_names_it(
+    tmp_path: Path, kernel: Path, vm: dict[str, object], message: str
+) -> None:
+    data = _quick(kernel, **vm)
+    with pytest.raises(ConfigError) as fast:
+        config.quick_config(data, base=tmp_path)
+    with pytest.raises(ConfigError) as general:
+        config.from_dict(data, base=tmp_path)
+    assert str(fast.value) == str(general.value)
+    assert str(fast.value).startswith(message)

@@ -161,7 +161,8 @@ def test_fp_mmio_load_is_nan_boxed(rig: RigFactory) -> None:
 
 def test_translator_fast_fp_paths_match_softfloat(tmp_path: Path) -> None:
     """jit.c computes add/sub/mul/div/fma on the host FPU where that is provably
-    the IEEE result; fastfp_check.c compares every such answer with softfloat."""
+    the IEEE result; fastfp_check.c compares every such answer with softfloat,
+    with fflags' NX clear (the inexact test runs) and set (it is skipped)."""
     import subprocess
 
     core = Path(__file__).resolve().parents[2] / "avmm" / "core"
@@ -176,3 +177,4 @@ def test_translator_fast_fp_paths_match_softfloat(tmp_path: Path) -> None:
     words = run.stdout.split()
     assert int(words[words.index("bad") + 1]) == 0
     assert int(words[words.index("fma_fast") + 1]) > 1_000_000  # the fast path was taken
+    assert int(words[words.index("fma_fast_nx") + 1]) > 1_000_000  # and with NX already set

@@ -1,8 +1,27 @@
-"""Host backends behind the device models: consoles, disks and networks."""
+"""Host backends behind the device models: consoles, disks and networks.
 
-from .block import RawImage, ensure_image
-from .char import FileChar, NullChar, PtyChar, StdioChar, TcpChar
-from .net import NullNet, Switch, SwitchPort
+The names below are imported from their modules on first use, so a run
+without disks or networks does not load those backends.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> module (in this package) that defines it
+_EXPORTS = {
+    "RawImage": "block",
+    "ensure_image": "block",
+    "FileChar": "char",
+    "NullChar": "char",
+    "PtyChar": "char",
+    "StdioChar": "char",
+    "TcpChar": "char",
+    "NullNet": "net",
+    "Switch": "net",
+    "SwitchPort": "net",
+}
 
 __all__ = [
     "FileChar",
@@ -16,3 +35,24 @@ __all__ = [
     "TcpChar",
     "ensure_image",
 ]
+
+if TYPE_CHECKING:
+    from .block import RawImage as RawImage
+    from .block import ensure_image as ensure_image
+    from .char import FileChar as FileChar
+    from .char import NullChar as NullChar
+    from .char import PtyChar as PtyChar
+    from .char import StdioChar as StdioChar
+    from .char import TcpChar as TcpChar
+    from .net import NullNet as NullNet
+    from .net import Switch as Switch
+    from .net import SwitchPort as SwitchPort
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -516,6 +516,8 @@ def _write_report(
                     "directed_yields": v.directed_yields,
                     "pause_exits": v.pause_exits,
                     "remote_tlb_flushes": v.remote_tlb_flushes,
+                    "steal_seconds": round(v.steal_seconds, 9),
+                    "yield_hints": v.yield_hints,
                 }
                 for v in vm.vcpus
             ],

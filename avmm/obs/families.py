@@ -97,6 +97,11 @@ METRICS: tuple[MetricInfo, ...] = (
        "IPIs the vCPU sent whose target was made to run next."),
     _m("avmm_vcpu_ipis_received_total", "counter", _VCPU,
        "IPIs received: SBI IPI calls and CLINT msip writes (in-core or Python)."),
+    _m("avmm_vcpu_steal_seconds_total", "counter", _VCPU,
+       "Guest time the vCPU was runnable but had no modelled pCPU (steal time, as SBI "
+       "STA reports it to the guest; counted when the vCPU next gets a pCPU)."),
+    _m("avmm_vcpu_yield_hints_total", "counter", _VCPU,
+       "avmm SBI yield_to hints the vCPU made that were passed on to the scheduler."),
     _m("avmm_vcpu_interrupts_total", "counter", (*_VCPU, "irq"),
        "Interrupts the hart took, by cause (ssi, msi, sti, mti, sei, mei)."),
     _m("avmm_vcpu_exceptions_total", "counter", (*_VCPU, "reason"),
@@ -144,10 +149,13 @@ METRICS: tuple[MetricInfo, ...] = (
        "Translation cache flushes by reason: full, fence_i, smc (a store to translated "
        "code), host (a device or host write to code), reset."),
     _m("avmm_sbi_calls_total", "counter", (*_VM, "ext"),
-       "SBI calls by extension (base, time, ipi, rfence, hsm, srst, dbcn, legacy_*; "
-       "other for any unknown extension)."),
+       "SBI calls by extension (base, time, ipi, rfence, hsm, srst, dbcn, sta, avmm, "
+       "legacy_*; other for any unknown extension)."),
     _m("avmm_sbi_not_supported_total", "counter", (*_VM, "ext"),
        "SBI calls answered SBI_ERR_NOT_SUPPORTED, by extension."),
+    _m("avmm_sbi_errors_total", "counter", (*_VM, "ext"),
+       "Calls of offered SBI functions answered with an error (bad address, bad "
+       "parameter, already registered, ...), by extension."),
     _m("avmm_irq_injections_total", "counter", (*_VM, "irq"),
        "Rising edges of each wired PLIC input line."),
     _m("avmm_mmio_accesses_total", "counter", (*_VM, "device", "path"),
@@ -257,6 +265,8 @@ _SBI_EXTENSIONS = {
     sbi.EXT_SRST: "srst",
     sbi.EXT_DBCN: "dbcn",
     sbi.EXT_PMU: "pmu",
+    sbi.EXT_STA: "sta",
+    sbi.EXT_AVMM: "avmm",
     sbi.LEGACY_SET_TIMER: "legacy_set_timer",
     sbi.LEGACY_CONSOLE_PUTCHAR: "legacy_console_putchar",
     sbi.LEGACY_CONSOLE_GETCHAR: "legacy_console_getchar",
@@ -434,6 +444,7 @@ def _vm_samples(f: _Families, vm: VmStatistics, extra: VmExtras) -> None:
     for family, counts in (
         ("avmm_sbi_calls_total", vm.sbi_calls),
         ("avmm_sbi_not_supported_total", vm.sbi_not_supported),
+        ("avmm_sbi_errors_total", vm.sbi_errors),
     ):
         # Every known extension has a series from the start (0 until called).
         by_ext = dict.fromkeys([*_SBI_EXTENSIONS.values(), "other"], 0)
@@ -484,6 +495,8 @@ def _vcpu_samples(f: _Families, c: VcpuStatistics, halted: bool, fast: dict[str,
     f.add("avmm_vcpu_pause_exits_total", lv, c.pause_exits)
     f.add("avmm_vcpu_directed_yields_total", lv, c.directed_yields)
     f.add("avmm_vcpu_ipis_received_total", lv, c.ipis)
+    f.add("avmm_vcpu_steal_seconds_total", lv, c.steal_seconds)
+    f.add("avmm_vcpu_yield_hints_total", lv, c.yield_hints)
     # Known causes have series from the start; the core reports only those seen.
     for family, key, names in (
         ("avmm_vcpu_interrupts_total", "interrupts", _INTERRUPTS),

@@ -20,6 +20,10 @@ Policies decide the order among ready vCPUs:
 
 Directed yield overrides the policy once: :meth:`Scheduler.yield_to` makes a
 vCPU (the target of an IPI) the next to run when it is ready.
+
+The scheduler tells its :class:`~avmm.runtime.steal.StealMeter` when a vCPU
+joins and leaves the queue: the time it waits there, beyond what the
+modelled pCPUs could have run in parallel, is its steal time.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import attrs
 from avmm.constants import POLICIES, PolicyName
 from avmm.errors import ConfigError
 from avmm.runtime.pcpu import Pcpu
+from avmm.runtime.steal import StealMeter
 
 __all__ = ["POLICIES", "PolicyName"]
 
@@ -202,6 +207,7 @@ class Scheduler:
         self.dispatch_seconds = 0.0
         self.requests = 0
         self.runnable_sum = 0
+        self.steal = StealMeter(len(self.pcpus))
 
     @property
     def running(self) -> Schedulable | None:
@@ -217,6 +223,7 @@ class Scheduler:
         fut: asyncio.Future[Pcpu] = asyncio.get_running_loop().create_future()
         self._grants[vcpu.key] = fut
         self.policy.add(vcpu)
+        self.steal.queued(vcpu.key)
         # Run-queue length as each request sees it: waiting vCPUs plus the one holding
         # the slot (Linux's nr_running); its mean over time is sum / requests.
         self.requests += 1
@@ -229,7 +236,9 @@ class Scheduler:
                 return fut.result()
             return await fut
         except asyncio.CancelledError:
-            if not self.policy.remove(vcpu) and self._running is vcpu:
+            if self.policy.remove(vcpu):
+                self.steal.granted(vcpu.key)
+            elif self._running is vcpu:
                 self._running = None
                 self._dispatch()
             raise
@@ -289,6 +298,7 @@ class Scheduler:
             self.directed_yields += 1
         else:
             vcpu = self.policy.pick()
+        self.steal.granted(vcpu.key)
         fut = self._grants.get(vcpu.key)
         if fut is None or fut.done():  # cancelled meanwhile: try the next one
             self._dispatch(defer=False)

@@ -40,6 +40,7 @@ from avmm.runtime.exits import DebugExit, Exit, Interrupted, MmioExit, StopReaso
 from avmm.runtime.handlers import handle_exit
 from avmm.runtime.pcpu import Pcpu
 from avmm.sbi.boot import enter_supervisor
+from avmm.sbi.para import ParaInfo, VcpuPara
 from avmm.sbi.spec import RFENCE_MAX_PAGES, XLEN_MASK, HsmState, TlbFlush
 
 if TYPE_CHECKING:
@@ -93,6 +94,10 @@ class VcpuStatistics:
     sbi_calls: int
     htif_requests: int
     ipis: int  # IPIs received: SBI IPI, Python CLINT and in-core CLINT msip writes
+    steal_seconds: float  # guest time runnable without a modelled pCPU (runtime/steal.py)
+    sta_registered: bool  # an SBI STA record is registered
+    para_page_registered: bool  # an avmm para-state page is registered
+    yield_hints: int  # avmm yield_to hints passed on to the scheduler
     slice_buckets: tuple[int, ...]  # slices per SLICE_BUCKETS bucket (+ one above), host time
     slice_seconds: float  # host seconds of all slices
     core: dict[str, object]  # Hart.stats() as the core reports it
@@ -116,6 +121,8 @@ class Vcpu:
         self._timer: asyncio.TimerHandle | None = None
         self._read_owed = False  # run() returned an unmapped MMIO load nobody answered yet
         self._in_run = False
+        self.para = VcpuPara()  # SBI STA record and avmm para-state page
+        self._pcpu = 0  # index of the pCPU of the current (or last) slice
 
     def __repr__(self) -> str:
         return f"<Vcpu {self.vm.name}/{self.index} {self._hsm.name}>"
@@ -144,6 +151,8 @@ class Vcpu:
             if (self._halted or self._hsm) and not self._may_run():
                 await self._sleep()
                 continue
+            if self.para.sta is not None and sched.steal.would_charge():
+                self.para.preempt(vm.guest_memory)  # advisory: waiting for a pCPU
             pcpu = await sched.acquire(self)
             if self._requests or self._halted or self._hsm:  # arrived while queued
                 sched.release(self, pcpu, 0, ran=False)
@@ -173,6 +182,9 @@ class Vcpu:
         if tag.generation != host.vmids.generation:
             vm.refresh_vmid()
         pcpu.enter(vm.key, self.index, tag.vmid)
+        self._pcpu = pcpu.index
+        if self.para.active:  # steal up to date, preempted cleared, para page refreshed
+            self.para.run(vm.guest_memory, self.para_info())
         # 3. remote fences
         if self._flushes:
             self._apply_flushes()
@@ -333,12 +345,36 @@ class Vcpu:
         if self._wake is not None and self._halted and self.hart.wakeup_pending():
             self._wake_now()
 
-    def directed_yield(self, target: Schedulable) -> None:
-        """``target`` received an IPI this vCPU sent: it runs next (directed yield)."""
+    def directed_yield(self, target: Schedulable) -> bool:
+        """``target`` received an IPI this vCPU sent (or a yield_to hint named it): it
+        runs next (directed yield). False if directed yield is off or it is this vCPU."""
         if target is self or not self.vm.directed_yields:
-            return
+            return False
         self.vm.host.scheduler.yield_to(target)
         self.counters.directed_yields += 1
+        return True
+
+    # ------------------------------------------------------- paravirtual
+
+    @property
+    def steal_ns(self) -> int:
+        """Guest nanoseconds this vCPU was runnable without a modelled pCPU (up to its
+        last grant; :mod:`avmm.runtime.steal`)."""
+        ticks = self.vm.host.scheduler.steal.stolen_ticks(self.key)
+        return int(ticks * 1_000_000_000 // self.vm.machine.timebase_hz)
+
+    def para_info(self) -> ParaInfo:
+        """What the avmm para-state page reports about this vCPU now."""
+        tag = self.vm.vmid_tag
+        return ParaInfo(
+            vcpu=self.index,
+            pcpu=self._pcpu,
+            vmid=tag.vmid,
+            generation=tag.generation,
+            exits=sum(self.counters.exits),
+            slices=self.counters.slices,
+            steal_ns=self.steal_ns,
+        )
 
     def ipi_received(self) -> None:
         """A Python CLINT raised this hart's msip: count it; it runs next."""
@@ -382,6 +418,7 @@ class Vcpu:
         self._read_owed = False
         self._cancel_timer()
         self.vm.spawner.forget(self.index)
+        self.para.reset()
         self.set_hsm_state(HsmState.STARTED)
 
     # ----------------------------------------------------------- requests
@@ -475,7 +512,9 @@ class Vcpu:
             self._wake_now()
 
     def hsm_start(self, addr: int, opaque: int) -> None:
-        """SBI HSM hart_start: enter S-mode at ``addr`` when this vCPU next runs."""
+        """SBI HSM hart_start: enter S-mode at ``addr`` when this vCPU next runs. Its
+        paravirtual registrations are gone, as after a reset (KVM resets the vCPU)."""
+        self.para.reset()
         self._start = (addr, opaque)
         self._halted = False
         self.set_hsm_state(HsmState.START_PENDING)
@@ -586,6 +625,10 @@ class Vcpu:
             sbi_calls=c.sbi_calls,
             htif_requests=c.htif_requests,
             ipis=c.ipis + cast(int, core["ipis"]),
+            steal_seconds=self.steal_ns / 1e9,
+            sta_registered=self.para.sta is not None,
+            para_page_registered=self.para.page is not None,
+            yield_hints=self.para.yields,
             slice_buckets=tuple(c.slice_buckets),
             slice_seconds=c.slice_seconds,
             core=core,

@@ -119,6 +119,7 @@ class VmStatistics:
     guest_errors: int
     sbi_calls: dict[int, int]
     sbi_not_supported: dict[int, int]
+    sbi_errors: dict[int, int]  # offered calls answered with an error, by extension
     irq_injections: dict[int, int]  # PLIC source -> rising edges, for every wired line
     console_tx_bytes: int  # SBI / HTIF console output
     console_rx_bytes: int  # SBI / HTIF console input the guest read
@@ -227,6 +228,10 @@ class Vm:
         if self._irqchip_ready:
             raise ConfigError(f"{self.name}.vcpus", "create every vCPU before the irqchip")
         vcpu = Vcpu(self, self.machine.create_hart(), self.host.next_vcpu_key())
+        if not self.vcpus:
+            machine = self.machine
+            self.host.scheduler.steal.add_vm(self.key, lambda: machine.time)
+        self.host.scheduler.steal.add_vcpu(vcpu.key, self.key)
         self.vcpus.append(vcpu)
         return vcpu
 
@@ -443,6 +448,8 @@ class Vm:
         counters.count(counters.calls, eid)
         if unsupported:
             counters.count(counters.not_supported, eid)
+        elif error is not None and error < 0:
+            counters.count(counters.errors, eid)
         if error is not None:
             events = self.events
             if events.wants(SbiEvent):
@@ -570,6 +577,7 @@ class Vm:
             guest_errors=self._errors.count + self.bus.guest_error.count,
             sbi_calls=dict(self.sbi_counters.calls),
             sbi_not_supported=dict(self.sbi_counters.not_supported),
+            sbi_errors=dict(self.sbi_counters.errors),
             irq_injections=dict(self.irq_injections),
             console_tx_bytes=self.sbi_console.tx_bytes,
             console_rx_bytes=self.sbi_console.rx_bytes,

@@ -2,9 +2,10 @@
 
 :mod:`.dispatch` reads the call and finds its extension in a table; one
 module per extension (:mod:`.base`, :mod:`.time`, :mod:`.ipi`,
-:mod:`.rfence`, :mod:`.hsm`, :mod:`.srst`, :mod:`.dbcn`, :mod:`.legacy`)
-answers it through the Protocols in :mod:`.ports`; :mod:`.spec` holds the
-specification's numbers, :mod:`.boot` the state firmware leaves a hart in.
+:mod:`.rfence`, :mod:`.hsm`, :mod:`.srst`, :mod:`.dbcn`, :mod:`.sta`,
+:mod:`.vendor` (avmm's own), :mod:`.legacy`) answers it through the Protocols
+in :mod:`.ports`; :mod:`.spec` holds the specification's numbers, :mod:`.boot`
+the state firmware leaves a hart in, :mod:`.para` a vCPU's paravirtual records.
 The names below are re-exported for callers and tests.
 """
 
@@ -31,7 +32,9 @@ from avmm.sbi.spec import (
     ERR_FAILED,
     ERR_INVALID_ADDRESS,
     ERR_INVALID_PARAM,
+    ERR_NO_SHMEM,
     ERR_NOT_SUPPORTED,
+    EXT_AVMM,
     EXT_BASE,
     EXT_DBCN,
     EXT_HSM,
@@ -39,6 +42,7 @@ from avmm.sbi.spec import (
     EXT_PMU,
     EXT_RFENCE,
     EXT_SRST,
+    EXT_STA,
     EXT_TIME,
     IMPL_ID,
     LEGACY,
@@ -71,7 +75,9 @@ __all__ = [
     "ERR_INVALID_ADDRESS",
     "ERR_INVALID_PARAM",
     "ERR_NOT_SUPPORTED",
+    "ERR_NO_SHMEM",
     "EXTENSIONS",
+    "EXT_AVMM",
     "EXT_BASE",
     "EXT_DBCN",
     "EXT_HSM",
@@ -79,6 +85,7 @@ __all__ = [
     "EXT_PMU",
     "EXT_RFENCE",
     "EXT_SRST",
+    "EXT_STA",
     "EXT_TIME",
     "IMPL_ID",
     "LEGACY",

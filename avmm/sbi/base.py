@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from avmm import _core
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Result, arg
-from avmm.sbi.spec import EXT_BASE, IMPL_ID, OFFERED, SPEC_VERSION, SUCCESS
+from avmm.sbi.para import PARA_VERSION
+from avmm.sbi.spec import EXT_AVMM, EXT_BASE, IMPL_ID, OFFERED, SPEC_VERSION, SUCCESS
 from avmm.version import __version__
 
 if TYPE_CHECKING:
@@ -29,7 +30,10 @@ def handle(vcpu: SbiVcpu, vm: SbiVm, fid: int) -> Result:
     if fid == 2:
         return SUCCESS, impl_version()
     if fid == 3:
-        return SUCCESS, int(arg(vcpu, 0) in OFFERED)
+        eid = arg(vcpu, 0)
+        # avmm's own extension answers with its version (the spec allows an
+        # extension-specific non-zero value); the others with 1.
+        return SUCCESS, PARA_VERSION if eid == EXT_AVMM else int(eid in OFFERED)
     if fid in (4, 5, 6):
         return SUCCESS, vcpu.hart.get_csr(_core.CSRS[_MACHINE_IDS[fid - 4]])
     return NOT_SUPPORTED

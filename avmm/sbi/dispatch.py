@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from avmm.runtime.exits import Exit
-from avmm.sbi import base, dbcn, hsm, ipi, legacy, rfence, srst, time
+from avmm.sbi import base, dbcn, hsm, ipi, legacy, rfence, srst, sta, time, vendor
 from avmm.sbi.ext import NOT_SUPPORTED, Handler, Legacy
 from avmm.sbi.spec import OFFERED, XLEN_MASK
 
@@ -34,6 +34,8 @@ EXTENSIONS: dict[int, Handler] = {
     **hsm.EXTENSION,
     **srst.EXTENSION,
     **dbcn.EXTENSION,
+    **sta.EXTENSION,
+    **vendor.EXTENSION,
     **legacy.EXTENSION,
 }
 
@@ -49,6 +51,8 @@ class SbiCounters:
 
     calls: dict[int, int] = attrs.Factory(dict)  # extension id -> calls
     not_supported: dict[int, int] = attrs.Factory(dict)  # extension id -> unknown calls
+    # extension id -> offered calls answered with an error (a malformed call)
+    errors: dict[int, int] = attrs.Factory(dict)
 
     def count(self, table: dict[int, int], eid: int) -> None:
         if eid not in table and eid not in OFFERED:

@@ -14,6 +14,7 @@ from avmm import _core
 from avmm.runtime.counters import VcpuCounters
 from avmm.runtime.guestmem import GuestMemory
 from avmm.runtime.sched import Schedulable
+from avmm.sbi.para import ParaInfo, VcpuPara
 from avmm.sbi.spec import HsmState, TlbFlush
 
 
@@ -42,8 +43,20 @@ class SbiVcpu(Protocol):
 
     def kick(self) -> None: ...
 
-    def directed_yield(self, target: Schedulable) -> None:
-        """Make ``target`` (the receiver of an IPI this vCPU sent) run next."""
+    def directed_yield(self, target: Schedulable) -> bool:
+        """Make ``target`` (the receiver of an IPI or a yield_to hint) run next;
+        False if directed yield is off (or ``target`` is this vCPU)."""
+
+    @property
+    def para(self) -> VcpuPara:
+        """The vCPU's STA record and para-state page registrations."""
+
+    @property
+    def steal_ns(self) -> int:
+        """Guest nanoseconds the vCPU was runnable without a modelled pCPU, so far."""
+
+    def para_info(self) -> ParaInfo:
+        """What its para-state page reports, as of now."""
 
     def timer_changed(self) -> None: ...
 

@@ -1,10 +1,11 @@
-"""Facts from the RISC-V SBI specification (v1.0; v2.0 for DBCN), as avmm offers them.
+"""Facts from the RISC-V SBI specification (v2.0), as avmm offers them.
 
 Extension ids BASE 0x10, TIME 0x54494D45, IPI 0x735049, RFENCE 0x52464E43,
-HSM 0x48534D, SRST 0x53525354, DBCN 0x4442434E, PMU 0x504D55 (not offered),
-legacy 0x00..0x08; error codes 0, -1 .. -8; a hart mask base of -1 means
-"every hart". Also the two requests an SBI call leaves on a vCPU: an HSM
-state and a remote TLB flush.
+HSM 0x48534D, SRST 0x53525354, DBCN 0x4442434E, STA 0x535441, PMU 0x504D55
+(not offered), legacy 0x00..0x08, and avmm's own firmware extension
+0x0A766D6D (README "The avmm SBI extension"); error codes 0, -1 .. -9; a hart
+mask base of -1 means "every hart". Also the two requests an SBI call leaves
+on a vCPU: an HSM state and a remote TLB flush.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ EXT_HSM = 0x48534D
 EXT_SRST = 0x53525354
 EXT_DBCN = 0x4442434E
 EXT_PMU = 0x504D55
+EXT_STA = 0x535441
+# The firmware-specific range is 0x0A000000..0x0AFFFFFF, and the spec asks that the low
+# 24 bits of such an id match the low 24 bits of the implementation id (IMPL_ID, "avmm"):
+# 0x0A000000 | 0x766D6D. The vendor range (0x09xxxxxx) would have to match mvendorid,
+# which is 0 on avmm's harts (no JEDEC id), so it is not avmm's to use.
+EXT_AVMM = 0x0A76_6D6D
 LEGACY_SET_TIMER = 0x00
 LEGACY_CONSOLE_PUTCHAR = 0x01
 LEGACY_CONSOLE_GETCHAR = 0x02
@@ -37,7 +44,10 @@ LEGACY = tuple(range(LEGACY_SET_TIMER, LEGACY_SHUTDOWN + 1))
 
 # What avmm offers (BASE probe_extension answers from this; the dispatch table has
 # exactly these keys, which a test checks).
-OFFERED = frozenset({EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, EXT_DBCN, *LEGACY})
+OFFERED = frozenset(
+    {EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, EXT_DBCN, EXT_STA, EXT_AVMM}
+    | set(LEGACY)
+)
 
 # Error codes
 SUCCESS = 0
@@ -49,8 +59,11 @@ ERR_INVALID_ADDRESS = -5
 ERR_ALREADY_AVAILABLE = -6
 ERR_ALREADY_STARTED = -7
 ERR_ALREADY_STOPPED = -8
+ERR_NO_SHMEM = -9
 
-SPEC_VERSION = 0x0100_0000  # 1.0: major in bits 30:24, minor in 23:0
+# 2.0: major in bits 30:24, minor in 23:0. 2.0 is what DBCN and STA belong to, and
+# Linux uses either only when BASE reports at least 2.0.
+SPEC_VERSION = 0x0200_0000
 # Implementation id: the registered ids (0 BBL, 1 OpenSBI, 2 Xvisor, 3 KVM, 4 RustSBI,
 # ... 11 bhyve) name other projects, and guests may apply their quirks. avmm is none
 # of them, so it reports "avmm" in ASCII, recognisable in a guest's boot log.
@@ -58,6 +71,11 @@ IMPL_ID = 0x61766D6D
 
 # DBCN: the most bytes one console_write/read moves (the spec allows partial transfers).
 DBCN_MAX = 4096
+# STA: the shared record is 64 bytes at a 64-byte aligned physical address; all-ones in
+# both address words turns reporting off.
+STA_SHMEM_SIZE = 64
+STA_SHMEM_ALIGN = 64
+SHMEM_DISABLE = XLEN_MASK
 # RFENCE: above this many pages a ranged flush becomes a whole-VMID/ASID flush.
 RFENCE_MAX_PAGES = 64
 

@@ -1,7 +1,7 @@
 """Debian source packages and toolchain names shared by the Linux guest recipes.
 
 The guest is built only from Debian's packages: the kernel from the tarball
-``linux-source-6.1`` installs, busybox from ``apt-get source busybox``. Their
+``linux-source-6.12`` installs, busybox from ``apt-get source busybox``. Their
 exact versions enter the build keys, so a Debian update rebuilds the guest.
 """
 
@@ -21,8 +21,8 @@ from avmm.errors import GuestBuildError
 CROSS_COMPILE = "riscv64-linux-gnu-"
 # Executables whose versions enter the build keys.
 CROSS_TOOLS = (f"{CROSS_COMPILE}gcc", f"{CROSS_COMPILE}ld")
-KERNEL_PACKAGE = "linux-source-6.1"
-KERNEL_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
+KERNEL_PACKAGE = "linux-source-6.12"
+KERNEL_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
 BUSYBOX_PACKAGE = "busybox"
 # Parallel jobs for make: the build machines have 2 cores shared with others.
 JOBS = int(os.environ.get("AVMM_GUEST_JOBS", "2"))

@@ -1,4 +1,5 @@
-"""Build the guest kernel: Debian's linux-source-6.1, ``tinyconfig`` + ``kernel.config``."""
+"""Build the guest kernel: Debian's linux-source-6.12, ``tinyconfig`` + ``kernel.config``,
+with avmm's own built-in driver (``driver/avmm_para.c``) added to the tree."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from . import debsrc
 
 HERE = Path(__file__).resolve().parent
 FRAGMENT = HERE / "kernel.config"
+# Built-in drivers of our own, copied into arch/riscv/kernel/ and added to its Makefile.
+DRIVERS = (HERE / "driver" / "avmm_para.c",)
 # What the recipe leaves in its output directory.
 OUTPUTS = ("Image", "vmlinux", "System.map", "config")
 # Sources a riscv build never reads: other architectures' code, the GPU drivers' code
@@ -61,6 +64,16 @@ def configure(step: Step, src: Path, obj: Path) -> None:
     step.progress(f"config ok: all {len(wanted)} options of kernel.config are set")
 
 
+def add_drivers(src: Path) -> None:
+    """Put :data:`DRIVERS` into the tree as always-built objects of arch/riscv/kernel."""
+    kernel_dir = src / "arch" / "riscv" / "kernel"
+    makefile = kernel_dir / "Makefile"
+    lines = [f"obj-y += {driver.stem}.o\n" for driver in DRIVERS]
+    for driver in DRIVERS:
+        shutil.copy2(driver, kernel_dir / driver.name)
+    makefile.write_text(makefile.read_text() + "\n# avmm guest drivers\n" + "".join(lines))
+
+
 def build(step: Step) -> None:
     with tempfile.TemporaryDirectory(prefix=".linux-tree-", dir=step.outdir.parent) as tmp:
         work = Path(tmp)
@@ -78,6 +91,7 @@ def build(step: Step) -> None:
             raise GuestBuildError(f"{debsrc.KERNEL_TARBALL} did not unpack to one directory")
         src, obj = trees[0], work / "obj"
         obj.mkdir()
+        add_drivers(src)
         step.progress("configuring (tinyconfig + kernel.config)")
         configure(step, src, obj)
         step.progress(f"compiling Image (make -j{debsrc.JOBS}, a few minutes)")

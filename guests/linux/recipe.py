@@ -15,11 +15,16 @@ SHARED = ("guests/linux/__init__.py", "guests/linux/debsrc.py")
 def recipes() -> list[Recipe]:
     linux = Recipe(
         name="linux",
-        inputs=(*SHARED, "guests/linux/kernel.py", "guests/linux/kernel.config"),
+        inputs=(
+            *SHARED,
+            "guests/linux/kernel.py",
+            "guests/linux/kernel.config",
+            "guests/linux/driver/*.c",
+        ),
         tools=debsrc.CROSS_TOOLS,
         build=kernel.build,
         extra_key=debsrc.kernel_source_key,
-        description="Linux 6.1 Image (+ vmlinux, System.map, config) for the virt board",
+        description="Linux 6.12 Image (+ vmlinux, System.map, config) for the virt board",
     )
     bb = Recipe(
         name="busybox",

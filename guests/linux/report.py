@@ -64,3 +64,67 @@ def parse(console: str) -> CheckReport:
         failed=failed[1] if failed else None,
         problems=tuple(problems),
     )
+
+
+# /proc/stat counts in USER_HZ ticks, 100 a second on riscv.
+USER_HZ = 100
+
+
+@attrs.frozen
+class ParaCpu:
+    """One 'avmm-para: cpuN ...' line of the kernel's avmm_para driver."""
+
+    cpu: int
+    vcpu: int
+    pcpu: int
+    vmid: int
+    generation: int
+    host_version: int
+
+
+@attrs.frozen
+class ParaReport:
+    """What the avmm_para driver printed: a line per CPU and its verdict."""
+
+    cpus: tuple[ParaCpu, ...]
+    ok_cpus: int | None  # from 'avmm-para: ok cpus=N'
+    failures: tuple[str, ...]  # every 'avmm-para: FAIL ...' line
+
+
+def parse_para(console: str) -> ParaReport:
+    text = console.replace("\r", "")
+    cpus = re.findall(
+        r"avmm-para: cpu(\d+) vcpu (\d+) pcpu (\d+) vmid (\d+) generation (\d+) "
+        r"host version (\d+)$",
+        text,
+        re.MULTILINE,
+    )
+    ok = re.search(r"avmm-para: ok cpus=(\d+)$", text, re.MULTILINE)
+    return ParaReport(
+        cpus=tuple(ParaCpu(*map(int, fields)) for fields in cpus),
+        ok_cpus=int(ok[1]) if ok else None,
+        failures=tuple(re.findall(r"avmm-para: (FAIL .*)$", text, re.MULTILINE)),
+    )
+
+
+@attrs.frozen
+class CpuTimes:
+    """A CPU's /proc/stat line (from /init's 'avmm-stat:' lines), in seconds."""
+
+    cpu: int
+    user: float
+    system: float
+    idle: float
+    steal: float
+
+
+def parse_stat(console: str) -> dict[int, CpuTimes]:
+    """The 'avmm-stat: cpuN ...' lines /init prints after avmm.spin, by CPU number."""
+    text = console.replace("\r", "")
+    out = {}
+    for m in re.finditer(r"^avmm-stat: cpu(\d+) ((?:\d+ ?)+)$", text, re.MULTILINE):
+        ticks = [int(v) for v in m[2].split()]
+        user, _nice, system, idle, _iowait, _irq, _softirq, steal = ticks[:8]
+        cpu = int(m[1])
+        out[cpu] = CpuTimes(cpu, user / USER_HZ, system / USER_HZ, idle / USER_HZ, steal / USER_HZ)
+    return out

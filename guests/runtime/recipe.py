@@ -1,8 +1,11 @@
 """Guests of the runtime's integration tests (tests/runtime): SMP contention,
-VMID rollover, interrupt controllers, idle harts, a busy loop, and an S-mode
-direct-boot guest that exercises the SBI."""
+VMID rollover, interrupt controllers, idle harts, a busy loop, and S-mode
+direct-boot guests that exercise the SBI (sbi.elf) and its paravirtual
+extensions, STA and avmm's own (pv.elf)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from guests.build import REPO, Recipe, Step
 from guests.lib.toolchain import ARCH_FLAGS, CC, LIB_INPUTS, TOOLS, link_guest
@@ -19,6 +22,12 @@ def _build(step: Step) -> None:
     link_guest(step, "work.elf", [SRC / "work.c"])
     link_guest(step, "bench.elf", [SRC / "bench.c"], defines={"GUEST_MAX_HARTS": 64})
     sbi = SRC / "sbi"
+    for name in ("sbi", "pv"):
+        _link_sbi_guest(step, sbi, name)
+
+
+def _link_sbi_guest(step: Step, sbi: Path, name: str) -> None:
+    """An S-mode direct-boot guest: start.S + ``name``.c at the kernel's load address."""
     step.run(
         CC,
         *ARCH_FLAGS,
@@ -32,9 +41,9 @@ def _build(step: Step) -> None:
         "-Werror",
         f"-T{sbi / 'sbi.ld'}",
         "-o",
-        step.outdir / "sbi.elf",
+        step.outdir / f"{name}.elf",
         sbi / "start.S",
-        sbi / "sbi.c",
+        sbi / f"{name}.c",
     )
 
 

@@ -73,6 +73,16 @@ def test_every_fragment_option_is_in_the_final_config(linux_dir: Path) -> None:
     for name in ("CONFIG_SMP", "CONFIG_RISCV_SBI_V01", "CONFIG_VIRTIO_BLK", "CONFIG_SERIAL_8250"):
         assert final[name] == "y"
     assert int(final["CONFIG_NR_CPUS"] or 0) >= 64
+    # 6.12 with SBI STA steal time accounted in /proc/stat
+    assert final["CONFIG_PARAVIRT"] == final["CONFIG_PARAVIRT_TIME_ACCOUNTING"] == "y"
+
+
+def test_the_kernel_is_6_12_with_the_avmm_para_driver_built_in(linux_dir: Path) -> None:
+    symbols = (linux_dir / "System.map").read_text()
+    assert " t avmm_para_init\n" in symbols
+    assert " T pv_time_init\n" in symbols  # arch/riscv/kernel/paravirt.c: SBI STA
+    image = (linux_dir / "Image").read_bytes()
+    assert b"Linux version 6.12." in image
 
 
 def test_image_has_the_riscv_boot_header(linux_dir: Path) -> None:

@@ -63,11 +63,13 @@ def test_direct_boot_keeps_the_s_mode_ecall_for_the_vmm() -> None:
 
 def test_base(vm: Vm) -> None:
     v = vm.vcpus[0]
-    assert call(v, sbi.EXT_BASE, 0) == (0, 0x0100_0000)
+    assert call(v, sbi.EXT_BASE, 0) == (0, 0x0200_0000)  # SBI 2.0
     assert call(v, sbi.EXT_BASE, 1) == (0, sbi.IMPL_ID)
     assert call(v, sbi.EXT_BASE, 2) == (0, 0x000100)  # avmm 0.1.0
-    for eid in (sbi.EXT_TIME, sbi.EXT_IPI, sbi.EXT_RFENCE, sbi.EXT_HSM, sbi.EXT_SRST, 0x01):
+    offered = (sbi.EXT_TIME, sbi.EXT_IPI, sbi.EXT_RFENCE, sbi.EXT_HSM, sbi.EXT_SRST)
+    for eid in (*offered, sbi.EXT_DBCN, sbi.EXT_STA, 0x01):
         assert call(v, sbi.EXT_BASE, 3, eid) == (0, 1)
+    assert call(v, sbi.EXT_BASE, 3, sbi.EXT_AVMM) == (0, 1)  # its version
     assert call(v, sbi.EXT_BASE, 3, sbi.EXT_PMU) == (0, 0)
     assert call(v, sbi.EXT_BASE, 4) == (0, v.get_csr("mvendorid"))
     assert call(v, sbi.EXT_BASE, 99)[0] == sbi.ERR_NOT_SUPPORTED

@@ -16,6 +16,7 @@
 #define EXT_SRST 0x53525354
 #define EXT_DBCN 0x4442434E
 #define EXT_PMU 0x504D55
+#define EXT_STA 0x535441
 
 #define SIE_SSIE (1UL << 1)
 #define SIE_STIE (1UL << 5)
@@ -136,12 +137,12 @@ void boot_main(uint64_t hartid, uint64_t dtb) {
 
     /* BASE */
     r = sbi(EXT_BASE, 0, 0, 0, 0, 0, 0);
-    check(r.error == 0 && r.value == 0x01000000, "spec version 1.0");
+    check(r.error == 0 && r.value == 0x02000000, "spec version 2.0");
     r = sbi(EXT_BASE, 1, 0, 0, 0, 0, 0);
     puts_dbcn("impl id ");
     put_hex((uint64_t)r.value);
     puts_dbcn("\n");
-    long present[] = {EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, EXT_DBCN, 0x01};
+    long present[] = {EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, EXT_DBCN, EXT_STA, 0x01};
     for (unsigned i = 0; i < sizeof present / sizeof *present; i++) {
         r = sbi(EXT_BASE, 3, present[i], 0, 0, 0, 0);
         check(r.error == 0 && r.value == 1, "probe of an offered extension");

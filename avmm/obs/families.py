@@ -105,6 +105,9 @@ METRICS: tuple[MetricInfo, ...] = (
     _m("avmm_vcpu_htif_requests_total", "counter", _VCPU, "HTIF tohost requests."),
     _m("avmm_vcpu_remote_tlb_flushes_total", "counter", _VCPU,
        "Remote fences (SBI RFENCE) requested on the vCPU (KVM remote_tlb_flush)."),
+    _m("avmm_vcpu_remote_fences_merged_total", "counter", _VCPU,
+       "Remote fences merged into one whole-VMID flush: more were queued on a vCPU "
+       "that did not run than the bound allows."),
     _m("avmm_vcpu_sfence_vma_total", "counter", _VCPU, "sfence.vma the guest executed."),
     _m("avmm_vcpu_l1_tlb_hits_total", "counter", _VCPU,
        "Accesses translated by the hart's own direct-mapped fast cache."),
@@ -446,6 +449,7 @@ def _vm_samples(f: _Families, vm: VmStatistics, extra: VmExtras) -> None:
         f.add("avmm_irq_injections_total", [name, str(source)], n)
     f.add("avmm_console_bytes_total", [name, "vmm", "out"], vm.console_tx_bytes)
     f.add("avmm_console_bytes_total", [name, "vmm", "in"], vm.console_rx_bytes)
+    f.add("avmm_console_dropped_bytes_total", [name, "vmm", "in"], vm.console_rx_dropped)
     for d in vm.bus.devices:
         f.add("avmm_mmio_accesses_total", [name, d.name, "bus"], d.reads + d.writes)
         f.add("avmm_mmio_bad_accesses_total", [name, d.name], d.bad_accesses)
@@ -495,6 +499,7 @@ def _vcpu_samples(f: _Families, c: VcpuStatistics, halted: bool, fast: dict[str,
     f.add("avmm_vcpu_sbi_calls_total", lv, c.sbi_calls)
     f.add("avmm_vcpu_htif_requests_total", lv, c.htif_requests)
     f.add("avmm_vcpu_remote_tlb_flushes_total", lv, c.remote_tlb_flushes)
+    f.add("avmm_vcpu_remote_fences_merged_total", lv, c.remote_fences_merged)
     for family, key in (
         ("avmm_vcpu_sfence_vma_total", "sfence"),
         ("avmm_vcpu_l1_tlb_hits_total", "tlb_l1_hits"),

@@ -122,6 +122,7 @@ class VmStatistics:
     irq_injections: dict[int, int]  # PLIC source -> rising edges, for every wired line
     console_tx_bytes: int  # SBI / HTIF console output
     console_rx_bytes: int  # SBI / HTIF console input the guest read
+    console_rx_dropped: int  # SBI / HTIF console input lost to a full buffer
     device_work: int
     slots: tuple[SlotStatistics, ...]
     bus: BusStatistics
@@ -430,9 +431,11 @@ class Vm:
 
     # ------------------------------------------------------- console, logs
 
-    def guest_error(self, vcpu: int | None, message: str, key: str | None = None) -> None:
-        """A guest mistake: counted, logged rate-limited, published; the guest goes on."""
-        self._errors(key or message, message)
+    def guest_error(self, vcpu: int | None, message: str, *, key: str) -> None:
+        """A guest mistake: counted, logged rate-limited, published; the guest goes on.
+        ``key`` names the kind of mistake (the rate limit's window), never a value
+        the guest chose: the message may vary without end, the keys may not."""
+        self._errors(key, message)
         events = self.events
         if events.wants(GuestErrorEvent):
             events.publish(GuestErrorEvent(self.name, -1 if vcpu is None else vcpu, message))
@@ -573,6 +576,7 @@ class Vm:
             irq_injections=dict(self.irq_injections),
             console_tx_bytes=self.sbi_console.tx_bytes,
             console_rx_bytes=self.sbi_console.rx_bytes,
+            console_rx_dropped=self.sbi_console.rx_dropped,
             device_work=self.spawner.submitted,
             slots=tuple(s.statistics() for s in self.memory_slots),
             bus=self.bus.statistics(),

@@ -66,6 +66,17 @@ class ConsolePort:
     def close(self) -> None:
         pass
 
+    @property
+    def host_dropped(self) -> int:
+        """Output bytes the host side lost (a pipe nobody reads, a failed file)."""
+        return host_dropped(self._hub.backend)
+
+
+def host_dropped(backend: object) -> int:
+    """A backend's lost output bytes (its ``stats.dropped``), 0 if it keeps none."""
+    stats = getattr(backend, "stats", None)
+    return int(getattr(stats, "dropped", 0))
+
 
 def tell_user(message: str) -> None:
     """Where a running VMM tells its user things (a console's address): stderr."""

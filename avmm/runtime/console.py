@@ -49,6 +49,16 @@ class CaptureConsole:
             self._forward.close()
 
     @property
+    def host_dropped(self) -> int:
+        """Output bytes the forwarded-to backend lost (0 without one)."""
+        if self._forward is None:
+            return 0
+        via = getattr(self._forward, "host_dropped", None)
+        if via is not None:
+            return int(via)
+        return int(getattr(getattr(self._forward, "stats", None), "dropped", 0))
+
+    @property
     def output(self) -> bytes:
         return bytes(self._buf)
 

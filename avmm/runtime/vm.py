@@ -123,6 +123,7 @@ class VmStatistics:
     console_tx_bytes: int  # SBI / HTIF console output
     console_rx_bytes: int  # SBI / HTIF console input the guest read
     console_rx_dropped: int  # SBI / HTIF console input lost to a full buffer
+    console_host_dropped: int  # console output the host side lost (full pipe, failed file)
     device_work: int
     slots: tuple[SlotStatistics, ...]
     bus: BusStatistics
@@ -577,6 +578,7 @@ class Vm:
             console_tx_bytes=self.sbi_console.tx_bytes,
             console_rx_bytes=self.sbi_console.rx_bytes,
             console_rx_dropped=self.sbi_console.rx_dropped,
+            console_host_dropped=int(getattr(self.console, "host_dropped", 0)),
             device_work=self.spawner.submitted,
             slots=tuple(s.statistics() for s in self.memory_slots),
             bus=self.bus.statistics(),

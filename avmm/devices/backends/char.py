@@ -22,10 +22,11 @@ import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, cast
 
 import attrs
 
+from avmm.devices.backends.writer import HostWriter, describe
 from avmm.errors import DeviceError
 
 _log = logging.getLogger("avmm.devices")
@@ -64,30 +65,42 @@ class NullChar:
 
 
 class FileChar:
-    """Writes output to a file (truncated when opened); never produces input."""
+    """Writes output to a file (truncated when opened); never produces input.
+
+    The writes happen on a :class:`HostWriter` thread: a slow or full disk
+    never stops the event loop, and a write error (ENOSPC, EIO) is logged once;
+    the output after it is dropped and counted, and the guest goes on."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.stats = CharStats()
         try:
-            self._file: IO[bytes] | None = self.path.open("wb", buffering=0)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         except OSError as err:
             raise DeviceError(f"{self.path}: cannot open console output: {err.strerror}") from err
+        self._writer = HostWriter(fd, name="console-file", on_error=self._failed, close_fd=True)
+
+    def _failed(self, err: OSError) -> None:
+        _log.warning(
+            "console output to %s failed: %s; further output is dropped",
+            self.path,
+            describe(err),
+        )
 
     def write(self, data: bytes) -> None:
-        if self._file is None:
-            self.stats.dropped += len(data)
-            return
-        self._file.write(data)
-        self.stats.out_bytes += len(data)
+        self.stats.out_bytes += self._writer.write(data)
+        self.stats.dropped = self._writer.dropped
 
     def attach(self, receive: Callable[[bytes], None]) -> None:
         pass
 
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until queued output reached the file (False: not within ``timeout``)."""
+        return self._writer.flush(timeout)
+
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._writer.close()
+        self.stats.dropped = self._writer.dropped
 
 
 class _FdReader:
@@ -172,6 +185,8 @@ class StdioChar(_FdReader):
         self._saved: list[Any] | None = None
         self._escape = False
         self._eof = False
+        self._writer = HostWriter(self._out, name="stdout", on_error=self._output_failed)
+        self._out_loop: asyncio.AbstractEventLoop | None = None
 
     def _input_fd(self) -> int | None:
         return None if self._eof else self._in
@@ -262,26 +277,46 @@ class StdioChar(_FdReader):
             self._on_quit()
 
     def write(self, data: bytes) -> None:
-        self.stats.out_bytes += len(data)
+        if self._out_loop is None:
+            with contextlib.suppress(RuntimeError):
+                self._out_loop = asyncio.get_running_loop()
         self._write_all(data)
 
     def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self._out, view)
-            except BlockingIOError:
-                self.stats.dropped += len(view)
+        """Queue output for the writer thread: never blocks (a pipe nobody reads,
+        a suspended terminal); what does not fit is dropped and counted."""
+        self.stats.out_bytes += self._writer.write(data)
+        self.stats.dropped = self._writer.dropped
+
+    def _output_failed(self, err: OSError) -> None:
+        # On the writer thread: the rest happens on the loop, when there is one.
+        loop = self._out_loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._output_lost, err)
                 return
-            except OSError as err:
-                self.stats.dropped += len(view)
-                _log.warning("console output failed: %s", err)
-                return
-            view = view[written:]
+        self._output_lost(err)
+
+    def _output_lost(self, err: OSError) -> None:
+        """Stdout failed for good. A broken pipe (``avmm run ... | head -1``) means
+        nobody reads the console any more: the run stops, as by ``Ctrl-A x``, so
+        disks are flushed and the report written. Other errors are logged once and
+        the output dropped from then on."""
+        if err.errno == errno.EPIPE and self._on_quit is not None:
+            _log.warning("console output: %s; stopping", describe(err))
+            self._quit()
+            return
+        _log.warning("console output failed: %s; further output is dropped", describe(err))
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until queued output reached stdout (False: not within ``timeout``)."""
+        return self._writer.flush(timeout)
 
     def close(self) -> None:
         self._stop_reading()
         self.restore_terminal()
+        self._writer.close()
+        self.stats.dropped = self._writer.dropped
 
     def __enter__(self) -> StdioChar:
         return self

@@ -67,15 +67,9 @@ class ConsolePort:
         pass
 
     @property
-    def host_dropped(self) -> int:
-        """Output bytes the host side lost (a pipe nobody reads, a failed file)."""
-        return host_dropped(self._hub.backend)
-
-
-def host_dropped(backend: object) -> int:
-    """A backend's lost output bytes (its ``stats.dropped``), 0 if it keeps none."""
-    stats = getattr(backend, "stats", None)
-    return int(getattr(stats, "dropped", 0))
+    def host_stats(self) -> object:
+        """The backend's counters (``CharStats``: host input, lost output)."""
+        return getattr(self._hub.backend, "stats", None)
 
 
 def tell_user(message: str) -> None:

@@ -451,6 +451,7 @@ def _vm_samples(f: _Families, vm: VmStatistics, extra: VmExtras) -> None:
     f.add("avmm_console_bytes_total", [name, "vmm", "in"], vm.console_rx_bytes)
     f.add("avmm_console_dropped_bytes_total", [name, "vmm", "in"], vm.console_rx_dropped)
     f.add("avmm_console_dropped_bytes_total", [name, "host", "out"], vm.console_host_dropped)
+    f.add("avmm_console_bytes_total", [name, "host", "in"], vm.console_host_in)
     for d in vm.bus.devices:
         f.add("avmm_mmio_accesses_total", [name, d.name, "bus"], d.reads + d.writes)
         f.add("avmm_mmio_bad_accesses_total", [name, d.name], d.bad_accesses)

@@ -49,14 +49,14 @@ class CaptureConsole:
             self._forward.close()
 
     @property
-    def host_dropped(self) -> int:
-        """Output bytes the forwarded-to backend lost (0 without one)."""
-        if self._forward is None:
-            return 0
-        via = getattr(self._forward, "host_dropped", None)
-        if via is not None:
-            return int(via)
-        return int(getattr(getattr(self._forward, "stats", None), "dropped", 0))
+    def host_stats(self) -> object:
+        """The forwarded-to backend's counters (``CharStats``), None without one."""
+        forward = self._forward
+        if forward is None:
+            return None
+        if hasattr(forward, "host_stats"):
+            return forward.host_stats
+        return getattr(forward, "stats", None)
 
     @property
     def output(self) -> bytes:

@@ -124,6 +124,7 @@ class VmStatistics:
     console_rx_bytes: int  # SBI / HTIF console input the guest read
     console_rx_dropped: int  # SBI / HTIF console input lost to a full buffer
     console_host_dropped: int  # console output the host side lost (full pipe, failed file)
+    console_host_in: int  # host input the console backend received (typed, sent by a peer)
     device_work: int
     slots: tuple[SlotStatistics, ...]
     bus: BusStatistics
@@ -578,7 +579,8 @@ class Vm:
             console_tx_bytes=self.sbi_console.tx_bytes,
             console_rx_bytes=self.sbi_console.rx_bytes,
             console_rx_dropped=self.sbi_console.rx_dropped,
-            console_host_dropped=int(getattr(self.console, "host_dropped", 0)),
+            console_host_dropped=_host_count(self.console, "dropped"),
+            console_host_in=_host_count(self.console, "in_bytes"),
             device_work=self.spawner.submitted,
             slots=tuple(s.statistics() for s in self.memory_slots),
             bus=self.bus.statistics(),
@@ -586,3 +588,11 @@ class Vm:
             jit=self.machine.jit_stats(),
             jit_on=self.machine.jit,
         )
+
+
+def _host_count(console: object, field: str) -> int:
+    """One counter of the host side of a VM's console (0 when it keeps none)."""
+    stats = getattr(console, "host_stats", None)
+    if stats is None:
+        stats = getattr(console, "stats", None)
+    return int(getattr(stats, field, 0))

@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import select
+import signal
 import sys
 import termios
 import time
@@ -164,7 +165,10 @@ class StdioChar(_FdReader):
     """The terminal the VMM runs in, interactive as QEMU's ``-nographic``.
 
     On a tty, input is switched to raw mode (Ctrl-C goes to the guest) and
-    restored on ``close()``, at interpreter exit and when reading fails.
+    restored on ``close()``, at interpreter exit and when reading fails. A
+    SIGTSTP (``kill -TSTP``; Ctrl-Z itself goes to the guest) gives the terminal
+    back cooked and stops avmm; SIGCONT (``fg``) puts it in raw mode again,
+    whatever the shell did to it meanwhile.
     ``Ctrl-A x`` calls ``on_quit``; ``Ctrl-A Ctrl-A`` sends one Ctrl-A;
     ``Ctrl-A h`` prints the keys; other ``Ctrl-A`` sequences are ignored.
     """
@@ -187,6 +191,8 @@ class StdioChar(_FdReader):
         self._eof = False
         self._writer = HostWriter(self._out, name="stdout", on_error=self._output_failed)
         self._out_loop: asyncio.AbstractEventLoop | None = None
+        self._job_loop: asyncio.AbstractEventLoop | None = None  # TSTP/CONT handlers on it
+        self._raw_after_stop = False
 
     def _input_fd(self) -> int | None:
         return None if self._eof else self._in
@@ -195,6 +201,8 @@ class StdioChar(_FdReader):
         if self._reading_fd is not None:
             return
         self._enter_raw()
+        if self._saved is not None:
+            self._watch_job_control(loop or asyncio.get_running_loop())
         try:
             super().start(loop)
         except PermissionError:
@@ -224,6 +232,36 @@ class StdioChar(_FdReader):
         except BaseException:
             self.restore_terminal()
             raise
+
+    def _watch_job_control(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._job_loop is not None:
+            return
+        try:
+            loop.add_signal_handler(signal.SIGTSTP, self._suspend)
+            loop.add_signal_handler(signal.SIGCONT, self._continued)
+        except (RuntimeError, ValueError):  # not the main thread: no job control here
+            return
+        self._job_loop = loop
+
+    def _unwatch_job_control(self) -> None:
+        loop, self._job_loop = self._job_loop, None
+        if loop is not None and not loop.is_closed():
+            for signum in (signal.SIGTSTP, signal.SIGCONT):
+                loop.remove_signal_handler(signum)
+
+    def _suspend(self) -> None:
+        """SIGTSTP: the terminal back as the shell knows it, then stop for real."""
+        if self._saved is not None:
+            self._raw_after_stop = True
+            self.restore_terminal()
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+    def _continued(self) -> None:
+        """SIGCONT: raw mode again if a stop took it away (the shell sets the
+        terminal to its own mode while a job is stopped)."""
+        if self._raw_after_stop and not self._eof:
+            self._raw_after_stop = False
+            self._enter_raw()
 
     def restore_terminal(self) -> None:
         """Put the terminal back as it was (idempotent)."""
@@ -314,6 +352,8 @@ class StdioChar(_FdReader):
 
     def close(self) -> None:
         self._stop_reading()
+        self._unwatch_job_control()
+        self._raw_after_stop = False
         self.restore_terminal()
         self._writer.close()
         self.stats.dropped = self._writer.dropped

@@ -101,7 +101,7 @@ async def open_console(
         where = f"pty {backend.path}"
         notify(f"avmm: {vm}: console on {backend.path}")
     else:
-        backend = TcpChar(config.listen, config.port)
+        backend = TcpChar(config.listen, config.port, name=f"console:{vm}")
         await backend.start()
         where = f"tcp {config.listen}:{backend.port}"
         notify(f"avmm: {vm}: console on tcp {config.listen}:{backend.port}")

@@ -215,6 +215,13 @@ METRICS: tuple[MetricInfo, ...] = (
     _m("avmm_events_delivered_total", "counter", (), "Events queued for subscribers."),
     _m("avmm_events_dropped_total", "counter", (), "Events dropped at a full subscriber queue."),
     _m("avmm_events_subscribers", "gauge", (), "Event-bus subscribers."),
+    _m("avmm_listener_connections", "gauge", ("listener",),
+       "Peers connected to an avmm listener now (metrics, console:VM, gdb:VM)."),
+    _m("avmm_listener_accepted_total", "counter", ("listener",), "Peers a listener served."),
+    _m("avmm_listener_refused_total", "counter", ("listener",),
+       "Peers a listener closed at once: its connection limit was reached."),
+    _m("avmm_listener_idle_closed_total", "counter", ("listener",),
+       "Peers a listener closed for staying silent past its idle timeout."),
     _m("avmm_exporter_snapshot_seconds", "gauge", (),
        "Host time the last snapshot held the event loop."),
     _m("avmm_exporter_scrapes_total", "counter", (), "Scrapes answered (this one included)."),
@@ -314,6 +321,18 @@ class Snapshot:
     vms: tuple[VmExtras, ...]
     devices: tuple[DeviceReading, ...]
     seconds: float  # host time taking it
+    listeners: tuple[ListenerReading, ...] = ()
+
+
+@attrs.frozen
+class ListenerReading:
+    """One listener's connection counters (a ``ConnectionGate``'s), copied."""
+
+    name: str
+    active: int
+    accepted: int
+    refused: int
+    idle_closed: int
 
 
 # ---------------------------------------------------------------- families
@@ -406,6 +425,11 @@ def families(snap: Snapshot, *, scrapes: int = 0, stale_scrapes: int = 0) -> Ite
     f.add("avmm_events_delivered_total", [], e.delivered)
     f.add("avmm_events_dropped_total", [], e.dropped)
     f.add("avmm_events_subscribers", [], e.subscribers)
+    for li in snap.listeners:
+        f.add("avmm_listener_connections", [li.name], li.active)
+        f.add("avmm_listener_accepted_total", [li.name], li.accepted)
+        f.add("avmm_listener_refused_total", [li.name], li.refused)
+        f.add("avmm_listener_idle_closed_total", [li.name], li.idle_closed)
     f.add("avmm_exporter_snapshot_seconds", [], snap.seconds)
     f.add("avmm_exporter_scrapes_total", [], scrapes)
     f.add("avmm_exporter_stale_scrapes_total", [], stale_scrapes)

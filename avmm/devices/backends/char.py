@@ -27,6 +27,13 @@ from typing import Any, cast
 
 import attrs
 
+from avmm.devices.backends.listen import (
+    INTERACTIVE_IDLE_SECONDS,
+    INTERACTIVE_MAX_CONNECTIONS,
+    ConnectionGate,
+    IdleTimer,
+    keepalive,
+)
 from avmm.devices.backends.writer import HostWriter, describe
 from avmm.errors import DeviceError
 
@@ -455,37 +462,63 @@ class _TcpClient(asyncio.Protocol):
     def __init__(self, owner: TcpChar) -> None:
         self._owner = owner
         self.transport: asyncio.WriteTransport | None = None
+        self.idle: IdleTimer | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.WriteTransport, transport)
-        if self._owner._client is not None:
+        gate = self._owner.gate
+        if not gate.enter():
             transport.write(b"avmm: this console already has a client\r\n")
             transport.close()
             return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            keepalive(sock)
         self.transport = transport
+        self.idle = IdleTimer(asyncio.get_running_loop(), gate, transport.close)
         self._owner._client = self
 
     def data_received(self, data: bytes) -> None:
         if self._owner._client is self:
+            if self.idle is not None:
+                self.idle.touch()
             self._owner.stats.in_bytes += len(data)
             self._owner._receive(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
         if self._owner._client is self:
             self._owner._client = None
+        if self.transport is not None:
+            self.transport = None
+            self._owner.gate.leave()
 
 
 class TcpChar:
     """A TCP server for the console, one client at a time (raw bytes, no telnet).
 
     ``await start()`` binds it; ``port`` is then the bound port (useful with
-    port 0). Output while no client is connected is dropped and counted.
+    port 0). Output while no client is connected is dropped and counted, as is
+    output beyond MAX_TCP_BUFFER queued for a slow client. A second client is
+    told the console is taken and closed; a client silent both ways for
+    INTERACTIVE_IDLE_SECONDS is closed (the listener limits, :mod:`listen`).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        name: str = "console",
+        idle_timeout: float | None = INTERACTIVE_IDLE_SECONDS,
+    ) -> None:
         self.host = host
         self.port = port
         self.stats = CharStats()
+        self.gate = ConnectionGate(
+            name, max_connections=INTERACTIVE_MAX_CONNECTIONS, idle_timeout=idle_timeout
+        )
         self._receive: Callable[[bytes], None] = _ignore
         self._server: asyncio.AbstractServer | None = None
         self._client: _TcpClient | None = None
@@ -514,6 +547,8 @@ class TcpChar:
         if client.transport.get_write_buffer_size() > MAX_TCP_BUFFER:
             self.stats.dropped += len(data)
             return
+        if client.idle is not None:
+            client.idle.touch()
         client.transport.write(data)
         self.stats.out_bytes += len(data)
 
@@ -524,6 +559,7 @@ class TcpChar:
         if self._client is not None and self._client.transport is not None:
             self._client.transport.close()
         self._client = None
+        self.gate.close()
         if self._server is not None:
             self._server.close()
             self._server = None

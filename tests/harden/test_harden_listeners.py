@@ -120,7 +120,7 @@ async def test_a_tcp_console_peer_that_shows_life_stays(activity: str) -> None:
     console = TcpChar(name="console:t", idle_timeout=IDLE)
     await console.start()
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", console.port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", console.port)
         for _ in range(8):  # 2 idle timeouts, with life every quarter of one
             await asyncio.sleep(IDLE / 4)
             if activity == "input":

@@ -12,6 +12,7 @@ import os
 import struct
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import attrs
 from elftools.common.exceptions import ELFError
@@ -115,45 +116,53 @@ def load_elf(memory: GuestMemory, path: PathLike) -> ElfImage:
         raise BootError(f"{path}: cannot read: {err.strerror}") from None
     with stream:
         try:
-            elf = ELFFile(stream)
-        except ELFError:
-            raise BootError(f"{path}: not an ELF file") from None
-        if elf.elfclass != 64:
-            raise BootError(f"{path}: ELF{elf.elfclass} file; a 64-bit RISC-V ELF is needed")
-        if not elf.little_endian:
-            raise BootError(f"{path}: big-endian ELF; RISC-V is little-endian")
-        if elf["e_machine"] not in ("EM_RISCV", EM_RISCV):
-            raise BootError(f"{path}: ELF for {elf['e_machine']}, not RISC-V")
-        if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
-            raise BootError(f"{path}: ELF type {elf['e_type']} is not an executable")
-        segments: list[ElfSegment] = []
-        try:
-            for seg in elf.iter_segments():
-                if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
-                    continue
-                addr, filesz, memsz = seg["p_paddr"], seg["p_filesz"], seg["p_memsz"]
-                if filesz > memsz:
-                    raise BootError(
-                        f"{path}: segment at {addr:#x} has file size {filesz:#x} > "
-                        f"memory size {memsz:#x}"
-                    )
-                if not memory.contains(addr, memsz):
-                    raise BootError(f"{path}: segment at {addr:#x}+{memsz:#x} is outside RAM")
-                data = seg.data()
-                if len(data) != filesz:
-                    raise BootError(f"{path}: segment at {addr:#x} is truncated in the file")
-                memory.write(addr, data)
-                if memsz > filesz:
-                    memory.write(addr + filesz, bytes(memsz - filesz))
-                segments.append(
-                    ElfSegment(addr, filesz, memsz, bool(seg["p_flags"] & P_FLAGS.PF_X))
-                )
-            symbols = _symbols(elf)
-        except ELFError as err:
+            return _load_elf(memory, path, stream)
+        except (ValueError, OverflowError, struct.error, EOFError) as err:
+            # pyelftools follows header offsets as given: a huge e_phoff or
+            # e_shoff reaches seek() or struct as a ValueError, not an ELFError.
             raise BootError(f"{path}: malformed ELF: {err}") from None
-        if not segments:
-            raise BootError(f"{path}: no loadable segments")
-        return ElfImage(path=path, entry=elf["e_entry"], segments=tuple(segments), symbols=symbols)
+
+
+def _load_elf(memory: GuestMemory, path: Path, stream: BinaryIO) -> ElfImage:
+    """load_elf with the file open."""
+    try:
+        elf = ELFFile(stream)
+    except ELFError:
+        raise BootError(f"{path}: not an ELF file") from None
+    if elf.elfclass != 64:
+        raise BootError(f"{path}: ELF{elf.elfclass} file; a 64-bit RISC-V ELF is needed")
+    if not elf.little_endian:
+        raise BootError(f"{path}: big-endian ELF; RISC-V is little-endian")
+    if elf["e_machine"] not in ("EM_RISCV", EM_RISCV):
+        raise BootError(f"{path}: ELF for {elf['e_machine']}, not RISC-V")
+    if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
+        raise BootError(f"{path}: ELF type {elf['e_type']} is not an executable")
+    segments: list[ElfSegment] = []
+    try:
+        for seg in elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+                continue
+            addr, filesz, memsz = seg["p_paddr"], seg["p_filesz"], seg["p_memsz"]
+            if filesz > memsz:
+                raise BootError(
+                    f"{path}: segment at {addr:#x} has file size {filesz:#x} > "
+                    f"memory size {memsz:#x}"
+                )
+            if not memory.contains(addr, memsz):
+                raise BootError(f"{path}: segment at {addr:#x}+{memsz:#x} is outside RAM")
+            data = seg.data()
+            if len(data) != filesz:
+                raise BootError(f"{path}: segment at {addr:#x} is truncated in the file")
+            memory.write(addr, data)
+            if memsz > filesz:
+                memory.write(addr + filesz, bytes(memsz - filesz))
+            segments.append(ElfSegment(addr, filesz, memsz, bool(seg["p_flags"] & P_FLAGS.PF_X)))
+        symbols = _symbols(elf)
+    except ELFError as err:
+        raise BootError(f"{path}: malformed ELF: {err}") from None
+    if not segments:
+        raise BootError(f"{path}: no loadable segments")
+    return ElfImage(path=path, entry=elf["e_entry"], segments=tuple(segments), symbols=symbols)
 
 
 def _symbols(elf: ELFFile) -> dict[str, ElfSymbol]:

@@ -209,7 +209,14 @@ class Vm:
         """Add guest RAM at [base, base + size); overlaps are a ConfigError."""
         where = f"{self.name}.memory[{len(self.memory_slots)}]"
         check_slot(base, size, self.memory_slots, where)
-        slot = MemorySlot(self.machine.add_ram(base, size))
+        try:
+            ram = self.machine.add_ram(base, size)
+        except MemoryError:
+            # mmap refused: the address-space limit (ulimit -v), overcommit rules.
+            raise ConfigError(
+                where, f"cannot map {size} bytes of guest RAM: out of host memory or address space"
+            ) from None
+        slot = MemorySlot(ram)
         slot.dirty_logging = dirty_log
         self.memory_slots.append(slot)
         self.guest_memory.add(slot.region())

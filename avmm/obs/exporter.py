@@ -380,8 +380,7 @@ class _Handler(WSGIRequestHandler):
 
     server: _GatedServer
 
-    def setup(self) -> None:
-        self.timeout = self.server.gate.idle_timeout
+    def setup(self) -> None:  # the socket timeout: the class's ``timeout``, set per server
         super().setup()
         keepalive(self.connection)
 
@@ -458,8 +457,11 @@ def _serve(
     class Server(_GatedServer):
         address_family = family
 
+    class Handler(_Handler):
+        timeout = gate.idle_timeout
+
     Server.gate = gate
-    httpd = make_server(str(sockaddr[0]), port, make_wsgi_app(registry), Server, _Handler)
+    httpd = make_server(str(sockaddr[0]), port, make_wsgi_app(registry), Server, Handler)
     thread = threading.Thread(target=httpd.serve_forever, name="avmm-metrics", daemon=True)
     thread.start()
     return httpd, thread

@@ -23,8 +23,8 @@ from avmm.devices.syscon import SifiveTest
 from avmm.devices.uart import Ns16550a
 from avmm.devices.virtio import VirtioBlk, VirtioConsole, VirtioMmio, VirtioRng
 
-# AVMM_FUZZ_EXAMPLES: a longer campaign (README gives its figures); CI runs 400.
-EXAMPLES = int(os.environ.get("AVMM_FUZZ_EXAMPLES", "400"))
+# AVMM_FUZZ_EXAMPLES: a longer campaign (README gives its figures); CI runs 1000.
+EXAMPLES = int(os.environ.get("AVMM_FUZZ_EXAMPLES", "1000"))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

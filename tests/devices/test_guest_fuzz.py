@@ -25,9 +25,7 @@ from avmm.devices.virtio import VirtioBlk, VirtioConsole, VirtioMmio, VirtioRng
 
 # AVMM_FUZZ_EXAMPLES: a longer campaign (README gives its figures); CI runs 1000.
 EXAMPLES = int(os.environ.get("AVMM_FUZZ_EXAMPLES", "1000"))
-FUZZ = settings(
-    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 access = st.tuples(
     st.booleans(),  # write?

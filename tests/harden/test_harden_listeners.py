@@ -117,12 +117,13 @@ async def test_a_tcp_console_takes_one_peer_and_drops_a_silent_one() -> None:
 
 @pytest.mark.parametrize("activity", ["input", "output"])
 async def test_a_tcp_console_peer_that_shows_life_stays(activity: str) -> None:
-    console = TcpChar(name="console:t", idle_timeout=IDLE)
+    idle = 2.0  # life every 0.1 s: a loaded machine would have to stall 20 times longer
+    console = TcpChar(name="console:t", idle_timeout=idle)
     await console.start()
     try:
         _reader, writer = await asyncio.open_connection("127.0.0.1", console.port)
-        for _ in range(8):  # 2 idle timeouts, with life every quarter of one
-            await asyncio.sleep(IDLE / 4)
+        for _ in range(50):  # 2.5 idle timeouts
+            await asyncio.sleep(0.1)
             if activity == "input":
                 writer.write(b"k")
             else:

@@ -62,13 +62,13 @@ def _firmware(elf: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 async def test_fences_on_a_stopped_hart(hostile: Path) -> None:
-    ran = await run_for(vm_config(_direct(hostile / "rfence-stopped.elf", 2)), 20_000_000)
+    ran = await run_for(vm_config(_direct(hostile / "rfence-stopped.elf", 2)), 10_000_000)
     _check(ran.samples)
 
 
 @pytest.mark.slow
 async def test_an_htif_request_flood(hostile: Path) -> None:
-    ran = await run_for(vm_config(_firmware(hostile / "htif-flood.elf")), 5_000_000)
+    ran = await run_for(vm_config(_firmware(hostile / "htif-flood.elf")), 3_000_000)
     _check(ran.samples)
 
 

@@ -17,6 +17,13 @@ MAX_VCPUS = 64  # hartids 0..63: one bit each in a hart mask
 MAX_PCPUS = 64
 PAGE_SIZE = 4096  # the guest's base page (Sv39/Sv48), dirty-log and TLB-flush granule
 
+# ------------------------------------------- bounds on what a guest or peer can fill
+# Every queue or buffer a guest or a remote peer can grow has a bound; what does
+# not fit is dropped (or merged) and counted on /metrics. The device models'
+# own bounds live beside them (they import nothing from here).
+MAX_PENDING_FENCES = 64  # remote fences queued on one vCPU before they merge into one
+MAX_CONSOLE_INPUT = 64 << 10  # host input bytes waiting for the guest's SBI/HTIF getchar
+
 # --------------------------------------------------- the virt board's memory map
 
 RAM_BASE = 0x8000_0000

@@ -69,6 +69,11 @@ class ConsolePort:
     def close(self) -> None:
         pass
 
+    @property
+    def host_stats(self) -> object:
+        """The backend's counters (``CharStats``: host input, lost output)."""
+        return getattr(self._hub.backend, "stats", None)
+
 
 def tell_user(message: str) -> None:
     """Where a running VMM tells its user things (a console's address): stderr."""
@@ -99,7 +104,7 @@ async def open_console(
         where = f"pty {backend.path}"
         notify(f"avmm: {vm}: console on {backend.path}")
     else:
-        backend = TcpChar(config.listen, config.port)
+        backend = TcpChar(config.listen, config.port, name=f"console:{vm}")
         await backend.start()
         where = f"tcp {config.listen}:{backend.port}"
         notify(f"avmm: {vm}: console on tcp {config.listen}:{backend.port}")

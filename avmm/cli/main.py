@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avmm.errors import AvmmError, ConfigError
+from avmm.errors import AvmmError, BootError, ConfigError, DeviceError
 from avmm.version import __version__
 
 if TYPE_CHECKING:  # the CLI imports the runtime lazily, so --help stays fast
@@ -29,8 +29,9 @@ EXIT_USAGE = 2
 EPILOG = """\
 exit status of `avmm run`:
   the guest's exit code (HTIF tohost, the syscon test device, SBI system reset),
-  0 on a clean poweroff or a stop by SIGINT/SIGTERM,
-  2 for a bad config file or argument, 1 for an internal error or --timeout.
+  0 on a clean poweroff or a stop by SIGINT/SIGTERM/SIGHUP/SIGQUIT,
+  2 for a bad config file or argument (or a file it names that cannot be used),
+  1 for an internal error or --timeout.
 """
 
 
@@ -355,7 +356,10 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
     status = 0
     timed_out = False
     async with Host.from_config(cfg) as host:
-        boards = await build_config(host, cfg)
+        try:
+            boards = await build_config(host, cfg)
+        except (BootError, DeviceError) as err:  # a file the run needs: exit 2, one line
+            raise ConfigError("", str(err)) from None
         exporter = None
         if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports
             from avmm.obs.exporter import exporter_from_config

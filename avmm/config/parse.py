@@ -249,9 +249,22 @@ def _disk_path(disk: DiskConfig, base: Path, where: str) -> Path:
     if disk.create is None:
         return _existing(disk.path, base, where)
     full = _resolve(disk.path.expanduser(), base)
-    if not full.parent.is_dir():
+    if not _probe(full.parent, where).is_dir():
         raise ConfigError(where, f"{full.parent} does not exist (cannot create the disk there)")
     return full
+
+
+def _probe(path: Path, where: str) -> Path:
+    """``path``, once it is known that asking about it raises nothing: ``is_file``
+    lets EACCES (a directory on the way that cannot be searched), ENAMETOOLONG
+    and the like escape as exceptions."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # the caller says "does not exist"
+    except OSError as err:
+        raise ConfigError(where, f"{path}: cannot access: {err.strerror}") from None
+    return path
 
 
 def _resolve(path: Path, base: Path) -> Path:
@@ -260,7 +273,7 @@ def _resolve(path: Path, base: Path) -> Path:
 
 def _existing(path: Path, base: Path, where: str) -> Path:
     full = _resolve(path.expanduser(), base)
-    if not full.is_file():
+    if not _probe(full, where).is_file():
         hint = ""
         try:
             recipe = full.absolute().relative_to(REPO / "guests" / "out").parts[0]
@@ -335,9 +348,13 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
     """A TOML file as a dict; a ConfigError naming ``what`` (config, experiment)
     when it cannot be read or parsed."""
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode()
     except OSError as exc:
         raise ConfigError("", f"cannot read {what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "", f"{path} is not a text file (byte {exc.start} is not UTF-8): not a {what}"
+        ) from None
     import tomllib
 
     try:

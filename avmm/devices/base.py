@@ -203,7 +203,11 @@ class GuestErrorLog:
 
     A guest can hammer a register it should not touch; the VMM must keep running
     and the log must stay readable. At most ``burst`` lines per key every
-    ``period`` seconds are emitted; every occurrence is counted.
+    ``period`` seconds are emitted; every occurrence is counted. Keys name a
+    kind of mistake, never a guest-chosen value, and at most MAX_ERROR_KEYS
+    windows are kept: past that, expired windows are forgotten and, if the
+    table is still full, new keys share one window (a guest cannot grow the
+    table or the log by varying what it does wrong).
     """
 
     def __init__(self, device: str, *, burst: int = 5, period: float = 10.0) -> None:
@@ -217,12 +221,22 @@ class GuestErrorLog:
     def __call__(self, key: str, message: str) -> None:
         self.count += 1
         now = time.monotonic()
-        start, emitted = self._windows.get(key, (now, 0))
+        windows = self._windows
+        if key not in windows and len(windows) >= MAX_ERROR_KEYS:
+            for old in [k for k, (start, _) in windows.items() if now - start >= self._period]:
+                del windows[old]
+            if len(windows) >= MAX_ERROR_KEYS:
+                key = _OVERFLOW_KEY
+        start, emitted = windows.get(key, (now, 0))
         if now - start >= self._period:
             start, emitted = now, 0
         if emitted < self._burst:
             self._log.warning("guest error: %s: %s", self.device, message)
-        self._windows[key] = (start, emitted + 1)
+        windows[key] = (start, emitted + 1)
+
+
+MAX_ERROR_KEYS = 256  # rate-limit windows one guest-error log keeps
+_OVERFLOW_KEY = "\0overflow"  # the window new keys share once the table is full
 
 
 class DeviceStats(Protocol):

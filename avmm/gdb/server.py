@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from avmm.devices.backends.listen import INTERACTIVE_MAX_CONNECTIONS, ConnectionGate, keepalive
 from avmm.errors import ConfigError
 from avmm.gdb import commands
 from avmm.gdb.packets import (
@@ -45,6 +46,7 @@ _log = logging.getLogger("avmm.gdb")
 
 PACKET_SIZE = 0x4000  # what we accept; advertised as PacketSize
 MAX_READ = 0x1000  # bytes of memory per 'm' reply
+MAX_QUEUED_PACKETS = 64  # parsed packets waiting for the session before reading pauses
 DEFAULT_PORT = 1234
 SUPPORTED = (
     f"PacketSize={PACKET_SIZE:x};qXfer:features:read+;vContSupported+;"
@@ -103,8 +105,11 @@ class GdbServer:
         self.name = name
         self.sessions = 0  # clients served so far
         self.refused = 0
+        # One client at a time; its idle timeout (None: never) is the config's.
+        self.gate = ConnectionGate(
+            f"gdb:{name}", max_connections=INTERACTIVE_MAX_CONNECTIONS, idle_timeout=idle_timeout
+        )
         self._server: asyncio.AbstractServer | None = None
-        self._busy = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.address = str(listen)
 
@@ -126,6 +131,7 @@ class GdbServer:
     async def close(self, grace: float = 1.0) -> None:
         """Stop listening; a session still open gets ``grace`` seconds to tell its
         client how the VM ended, then is dropped."""
+        self.gate.close()
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -138,12 +144,14 @@ class GdbServer:
             task.cancel()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._busy or self.target.ended:
+        if self.target.ended or not self.gate.enter():
             self.refused += 1
             _log.warning("%s: gdb: refused a second client (one at a time)", self.name)
             writer.close()
             return
-        self._busy = True
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            keepalive(sock)
         self.sessions += 1
         task = asyncio.current_task()
         if task is not None:
@@ -157,7 +165,7 @@ class GdbServer:
             with contextlib.suppress(Exception):
                 self.target.detach()
         finally:
-            self._busy = False
+            self.gate.leave()
             if task is not None:
                 self._tasks.discard(task)
             writer.close()
@@ -175,7 +183,9 @@ class Session:
         self.reader = reader
         self.writer = writer
         self.parser = PacketReader(PACKET_SIZE)
-        self.items: asyncio.Queue[Item | None] = asyncio.Queue()
+        # Bounded: a client that sends faster than the stub answers is not read
+        # from until there is room (TCP flow control holds the rest).
+        self.items: asyncio.Queue[Item | None] = asyncio.Queue(MAX_QUEUED_PACKETS)
         self.ack = True
         self.last_reply = b""
         self.swbreak = False
@@ -214,10 +224,12 @@ class Session:
                 if not data:
                     break
                 for item in self.parser.feed(data):
-                    self.items.put_nowait(item)
+                    await self.items.put(item)
         except (ConnectionError, OSError):
             pass
         finally:
+            while self.items.full():  # the end marker must fit; the session is over anyway
+                self.items.get_nowait()
             self.items.put_nowait(None)
 
     def _next_task(self) -> asyncio.Task[Item | None]:
@@ -230,6 +242,7 @@ class Session:
         done, _ = await asyncio.wait({task}, timeout=timeout)
         if not done:
             _log.warning("%s: gdb client idle for %gs: dropped", self.server.name, timeout)
+            self.server.gate.timed_out()
             raise _ClientGone
         self._get = None
         return task.result()

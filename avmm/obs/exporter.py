@@ -30,23 +30,35 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import attrs
-from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from avmm.devices.backends.listen import (
+    METRICS_IDLE_SECONDS,
+    METRICS_MAX_CONNECTIONS,
+    ConnectionGate,
+    gates,
+    keepalive,
+)
 from avmm.errors import ConfigError
 from avmm.obs.families import (
     BY_NAME,
     METRICS,
     PROCESS_METRICS,
     DeviceReading,
+    ListenerReading,
     MetricInfo,
     Snapshot,
     VmExtras,
@@ -153,7 +165,13 @@ def take_snapshot(host: Host, devices: DeviceProvider | None = None) -> Snapshot
         DeviceReading(d.vm, d.device, _int_fields(d.stats), getattr(type(d.stats), "METRICS", {}))
         for d in provider()
     )
-    return Snapshot(stats, tuple(vms), readings, time.perf_counter() - t0)
+    listeners = tuple(
+        ListenerReading(
+            g.name, g.stats.active, g.stats.accepted, g.stats.refused, g.stats.idle_closed
+        )
+        for g in gates()
+    )
+    return Snapshot(stats, tuple(vms), readings, time.perf_counter() - t0, listeners)
 
 
 # ---------------------------------------------------------------- collector
@@ -294,6 +312,7 @@ class Exporter:
         if self.closed:
             return
         self.closed = True
+        self._server.gate.close()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -328,12 +347,15 @@ def start_exporter(
     devices: DeviceProvider | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
     timeout: float = 2.0,
+    max_connections: int = METRICS_MAX_CONNECTIONS,
+    idle_timeout: float = METRICS_IDLE_SECONDS,
 ) -> Exporter:
     """Serve ``host``'s metrics over HTTP at ``listen``:``port`` (0 = a free port).
 
     Call it from the event loop the host runs on (or pass that ``loop``).
     ``devices`` provides the device models' counters; by default every VM's
-    MMIO bus is walked (:func:`bus_devices`).
+    MMIO bus is walked (:func:`bus_devices`). At most ``max_connections``
+    peers are served at once, each for at most ``idle_timeout`` seconds.
     """
     if loop is None:
         try:
@@ -342,13 +364,107 @@ def start_exporter(
             loop = None
     collector = AvmmCollector(host, devices=devices, loop=loop, timeout=timeout)
     registry = make_registry(collector)
+    gate = ConnectionGate("metrics", max_connections=max_connections, idle_timeout=idle_timeout)
     try:
-        server, thread = start_http_server(port, addr=listen, registry=registry)
+        server, thread = _serve(listen, port, registry, gate)
     except OSError as err:
         raise ConfigError(
             "metrics.port", f"cannot listen on {listen}:{port}: {err.strerror or err}"
         ) from err
     return Exporter(server, thread, registry, collector)
+
+
+class _Handler(WSGIRequestHandler):
+    """One scrape; silent (no access log on stderr); a peer that stalls past the
+    socket timeout is dropped and counted, not reported as a server error."""
+
+    server: _GatedServer
+
+    def setup(self) -> None:  # the socket timeout: the class's ``timeout``, set per server
+        super().setup()
+        keepalive(self.connection)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except TimeoutError:
+            self.server.cut(self.request)
+        except ConnectionError:
+            pass  # the peer left, or the deadline shut the socket
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _GatedServer(ThreadingMixIn, WSGIServer):
+    """prometheus_client's threading WSGI server with the listener limits: at
+    most ``gate.max_connections`` peers at once (more are closed at once, and
+    counted), and each must finish its request within ``gate.idle_timeout``
+    (a slowloris that drips a byte at a time is cut at the deadline by the
+    serving loop's ``service_actions``, so it cannot hold a thread)."""
+
+    daemon_threads = True
+    gate: ConnectionGate
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._started: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return self.gate.enter()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._started[request] = time.monotonic()
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._lock:
+                self._started.pop(request, None)
+            self.gate.leave()
+
+    def service_actions(self) -> None:
+        deadline = self.gate.idle_timeout
+        if deadline is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            late = [s for s, t0 in self._started.items() if now - t0 > deadline]
+        for sock in late:
+            if self.cut(sock):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self, sock: socket.socket) -> bool:
+        """Count a peer cut for its deadline, once (False: already cut or done)."""
+        with self._lock:
+            if self._started.pop(sock, None) is None:
+                return False
+        self.gate.timed_out()
+        return True
+
+
+def _serve(
+    listen: str, port: int, registry: CollectorRegistry, gate: ConnectionGate
+) -> tuple[_GatedServer, threading.Thread]:
+    """The metrics endpoint on its own thread (scrapes are served while the loop
+    runs guest code; each scrape has a thread of its own, up to the limit)."""
+    family, _, _, _, sockaddr = socket.getaddrinfo(
+        listen, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+
+    class Server(_GatedServer):
+        address_family = family
+
+    class Handler(_Handler):
+        timeout = gate.idle_timeout
+
+    Server.gate = gate
+    httpd = make_server(str(sockaddr[0]), port, make_wsgi_app(registry), Server, Handler)
+    thread = threading.Thread(target=httpd.serve_forever, name="avmm-metrics", daemon=True)
+    thread.start()
+    return httpd, thread
 
 
 def exporter_from_config(

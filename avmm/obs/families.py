@@ -110,6 +110,9 @@ METRICS: tuple[MetricInfo, ...] = (
     _m("avmm_vcpu_htif_requests_total", "counter", _VCPU, "HTIF tohost requests."),
     _m("avmm_vcpu_remote_tlb_flushes_total", "counter", _VCPU,
        "Remote fences (SBI RFENCE) requested on the vCPU (KVM remote_tlb_flush)."),
+    _m("avmm_vcpu_remote_fences_merged_total", "counter", _VCPU,
+       "Remote fences merged into one whole-VMID flush: more were queued on a vCPU "
+       "that did not run than the bound allows."),
     _m("avmm_vcpu_sfence_vma_total", "counter", _VCPU, "sfence.vma the guest executed."),
     _m("avmm_vcpu_l1_tlb_hits_total", "counter", _VCPU,
        "Accesses translated by the hart's own direct-mapped fast cache."),
@@ -220,6 +223,13 @@ METRICS: tuple[MetricInfo, ...] = (
     _m("avmm_events_delivered_total", "counter", (), "Events queued for subscribers."),
     _m("avmm_events_dropped_total", "counter", (), "Events dropped at a full subscriber queue."),
     _m("avmm_events_subscribers", "gauge", (), "Event-bus subscribers."),
+    _m("avmm_listener_connections", "gauge", ("listener",),
+       "Peers connected to an avmm listener now (metrics, console:VM, gdb:VM)."),
+    _m("avmm_listener_accepted_total", "counter", ("listener",), "Peers a listener served."),
+    _m("avmm_listener_refused_total", "counter", ("listener",),
+       "Peers a listener closed at once: its connection limit was reached."),
+    _m("avmm_listener_idle_closed_total", "counter", ("listener",),
+       "Peers a listener closed for staying silent past its idle timeout."),
     _m("avmm_exporter_snapshot_seconds", "gauge", (),
        "Host time the last snapshot held the event loop."),
     _m("avmm_exporter_scrapes_total", "counter", (), "Scrapes answered (this one included)."),
@@ -321,6 +331,18 @@ class Snapshot:
     vms: tuple[VmExtras, ...]
     devices: tuple[DeviceReading, ...]
     seconds: float  # host time taking it
+    listeners: tuple[ListenerReading, ...] = ()
+
+
+@attrs.frozen
+class ListenerReading:
+    """One listener's connection counters (a ``ConnectionGate``'s), copied."""
+
+    name: str
+    active: int
+    accepted: int
+    refused: int
+    idle_closed: int
 
 
 # ---------------------------------------------------------------- families
@@ -413,6 +435,11 @@ def families(snap: Snapshot, *, scrapes: int = 0, stale_scrapes: int = 0) -> Ite
     f.add("avmm_events_delivered_total", [], e.delivered)
     f.add("avmm_events_dropped_total", [], e.dropped)
     f.add("avmm_events_subscribers", [], e.subscribers)
+    for li in snap.listeners:
+        f.add("avmm_listener_connections", [li.name], li.active)
+        f.add("avmm_listener_accepted_total", [li.name], li.accepted)
+        f.add("avmm_listener_refused_total", [li.name], li.refused)
+        f.add("avmm_listener_idle_closed_total", [li.name], li.idle_closed)
     f.add("avmm_exporter_snapshot_seconds", [], snap.seconds)
     f.add("avmm_exporter_scrapes_total", [], scrapes)
     f.add("avmm_exporter_stale_scrapes_total", [], stale_scrapes)
@@ -457,6 +484,9 @@ def _vm_samples(f: _Families, vm: VmStatistics, extra: VmExtras) -> None:
         f.add("avmm_irq_injections_total", [name, str(source)], n)
     f.add("avmm_console_bytes_total", [name, "vmm", "out"], vm.console_tx_bytes)
     f.add("avmm_console_bytes_total", [name, "vmm", "in"], vm.console_rx_bytes)
+    f.add("avmm_console_dropped_bytes_total", [name, "vmm", "in"], vm.console_rx_dropped)
+    f.add("avmm_console_dropped_bytes_total", [name, "host", "out"], vm.console_host_dropped)
+    f.add("avmm_console_bytes_total", [name, "host", "in"], vm.console_host_in)
     for d in vm.bus.devices:
         f.add("avmm_mmio_accesses_total", [name, d.name, "bus"], d.reads + d.writes)
         f.add("avmm_mmio_bad_accesses_total", [name, d.name], d.bad_accesses)
@@ -508,6 +538,7 @@ def _vcpu_samples(f: _Families, c: VcpuStatistics, halted: bool, fast: dict[str,
     f.add("avmm_vcpu_sbi_calls_total", lv, c.sbi_calls)
     f.add("avmm_vcpu_htif_requests_total", lv, c.htif_requests)
     f.add("avmm_vcpu_remote_tlb_flushes_total", lv, c.remote_tlb_flushes)
+    f.add("avmm_vcpu_remote_fences_merged_total", lv, c.remote_fences_merged)
     for family, key in (
         ("avmm_vcpu_sfence_vma_total", "sfence"),
         ("avmm_vcpu_l1_tlb_hits_total", "tlb_l1_hits"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from avmm.constants import MAX_CONSOLE_INPUT
 from avmm.devices.base import CharBackend
 
 
@@ -48,6 +49,16 @@ class CaptureConsole:
             self._forward.close()
 
     @property
+    def host_stats(self) -> object:
+        """The forwarded-to backend's counters (``CharStats``), None without one."""
+        forward = self._forward
+        if forward is None:
+            return None
+        if hasattr(forward, "host_stats"):
+            return forward.host_stats
+        return getattr(forward, "stats", None)
+
+    @property
     def output(self) -> bytes:
         return bytes(self._buf)
 
@@ -58,14 +69,21 @@ class CaptureConsole:
 class VmmConsole:
     """The console the VMM itself serves a guest through (SBI DBCN and legacy
     putchar/getchar, HTIF): writes go to the VM's backend, host input waits in
-    a buffer until the guest reads it; bytes both ways are counted."""
+    a buffer until the guest reads it; bytes both ways are counted.
 
-    def __init__(self, backend: CharBackend) -> None:
+    The input buffer holds at most ``limit`` bytes (MAX_CONSOLE_INPUT): a guest
+    that asked once and never reads again, or a peer that pastes without end,
+    costs no more; what does not fit is dropped and counted, as a UART's full
+    FIFO overruns."""
+
+    def __init__(self, backend: CharBackend, *, limit: int = MAX_CONSOLE_INPUT) -> None:
         self.backend = backend
         self._input = bytearray()
+        self._limit = limit
         self._attached = False
         self.tx_bytes = 0  # written by the guest
         self.rx_bytes = 0  # read by the guest
+        self.rx_dropped = 0  # host input that found the buffer full
 
     def write(self, data: bytes) -> None:
         self.tx_bytes += len(data)
@@ -75,9 +93,16 @@ class VmmConsole:
         """Up to ``n`` bytes of host input."""
         if not self._attached:
             # Attached on first use: with a UART console, the UART model owns input.
-            self.backend.attach(self._input.extend)
+            self.backend.attach(self._receive)
             self._attached = True
         data = bytes(self._input[:n])
         del self._input[:n]
         self.rx_bytes += len(data)
         return data
+
+    def _receive(self, data: bytes) -> None:
+        room = self._limit - len(self._input)
+        if room < len(data):
+            self.rx_dropped += len(data) - max(room, 0)
+            data = data[: max(room, 0)]
+        self._input += data

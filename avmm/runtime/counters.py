@@ -29,6 +29,7 @@ class VcpuCounters:
     directed_yields: int = 0  # IPIs this vCPU sent whose target was made to run next
     pause_exits: int = 0
     remote_tlb_flushes: int = 0  # remote fences requested on this vCPU
+    remote_fences_merged: int = 0  # of those, merged into one whole flush (queue bound)
     mmio_exits_bus: int = 0  # completed by a device model on the bus
     mmio_exits_user: int = 0  # returned to the caller (nothing mapped)
     sbi_calls: int = 0

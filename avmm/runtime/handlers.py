@@ -151,7 +151,11 @@ def _htif(vcpu: ExitVcpu) -> Exit | None:
         data = vm.sbi_console.read(1)
         response = data[0] if data else None
     else:
-        vm.guest_error(vcpu.index, f"htif: unsupported request {value:#x} (device {device})")
+        vm.guest_error(
+            vcpu.index,
+            f"htif: unsupported request {value:#x} (device {device})",
+            key="htif:unsupported",
+        )
     machine.write_phys(tohost, _U64.pack(0))
     if fromhost is not None and response is not None:
         machine.write_phys(fromhost, _U64.pack((value >> 48 << 48) | response))

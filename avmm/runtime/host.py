@@ -11,16 +11,19 @@ One :class:`Host` per process owns the modelled pCPUs (each a VMID-tagged
         ...
         exit = await vcpu.run()     # or: result = await vm.run()
 
-Also here: :class:`SignalHandler` (SIGINT/SIGTERM stop every vCPU at its next
-slice boundary; a second SIGINT forces the exit) and :func:`run`, which runs a
-coroutine on uvloop when it is installed.
+Also here: :class:`SignalHandler` (SIGINT, SIGTERM, SIGHUP and SIGQUIT stop
+every vCPU at its next slice boundary; a second SIGINT forces the exit) and
+:func:`run`, which runs a coroutine on uvloop when it is installed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import faulthandler
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -323,14 +326,27 @@ class Host:
 # ------------------------------------------------------------------ signals
 
 
-class SignalHandler:
-    """SIGINT/SIGTERM for a running host (the CLI's ``avmm run``).
+# Signals that end a run the orderly way: every vCPU stops at its next slice
+# boundary, disks are flushed, the summary and the report are written. SIGHUP
+# (the terminal went away) and SIGQUIT (Ctrl-\\ on a terminal not in raw mode)
+# included, whose default actions would kill avmm with nothing flushed.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
-    The first signal makes every vCPU stop at its next slice boundary
-    (``Interrupted(SIGNAL)``), so ``Host.run()`` returns and the owner can
-    flush disks and print a summary. A second SIGINT forces the exit: the
-    task given as ``main`` is cancelled (``finally`` blocks still run), and a
-    third ends the process at once.
+
+class SignalHandler:
+    """The signals a terminal or a supervisor sends to a running host (the CLI's
+    ``avmm run``).
+
+    The first of INT, TERM, HUP or QUIT makes every vCPU stop at its next slice
+    boundary (``Interrupted(SIGNAL)``), so ``Host.run()`` returns and the owner
+    flushes disks and writes the summary and report. QUIT first writes the
+    Python stack of every thread to stderr (where a run that seems stuck is).
+    Later TERM, HUP and QUIT are ignored (the stop is under way). A second
+    SIGINT forces the exit: the task given as ``main`` is cancelled
+    (``finally`` blocks still run), and a third ends the process at once.
+    SIGPIPE stays ignored, as Python sets it: a reader that goes away is an
+    EPIPE on that one write (a stdio console stops the run then). TSTP and
+    CONT are the stdio console's (it leaves and re-enters raw mode).
     """
 
     def __init__(self, host: Host, *, main: asyncio.Task[Any] | None = None) -> None:
@@ -351,17 +367,20 @@ class SignalHandler:
         self._loop = asyncio.get_running_loop()
         if self._main is None:
             self._main = asyncio.current_task()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             self._loop.add_signal_handler(signum, self._on_signal, signum)
 
     def uninstall(self) -> None:
         if self._loop is not None:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in STOP_SIGNALS:
                 self._loop.remove_signal_handler(signum)
             self._loop = None
 
     def _on_signal(self, signum: int) -> None:
         self.received.append(signum)
+        if signum == signal.SIGQUIT:
+            with contextlib.suppress(Exception):  # stderr may be gone
+                faulthandler.dump_traceback(sys.stderr, all_threads=True)
         if len(self.received) == 1:
             self._host.signal(signum)
             return

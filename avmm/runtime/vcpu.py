@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, cast
 import attrs
 
 from avmm import _core
-from avmm.constants import PAGE_SIZE
+from avmm.constants import MAX_PENDING_FENCES, PAGE_SIZE
 from avmm.errors import CoreError
 from avmm.runtime.counters import SLICE_BUCKETS, VcpuCounters
 from avmm.runtime.events import ExitEvent, HsmEvent
@@ -42,6 +42,8 @@ from avmm.runtime.pcpu import Pcpu
 from avmm.sbi.boot import enter_supervisor
 from avmm.sbi.para import ParaInfo, VcpuPara
 from avmm.sbi.spec import RFENCE_MAX_PAGES, XLEN_MASK, HsmState, TlbFlush
+
+_FLUSH_ALL = TlbFlush("vma")  # start 0, size 0: every address of every ASID
 
 if TYPE_CHECKING:
     from avmm.runtime.ports import VcpuVm
@@ -89,6 +91,7 @@ class VcpuStatistics:
     directed_yields: int
     pause_exits: int
     remote_tlb_flushes: int
+    remote_fences_merged: int  # queued fences merged into one whole flush (a vCPU not running)
     mmio_exits_bus: int  # completed by a device model on the bus (in-core devices never exit)
     mmio_exits_user: int  # returned to the caller of run(): nothing mapped there
     sbi_calls: int
@@ -451,9 +454,23 @@ class Vcpu:
 
     def request_tlb_flush(self, flush: TlbFlush) -> None:
         """A remote fence for this vCPU, applied before it next runs (KVM's
-        ``remote_tlb_flush``); the requester does not wait."""
-        self._flushes.append(flush)
+        ``remote_tlb_flush``); the requester does not wait.
+
+        A vCPU that does not run (HSM STOPPED, or starved) would let another
+        hart queue fences without end, so at most MAX_PENDING_FENCES wait: one
+        more merges them all into a flush of the whole VMID, which covers each
+        of them (a fence.i needs nothing queued: the core drops decoded state
+        at every slice start). Merged requests are counted."""
         self.counters.remote_tlb_flushes += 1
+        pending = self._flushes
+        if pending and pending[-1] == _FLUSH_ALL:
+            self.counters.remote_fences_merged += 1
+            return
+        if len(pending) >= MAX_PENDING_FENCES:
+            self.counters.remote_fences_merged += len(pending)
+            self._flushes = [_FLUSH_ALL]
+            return
+        pending.append(flush)
 
     def _apply_flushes(self) -> None:
         vmid = self.vm.machine.vmid
@@ -620,6 +637,7 @@ class Vcpu:
             directed_yields=c.directed_yields,
             pause_exits=c.pause_exits,
             remote_tlb_flushes=c.remote_tlb_flushes,
+            remote_fences_merged=c.remote_fences_merged,
             mmio_exits_bus=c.mmio_exits_bus,
             mmio_exits_user=c.mmio_exits_user,
             sbi_calls=c.sbi_calls,

@@ -123,6 +123,9 @@ class VmStatistics:
     irq_injections: dict[int, int]  # PLIC source -> rising edges, for every wired line
     console_tx_bytes: int  # SBI / HTIF console output
     console_rx_bytes: int  # SBI / HTIF console input the guest read
+    console_rx_dropped: int  # SBI / HTIF console input lost to a full buffer
+    console_host_dropped: int  # console output the host side lost (full pipe, failed file)
+    console_host_in: int  # host input the console backend received (typed, sent by a peer)
     device_work: int
     slots: tuple[SlotStatistics, ...]
     bus: BusStatistics
@@ -207,7 +210,14 @@ class Vm:
         """Add guest RAM at [base, base + size); overlaps are a ConfigError."""
         where = f"{self.name}.memory[{len(self.memory_slots)}]"
         check_slot(base, size, self.memory_slots, where)
-        slot = MemorySlot(self.machine.add_ram(base, size))
+        try:
+            ram = self.machine.add_ram(base, size)
+        except MemoryError:
+            # mmap refused: the address-space limit (ulimit -v), overcommit rules.
+            raise ConfigError(
+                where, f"cannot map {size} bytes of guest RAM: out of host memory or address space"
+            ) from None
+        slot = MemorySlot(ram)
         slot.dirty_logging = dirty_log
         self.memory_slots.append(slot)
         self.guest_memory.add(slot.region())
@@ -435,9 +445,11 @@ class Vm:
 
     # ------------------------------------------------------- console, logs
 
-    def guest_error(self, vcpu: int | None, message: str, key: str | None = None) -> None:
-        """A guest mistake: counted, logged rate-limited, published; the guest goes on."""
-        self._errors(key or message, message)
+    def guest_error(self, vcpu: int | None, message: str, *, key: str) -> None:
+        """A guest mistake: counted, logged rate-limited, published; the guest goes on.
+        ``key`` names the kind of mistake (the rate limit's window), never a value
+        the guest chose: the message may vary without end, the keys may not."""
+        self._errors(key, message)
         events = self.events
         if events.wants(GuestErrorEvent):
             events.publish(GuestErrorEvent(self.name, -1 if vcpu is None else vcpu, message))
@@ -581,6 +593,9 @@ class Vm:
             irq_injections=dict(self.irq_injections),
             console_tx_bytes=self.sbi_console.tx_bytes,
             console_rx_bytes=self.sbi_console.rx_bytes,
+            console_rx_dropped=self.sbi_console.rx_dropped,
+            console_host_dropped=_host_count(self.console, "dropped"),
+            console_host_in=_host_count(self.console, "in_bytes"),
             device_work=self.spawner.submitted,
             slots=tuple(s.statistics() for s in self.memory_slots),
             bus=self.bus.statistics(),
@@ -588,3 +603,11 @@ class Vm:
             jit=self.machine.jit_stats(),
             jit_on=self.machine.jit,
         )
+
+
+def _host_count(console: object, field: str) -> int:
+    """One counter of the host side of a VM's console (0 when it keeps none)."""
+    stats = getattr(console, "host_stats", None)
+    if stats is None:
+        stats = getattr(console, "stats", None)
+    return int(getattr(stats, field, 0))

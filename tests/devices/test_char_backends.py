@@ -50,6 +50,7 @@ def test_file_backend_writes_output_to_the_file(tmp_path: Path) -> None:
     out = FileChar(path)
     out.write(b"Linux version 6.1\n")
     out.write(b"login: ")
+    assert out.flush()  # the writes happen on a thread: the loop never waits for the disk
     assert path.read_bytes() == b"Linux version 6.1\nlogin: "
     out.close()
 

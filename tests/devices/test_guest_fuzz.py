@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,9 @@ from avmm.devices.syscon import SifiveTest
 from avmm.devices.uart import Ns16550a
 from avmm.devices.virtio import VirtioBlk, VirtioConsole, VirtioMmio, VirtioRng
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# AVMM_FUZZ_EXAMPLES: a longer campaign (README gives its figures); CI runs 1000.
+EXAMPLES = int(os.environ.get("AVMM_FUZZ_EXAMPLES", "1000"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 access = st.tuples(
     st.booleans(),  # write?

@@ -431,6 +431,7 @@ def test_catalogue_names_follow_the_conventions() -> None:
             "ext",
             "path",
             "direction",
+            "listener",
         }, info.name
         assert info.help.endswith("."), info.name
     assert BY_NAME["avmm_vcpu_slice_duration_seconds"].kind == "histogram"

@@ -10,6 +10,7 @@ read-only, exclusive otherwise) so two VMs cannot write it at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import stat
@@ -45,8 +46,17 @@ def ensure_image(path: str | os.PathLike[str], size: int) -> bool:
         raise DeviceError(f"{path}: cannot create disk image: {err.strerror}") from None
     try:
         os.ftruncate(fd, size)
-    finally:
+    except OSError as err:
+        # EFBIG (larger than the filesystem allows), ENOSPC, EDQUOT: leave no
+        # 0-byte image behind, or the next run would find "a disk" and fail
+        # differently.
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise DeviceError(
+            f"{path}: cannot create a {size}-byte disk image: {err.strerror}"
+        ) from None
+    os.close(fd)
     return True
 
 

@@ -17,15 +17,24 @@ import fcntl
 import logging
 import os
 import select
+import signal
 import sys
 import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, cast
 
 import attrs
 
+from avmm.devices.backends.listen import (
+    INTERACTIVE_IDLE_SECONDS,
+    INTERACTIVE_MAX_CONNECTIONS,
+    ConnectionGate,
+    IdleTimer,
+    keepalive,
+)
+from avmm.devices.backends.writer import HostWriter, describe
 from avmm.errors import DeviceError
 
 _log = logging.getLogger("avmm.devices")
@@ -64,30 +73,42 @@ class NullChar:
 
 
 class FileChar:
-    """Writes output to a file (truncated when opened); never produces input."""
+    """Writes output to a file (truncated when opened); never produces input.
+
+    The writes happen on a :class:`HostWriter` thread: a slow or full disk
+    never stops the event loop, and a write error (ENOSPC, EIO) is logged once;
+    the output after it is dropped and counted, and the guest goes on."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.stats = CharStats()
         try:
-            self._file: IO[bytes] | None = self.path.open("wb", buffering=0)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         except OSError as err:
             raise DeviceError(f"{self.path}: cannot open console output: {err.strerror}") from err
+        self._writer = HostWriter(fd, name="console-file", on_error=self._failed, close_fd=True)
+
+    def _failed(self, err: OSError) -> None:
+        _log.warning(
+            "console output to %s failed: %s; further output is dropped",
+            self.path,
+            describe(err),
+        )
 
     def write(self, data: bytes) -> None:
-        if self._file is None:
-            self.stats.dropped += len(data)
-            return
-        self._file.write(data)
-        self.stats.out_bytes += len(data)
+        self.stats.out_bytes += self._writer.write(data)
+        self.stats.dropped = self._writer.dropped
 
     def attach(self, receive: Callable[[bytes], None]) -> None:
         pass
 
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until queued output reached the file (False: not within ``timeout``)."""
+        return self._writer.flush(timeout)
+
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._writer.close()
+        self.stats.dropped = self._writer.dropped
 
 
 class _FdReader:
@@ -151,7 +172,10 @@ class StdioChar(_FdReader):
     """The terminal the VMM runs in, interactive as QEMU's ``-nographic``.
 
     On a tty, input is switched to raw mode (Ctrl-C goes to the guest) and
-    restored on ``close()``, at interpreter exit and when reading fails.
+    restored on ``close()``, at interpreter exit and when reading fails. A
+    SIGTSTP (``kill -TSTP``; Ctrl-Z itself goes to the guest) gives the terminal
+    back cooked and stops avmm; SIGCONT (``fg``) puts it in raw mode again,
+    whatever the shell did to it meanwhile.
     ``Ctrl-A x`` calls ``on_quit``; ``Ctrl-A Ctrl-A`` sends one Ctrl-A;
     ``Ctrl-A h`` prints the keys; other ``Ctrl-A`` sequences are ignored.
     """
@@ -172,6 +196,10 @@ class StdioChar(_FdReader):
         self._saved: list[Any] | None = None
         self._escape = False
         self._eof = False
+        self._writer = HostWriter(self._out, name="stdout", on_error=self._output_failed)
+        self._out_loop: asyncio.AbstractEventLoop | None = None
+        self._job_loop: asyncio.AbstractEventLoop | None = None  # TSTP/CONT handlers on it
+        self._raw_after_stop = False
 
     def _input_fd(self) -> int | None:
         return None if self._eof else self._in
@@ -180,6 +208,8 @@ class StdioChar(_FdReader):
         if self._reading_fd is not None:
             return
         self._enter_raw()
+        if self._saved is not None:
+            self._watch_job_control(loop or asyncio.get_running_loop())
         try:
             super().start(loop)
         except PermissionError:
@@ -209,6 +239,36 @@ class StdioChar(_FdReader):
         except BaseException:
             self.restore_terminal()
             raise
+
+    def _watch_job_control(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._job_loop is not None:
+            return
+        try:
+            loop.add_signal_handler(signal.SIGTSTP, self._suspend)
+            loop.add_signal_handler(signal.SIGCONT, self._continued)
+        except (RuntimeError, ValueError):  # not the main thread: no job control here
+            return
+        self._job_loop = loop
+
+    def _unwatch_job_control(self) -> None:
+        loop, self._job_loop = self._job_loop, None
+        if loop is not None and not loop.is_closed():
+            for signum in (signal.SIGTSTP, signal.SIGCONT):
+                loop.remove_signal_handler(signum)
+
+    def _suspend(self) -> None:
+        """SIGTSTP: the terminal back as the shell knows it, then stop for real."""
+        if self._saved is not None:
+            self._raw_after_stop = True
+            self.restore_terminal()
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+    def _continued(self) -> None:
+        """SIGCONT: raw mode again if a stop took it away (the shell sets the
+        terminal to its own mode while a job is stopped)."""
+        if self._raw_after_stop and not self._eof:
+            self._raw_after_stop = False
+            self._enter_raw()
 
     def restore_terminal(self) -> None:
         """Put the terminal back as it was (idempotent)."""
@@ -262,26 +322,48 @@ class StdioChar(_FdReader):
             self._on_quit()
 
     def write(self, data: bytes) -> None:
-        self.stats.out_bytes += len(data)
+        if self._out_loop is None:
+            with contextlib.suppress(RuntimeError):
+                self._out_loop = asyncio.get_running_loop()
         self._write_all(data)
 
     def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self._out, view)
-            except BlockingIOError:
-                self.stats.dropped += len(view)
+        """Queue output for the writer thread: never blocks (a pipe nobody reads,
+        a suspended terminal); what does not fit is dropped and counted."""
+        self.stats.out_bytes += self._writer.write(data)
+        self.stats.dropped = self._writer.dropped
+
+    def _output_failed(self, err: OSError) -> None:
+        # On the writer thread: the rest happens on the loop, when there is one.
+        loop = self._out_loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._output_lost, err)
                 return
-            except OSError as err:
-                self.stats.dropped += len(view)
-                _log.warning("console output failed: %s", err)
-                return
-            view = view[written:]
+        self._output_lost(err)
+
+    def _output_lost(self, err: OSError) -> None:
+        """Stdout failed for good. A broken pipe (``avmm run ... | head -1``) means
+        nobody reads the console any more: the run stops, as by ``Ctrl-A x``, so
+        disks are flushed and the report written. Other errors are logged once and
+        the output dropped from then on."""
+        if err.errno == errno.EPIPE and self._on_quit is not None:
+            _log.warning("console output: %s; stopping", describe(err))
+            self._quit()
+            return
+        _log.warning("console output failed: %s; further output is dropped", describe(err))
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until queued output reached stdout (False: not within ``timeout``)."""
+        return self._writer.flush(timeout)
 
     def close(self) -> None:
         self._stop_reading()
+        self._unwatch_job_control()
+        self._raw_after_stop = False
         self.restore_terminal()
+        self._writer.close()
+        self.stats.dropped = self._writer.dropped
 
     def __enter__(self) -> StdioChar:
         return self
@@ -380,37 +462,63 @@ class _TcpClient(asyncio.Protocol):
     def __init__(self, owner: TcpChar) -> None:
         self._owner = owner
         self.transport: asyncio.WriteTransport | None = None
+        self.idle: IdleTimer | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.WriteTransport, transport)
-        if self._owner._client is not None:
+        gate = self._owner.gate
+        if not gate.enter():
             transport.write(b"avmm: this console already has a client\r\n")
             transport.close()
             return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            keepalive(sock)
         self.transport = transport
+        self.idle = IdleTimer(asyncio.get_running_loop(), gate, transport.close)
         self._owner._client = self
 
     def data_received(self, data: bytes) -> None:
         if self._owner._client is self:
+            if self.idle is not None:
+                self.idle.touch()
             self._owner.stats.in_bytes += len(data)
             self._owner._receive(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
         if self._owner._client is self:
             self._owner._client = None
+        if self.transport is not None:
+            self.transport = None
+            self._owner.gate.leave()
 
 
 class TcpChar:
     """A TCP server for the console, one client at a time (raw bytes, no telnet).
 
     ``await start()`` binds it; ``port`` is then the bound port (useful with
-    port 0). Output while no client is connected is dropped and counted.
+    port 0). Output while no client is connected is dropped and counted, as is
+    output beyond MAX_TCP_BUFFER queued for a slow client. A second client is
+    told the console is taken and closed; a client silent both ways for
+    INTERACTIVE_IDLE_SECONDS is closed (the listener limits, :mod:`listen`).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        name: str = "console",
+        idle_timeout: float | None = INTERACTIVE_IDLE_SECONDS,
+    ) -> None:
         self.host = host
         self.port = port
         self.stats = CharStats()
+        self.gate = ConnectionGate(
+            name, max_connections=INTERACTIVE_MAX_CONNECTIONS, idle_timeout=idle_timeout
+        )
         self._receive: Callable[[bytes], None] = _ignore
         self._server: asyncio.AbstractServer | None = None
         self._client: _TcpClient | None = None
@@ -439,6 +547,8 @@ class TcpChar:
         if client.transport.get_write_buffer_size() > MAX_TCP_BUFFER:
             self.stats.dropped += len(data)
             return
+        if client.idle is not None:
+            client.idle.touch()
         client.transport.write(data)
         self.stats.out_bytes += len(data)
 
@@ -449,6 +559,7 @@ class TcpChar:
         if self._client is not None and self._client.transport is not None:
             self._client.transport.close()
         self._client = None
+        self.gate.close()
         if self._server is not None:
             self._server.close()
             self._server = None

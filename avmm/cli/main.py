@@ -365,13 +365,13 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
             from avmm.obs.exporter import exporter_from_config
 
             exporter = exporter_from_config(host, cfg.metrics)
-        if exporter is not None:
-            print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
         progress = _Progress(host) if _wants_progress(boards) else None
         tracer = _start_trace(host, cfg.trace)
         series = _start_series(host, cfg.series)
         try:
             with SignalHandler(host):
+                if exporter is not None:  # after the handlers: a script may signal on it
+                    print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
                 runs = asyncio.gather(*(board.run() for board in boards))
                 try:
                     results = await asyncio.wait_for(asyncio.shield(runs), timeout)

@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop the VMs after SECONDS of wall time and exit with status 1",
     )
+    run.add_argument("--api", metavar="PATH", help="serve the control API (avmm ctl) on PATH")
     debug = run.add_argument_group("debugging (the first VM)")
     debug.add_argument(
         "--gdb",
@@ -148,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(  # listed here for --help; main() hands its arguments to avmm.sweep.cli
         "sweep", help="run an experiment file's points, collect a table and plots", add_help=False
     )
+    sub.add_parser(  # the same: main() hands its arguments to avmm.api.ctl
+        "ctl", help="drive a running avmm through its control API (run --api)", add_help=False
+    )
     return parser
 
 
@@ -157,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from avmm.sweep import cli as sweep
 
         return sweep.main(argv[1:])
+    if argv[:1] == ["ctl"]:
+        from avmm.api import ctl
+
+        return ctl.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
@@ -191,6 +199,8 @@ def _load(args: argparse.Namespace) -> Any:
         overrides += _console_overrides(args.console)
     overrides += _gdb_overrides(args)
     overrides += _trace_overrides(args)
+    if getattr(args, "api", None):
+        overrides.append(f"api.path={json.dumps(str(Path(args.api).absolute()))}")
     if args.config is not None:
         if getattr(args, "kernel", None) is not None:
             raise ConfigError("--kernel", "give either a config file or --kernel, not both")
@@ -363,6 +373,11 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
             print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
         progress = _Progress(host) if _wants_progress(boards) else None
         tracer = _start_trace(host, cfg.trace)
+        from avmm.api.server import start_api
+
+        api = await start_api(host, boards, cfg.api)
+        if api is not None:
+            print(f"avmm: control API at {', '.join(api.addresses)}", file=sys.stderr, flush=True)
         try:
             with SignalHandler(host):
                 runs = asyncio.gather(*(board.run() for board in boards))
@@ -373,6 +388,8 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
                     host.request_stop()
                     results = await runs
         finally:
+            if api is not None:
+                await api.close()
             if tracer is not None:
                 tracer.close()
             if progress is not None:

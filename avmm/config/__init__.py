@@ -5,6 +5,7 @@ names below are what the CLI, the board and tests use.
 """
 
 from avmm.config.model import (
+    ApiConfig,
     BootConfig,
     BootMode,
     ClockMode,
@@ -29,6 +30,7 @@ from avmm.config.parse import DEBIAN_FW_DYNAMIC, REPO, apply_overrides, from_dic
 __all__ = [
     "DEBIAN_FW_DYNAMIC",
     "REPO",
+    "ApiConfig",
     "BootConfig",
     "BootMode",
     "ClockMode",

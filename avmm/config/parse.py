@@ -169,7 +169,10 @@ def _finish(config: Config, base: Path, single: bool, source: Path | None) -> Co
     if config.sched.policy == "deterministic" and config.sched.clock != "virtual":
         raise ConfigError("sched.clock", 'the deterministic policy needs clock = "virtual"')
     trace = attrs.evolve(config.trace, file=_resolve(config.trace.file, base))
-    return attrs.evolve(config, vm=tuple(vms), trace=trace, source=source)
+    api = config.api
+    if api.path is not None:
+        api = attrs.evolve(api, path=_resolve(api.path.expanduser(), base))
+    return attrs.evolve(config, vm=tuple(vms), trace=trace, api=api, source=source)
 
 
 def _check_boot(boot: BootConfig, base: Path, where: str) -> BootConfig:

@@ -175,7 +175,9 @@ async def run_command(ctl: Controller, name: object, raw_args: object) -> Any:
     except ApiError:
         raise
     except ConfigError as err:  # a value the runtime refused: name what was wrong
-        raise ApiError(INVALID_ARGUMENT, f"{command.name}: {err.reason}") from None
+        key = err.path.rpartition(".")[2]
+        where = f"{command.name}: {key}" if key else command.name
+        raise ApiError(INVALID_ARGUMENT, f"{where}: {err.reason}") from None
     except AvmmError as err:
         raise ApiError(GENERIC_ERROR, f"{command.name}: {err}") from None
 
@@ -330,8 +332,12 @@ async def _irq(ctl: Controller, args: dict[str, Any]) -> Any:
             raise ApiError(
                 INVALID_ARGUMENT, 'irq: a PLIC source reaches harts by itself: no "vcpu"'
             )
-        # an assertion is a new request each time, as a device asserting again
-        ctl.plic_line(vm, source).set_level(level)
+        # An assertion is a new request each time: a fresh edge (low, then high), so
+        # it is counted as a rising edge too; the line stays high until level=false.
+        line = ctl.plic_line(vm, source)
+        if level:
+            line.set_level(False)
+        line.set_level(level)
         return {"vm": vm.name, "source": source, "level": level}
     if vcpu_index is None:
         raise ApiError(INVALID_ARGUMENT, 'irq: "kind" needs "vcpu"')

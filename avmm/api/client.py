@@ -68,14 +68,18 @@ class ApiClient:
             ) from None
         self._sock = sock
         self._file = sock.makefile("rb")
-        first = self._read()
-        if "error" in first:  # e.g. TooManyClients, then the server closes
-            raise _error_of(first)
-        greeting = first.get("greeting")
-        if not isinstance(greeting, dict):
-            raise ApiConnectionError(f"{address} did not greet as an avmm control API")
-        self.greeting: dict[str, Any] = greeting
-        self.execute("capabilities", enable=["events"] if events else [])
+        try:
+            first = self._read()
+            if "error" in first:  # e.g. TooManyClients, then the server closes
+                raise _error_of(first)
+            greeting = first.get("greeting")
+            if not isinstance(greeting, dict):
+                raise ApiConnectionError(f"{address} did not greet as an avmm control API")
+            self.greeting: dict[str, Any] = greeting
+            self.execute("capabilities", enable=["events"] if events else [])
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------ commands
 

@@ -137,9 +137,7 @@ def test_errors_are_one_line_with_an_exit_status(running: Running, tmp_path: Pat
         out = running.ctl(*args)
         assert (out.returncode, out.stderr) == (status, line + "\n"), args
     gone = tmp_path / "nothing.sock"
-    out = running.ctl.__func__(  # type: ignore[attr-defined]
-        Running(running.proc, gone, running.console, running.stderr), "list"
-    )
+    out = Running(running.proc, gone, running.console, running.stderr).ctl("list")
     assert out.returncode == 1
     assert out.stderr == f"avmm: error: cannot connect to {gone}: No such file or directory\n"
     # and the VM ran on through all of it

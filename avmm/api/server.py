@@ -110,7 +110,9 @@ class ApiServer:
         try:
             server = await asyncio.start_unix_server(self._accept, path=str(path))
         except OSError as err:
-            raise ConfigError("api.path", f"cannot listen on {path}: {err.strerror}") from None
+            raise ConfigError(
+                "api.path", f"cannot listen on {path}: {err.strerror or err}"
+            ) from None
         finally:
             os.umask(old)
         self._servers.append(server)
@@ -344,7 +346,8 @@ class _Session:
 
 
 async def start_api(host: Host, boards: Any, config: ApiConfig) -> ApiServer | None:
-    """The control API ``[api]`` asks for, listening, or None when it is off."""
+    """The control API ``[api]`` asks for, listening, or None when it is off; it
+    closes with the host (its shutdown hooks), however the run ends."""
     if not config.enabled:
         return None
     server = ApiServer(
@@ -356,4 +359,5 @@ async def start_api(host: Host, boards: Any, config: ApiConfig) -> ApiServer | N
         idle_timeout=config.idle_timeout,
     )
     await server.start()
+    host.on_shutdown(server.close)
     return server

@@ -364,6 +364,11 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
     timed_out = False
     async with Host.from_config(cfg) as host:
         boards = await build_config(host, cfg)
+        from avmm.api.server import start_api  # first: a bad [api] leaves nothing running
+
+        api = await start_api(host, boards, cfg.api)  # closed with the host
+        if api is not None:
+            print(f"avmm: control API at {', '.join(api.addresses)}", file=sys.stderr, flush=True)
         exporter = None
         if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports
             from avmm.obs.exporter import exporter_from_config
@@ -373,11 +378,6 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
             print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
         progress = _Progress(host) if _wants_progress(boards) else None
         tracer = _start_trace(host, cfg.trace)
-        from avmm.api.server import start_api
-
-        api = await start_api(host, boards, cfg.api)
-        if api is not None:
-            print(f"avmm: control API at {', '.join(api.addresses)}", file=sys.stderr, flush=True)
         try:
             with SignalHandler(host):
                 runs = asyncio.gather(*(board.run() for board in boards))
@@ -388,8 +388,6 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
                     host.request_stop()
                     results = await runs
         finally:
-            if api is not None:
-                await api.close()
             if tracer is not None:
                 tracer.close()
             if progress is not None:

@@ -364,10 +364,11 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
     timed_out = False
     async with Host.from_config(cfg) as host:
         boards = await build_config(host, cfg)
-        from avmm.api.server import start_api  # first: a bad [api] leaves nothing running
+        if cfg.api.enabled:  # first: a bad [api] leaves nothing running; closed with the host
+            from avmm.api.server import start_api
 
-        api = await start_api(host, boards, cfg.api)  # closed with the host
-        if api is not None:
+            api = await start_api(host, boards, cfg.api)
+            assert api is not None
             print(f"avmm: control API at {', '.join(api.addresses)}", file=sys.stderr, flush=True)
         exporter = None
         if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports

@@ -39,7 +39,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("socket", metavar="SOCKET", help="the API's Unix socket, or tcp:[HOST:]PORT")
     p.add_argument("command", metavar="COMMAND")
-    p.add_argument("args", nargs="*", metavar="ARGS", help="KEY=VALUE ...; a first bare word: vm")
+    p.add_argument(
+        "args", nargs="*", default=[], metavar="ARGS", help="KEY=VALUE ...; a first bare word: vm"
+    )
     p.add_argument("--json", action="store_true", help="print the raw JSON reply")
     p.add_argument(
         "--timeout",

@@ -12,8 +12,8 @@ sends commands; replies carry the command's ``id``, events never do::
     C: {"execute": "capabilities", "arguments": {"enable": ["events"]}, "id": 1}
     S: {"return": {"enabled": ["events"]}, "id": 1}
     C: {"execute": "pause", "arguments": {"vm": "vm"}, "id": 2}
-    S: {"return": {}, "id": 2}
     S: {"event": "STOP", "data": {"vm": "vm"}, "timestamp": {"seconds": 1, "microseconds": 2}}
+    S: {"return": {"vm": "paused"}, "id": 2}
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Literal
 
 MAX_VCPUS = 64  # hartids 0..63: one bit each in a hart mask
 MAX_PCPUS = 64
+MAX_SLICE = 100_000_000  # instructions per slice (config and the control API)
 PAGE_SIZE = 4096  # the guest's base page (Sv39/Sv48), dirty-log and TLB-flush granule
 
 # ------------------------------------------- bounds on what a guest or peer can fill

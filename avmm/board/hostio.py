@@ -39,6 +39,11 @@ class ConsoleHub:
         for receive in self._receivers:
             receive(data)
 
+    def feed(self, data: bytes) -> None:
+        """Host input from elsewhere than the backend (the control API's ``console``
+        command): every user receives it, as if typed on the console."""
+        self._receive(data)
+
     def port(self) -> ConsolePort:
         return ConsolePort(self)
 

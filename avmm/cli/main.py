@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop the VMs after SECONDS of wall time and exit with status 1",
     )
+    run.add_argument("--api", metavar="PATH", help="serve the control API (avmm ctl) on PATH")
     debug = run.add_argument_group("debugging (the first VM)")
     debug.add_argument(
         "--gdb",
@@ -149,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(  # listed here for --help; main() hands its arguments to avmm.sweep.cli
         "sweep", help="run an experiment file's points, collect a table and plots", add_help=False
     )
+    sub.add_parser(  # the same: main() hands its arguments to avmm.api.ctl
+        "ctl", help="drive a running avmm through its control API (run --api)", add_help=False
+    )
     return parser
 
 
@@ -158,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from avmm.sweep import cli as sweep
 
         return sweep.main(argv[1:])
+    if argv[:1] == ["ctl"]:
+        from avmm.api import ctl
+
+        return ctl.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
@@ -192,6 +200,8 @@ def _load(args: argparse.Namespace) -> Any:
         overrides += _console_overrides(args.console)
     overrides += _gdb_overrides(args)
     overrides += _trace_overrides(args)
+    if getattr(args, "api", None):
+        overrides.append(f"api.path={json.dumps(str(Path(args.api).absolute()))}")
     if args.config is not None:
         if getattr(args, "kernel", None) is not None:
             raise ConfigError("--kernel", "give either a config file or --kernel, not both")
@@ -360,18 +370,27 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
             boards = await build_config(host, cfg)
         except (BootError, DeviceError) as err:  # a file the run needs: exit 2, one line
             raise ConfigError("", str(err)) from None
+        ready: list[str] = []  # lines printed once signals are handled: scripts wait on them
+        if cfg.api.enabled:  # first: a bad [api] leaves nothing running; closed with the host
+            from avmm.api.server import start_api
+
+            api = await start_api(host, boards, cfg.api)
+            assert api is not None
+            ready.append(f"avmm: control API at {', '.join(api.addresses)}")
         exporter = None
         if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports
             from avmm.obs.exporter import exporter_from_config
 
             exporter = exporter_from_config(host, cfg.metrics)
+            if exporter is not None:
+                ready.append(f"avmm: metrics at {exporter.url}")
         progress = _Progress(host) if _wants_progress(boards) else None
         tracer = _start_trace(host, cfg.trace)
         series = _start_series(host, cfg.series)
         try:
             with SignalHandler(host):
-                if exporter is not None:  # after the handlers: a script may signal on it
-                    print(f"avmm: metrics at {exporter.url}", file=sys.stderr, flush=True)
+                for line in ready:
+                    print(line, file=sys.stderr, flush=True)
                 runs = asyncio.gather(*(board.run() for board in boards))
                 try:
                     results = await asyncio.wait_for(asyncio.shield(runs), timeout)

@@ -5,6 +5,7 @@ names below are what the CLI, the board and tests use.
 """
 
 from avmm.config.model import (
+    ApiConfig,
     BootConfig,
     BootMode,
     ClockMode,
@@ -38,6 +39,7 @@ from avmm.config.parse import (
 __all__ = [
     "DEBIAN_FW_DYNAMIC",
     "REPO",
+    "ApiConfig",
     "BootConfig",
     "BootMode",
     "ClockMode",

@@ -13,7 +13,15 @@ from typing import Any, Literal
 
 import attrs
 
-from avmm.constants import MAX_PCPUS, MAX_VCPUS, RAM_BASE, ClockName, Irqchip, PolicyName
+from avmm.constants import (
+    MAX_PCPUS,
+    MAX_SLICE,
+    MAX_VCPUS,
+    RAM_BASE,
+    ClockName,
+    Irqchip,
+    PolicyName,
+)
 
 Policy = PolicyName
 ClockMode = ClockName
@@ -96,7 +104,7 @@ class SchedConfig:
     """How vCPUs are interleaved on the pCPUs and how guest time passes."""
 
     policy: Policy = "round-robin"
-    slice: int = attrs.field(default=10_000, validator=_in_range(1, 100_000_000))
+    slice: int = attrs.field(default=10_000, validator=_in_range(1, MAX_SLICE))
     clock: ClockMode = "host"
     ips: int = attrs.field(default=100_000_000, validator=_in_range(1_000, 10**12))
     seed: int = attrs.field(default=0, validator=_in_range(0, 2**64 - 1))
@@ -266,6 +274,25 @@ class SeriesConfig:
     max_samples: int = attrs.field(default=1_000_000, validator=_positive)
 
 
+def _api_listen(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
+    if value and not re.fullmatch(r"(([\w.\-]*|\[[0-9a-fA-F:]+\]):)?\d{1,5}", value):
+        raise FieldError(attr.name, f'"{value}" is not PORT, :PORT or HOST:PORT')
+
+
+@attrs.frozen
+class ApiConfig:
+    """The control API (``avmm ctl``): off unless a socket path or a TCP address is set."""
+
+    path: Path | None = None  # a Unix socket
+    listen: str = attrs.field(default="", validator=_api_listen)  # TCP, 127.0.0.1 by default
+    max_clients: int = attrs.field(default=8, validator=_in_range(1, 1024))
+    idle_timeout: float = attrs.field(default=600.0, validator=_non_negative)  # seconds, 0: none
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None or bool(self.listen)
+
+
 @attrs.frozen
 class Config:
     """A whole config file: the host, the scheduler, metrics, and one or more VMs."""
@@ -277,4 +304,5 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     trace: TraceConfig = TraceConfig()
     series: SeriesConfig = SeriesConfig()
+    api: ApiConfig = ApiConfig()
     source: Path | None = attrs.field(default=None, eq=False)

@@ -221,7 +221,10 @@ def _finish(config: Config, base: Path, single: bool, source: Path | None) -> Co
         raise ConfigError("sched.clock", 'the deterministic policy needs clock = "virtual"')
     trace = attrs.evolve(config.trace, file=_resolve(config.trace.file, base))
     series = attrs.evolve(config.series, file=_resolve(config.series.file, base))
-    return attrs.evolve(config, vm=tuple(vms), trace=trace, series=series, source=source)
+    api = config.api
+    if api.path is not None:
+        api = attrs.evolve(api, path=_resolve(api.path.expanduser(), base))
+    return attrs.evolve(config, vm=tuple(vms), trace=trace, series=series, api=api, source=source)
 
 
 def _check_boot(boot: BootConfig, base: Path, where: str) -> BootConfig:

@@ -78,6 +78,7 @@ class VmExitEvent(Event):
 
     exit: str
     code: int
+    reboot: bool = False  # a reboot: the board boots the VM again
 
 
 @attrs.frozen

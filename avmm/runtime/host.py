@@ -35,6 +35,7 @@ from avmm.constants import (
     DEFAULT_IPS,
     IRQCHIPS,
     MAX_PCPUS,
+    MAX_SLICE,
     MAX_VCPUS,
     POLICIES,
     RAM_BASE,
@@ -251,6 +252,63 @@ class Host:
             pcpu.flush_pending = True
         if self.events.wants(VmidRolloverEvent):
             self.events.publish(VmidRolloverEvent("", generation))
+
+    # -------------------------------------------------------- live knobs
+
+    def tune(
+        self,
+        *,
+        slice: int | None = None,
+        policy: str | None = None,
+        pause_exit: bool | None = None,
+        pause_window: int | None = None,
+        directed_yield: bool | None = None,
+    ) -> None:
+        """Change scheduler knobs while the VMs run (the control API's ``sched``).
+
+        Every value is checked before any is applied. Called on the loop thread,
+        so it always lands between two slices: a vCPU reads the slice budget
+        when its next slice starts, the policy decides the next pick (the vCPUs
+        waiting now move over in order), and pause-loop and IPI exiting are read
+        by the core at each ``pause`` and CLINT write. The deterministic policy
+        is chosen at start only: it needs the virtual clock and device work
+        finished inside slices, which are fixed when the VMs are built.
+        """
+        if slice is not None and (
+            isinstance(slice, bool) or not isinstance(slice, int) or not 1 <= slice <= MAX_SLICE
+        ):
+            raise ConfigError("sched.slice", f"{slice!r} is out of range (1..{MAX_SLICE})")
+        if policy is not None and policy != self.policy_name:
+            if policy not in POLICIES:
+                raise ConfigError(
+                    "sched.policy", f"{policy!r} is not one of: {', '.join(POLICIES)}"
+                )
+            if "deterministic" in (policy, self.policy_name):
+                raise ConfigError(
+                    "sched.policy",
+                    "the deterministic policy is chosen at start, not changed while VMs run",
+                )
+        if pause_window is not None and (
+            isinstance(pause_window, bool) or not isinstance(pause_window, int) or pause_window < 1
+        ):
+            raise ConfigError("sched.pause_window", f"{pause_window!r} must be at least 1")
+        if slice is not None:
+            self.slice = self.scheduler.slice = slice
+        if policy is not None and policy != self.policy_name:
+            self.scheduler.set_policy(make_policy(policy, self.seed))
+            self.policy_name = policy
+        if pause_exit is not None:
+            self.pause_exit = bool(pause_exit)
+        if pause_window is not None:
+            self.pause_window = pause_window
+        if directed_yield is not None:
+            self.directed_yield = bool(directed_yield)
+        for vm in self.vms.values():
+            vm.set_exiting(
+                pause_exit=self.pause_exit if pause_exit is not None else None,
+                pause_window=pause_window,
+                directed_yield=self.directed_yield if directed_yield is not None else None,
+            )
 
     # ---------------------------------------------------------------- run
 

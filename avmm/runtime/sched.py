@@ -262,6 +262,17 @@ class Scheduler:
         if len(self.policy) and not self._dispatch_pending:
             self._dispatch()
 
+    def set_policy(self, policy: Policy) -> None:
+        """Use ``policy`` from the next pick on; the vCPUs waiting now move to it in
+        the old policy's order. Call on the loop thread (between two slices)."""
+        old, self.policy = self.policy, policy
+        while len(old):
+            policy.add(old.pick())
+
+    def last_pcpu(self, vcpu: Schedulable) -> Pcpu | None:
+        """The pCPU ``vcpu`` ran its last slice on (None before its first)."""
+        return self._last_pcpu.get(vcpu.key)
+
     @property
     def contended(self) -> bool:
         """Another vCPU waits for a pCPU, or a directed yield or a dispatch is due."""

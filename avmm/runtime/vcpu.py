@@ -146,7 +146,7 @@ class Vcpu:
         vm = self.vm
         sched = vm.host.scheduler
         hart = self.hart
-        budget = vm.host.slice
+        host = vm.host
         while True:
             # 1. requests, and sleeping until something wakes this vCPU
             if self._requests:
@@ -162,7 +162,8 @@ class Vcpu:
                 continue
             before = hart.instret
             try:
-                result = await self._slice(pcpu, budget)
+                # read at every slice: Host.tune() may change it between two
+                result = await self._slice(pcpu, host.slice)
             finally:
                 # 7. reschedule point: the next acquire() waits for the scheduler
                 vm.current = None

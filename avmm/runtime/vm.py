@@ -496,7 +496,9 @@ class Vm:
         result = self.result
         events = self.events
         if events.wants(VmExitEvent):
-            events.publish(VmExitEvent(self.name, type(result.exit).__name__, result.code))
+            exit = result.exit
+            reboot = isinstance(exit, SystemEvent) and exit.kind is SystemEventKind.REBOOT
+            events.publish(VmExitEvent(self.name, type(exit).__name__, result.code, reboot=reboot))
         return result
 
     async def _vcpu_main(self, vcpu: Vcpu) -> None:
@@ -559,6 +561,35 @@ class Vm:
 
     def resume(self) -> None:
         self._resume.set()
+
+    def set_exiting(
+        self,
+        *,
+        pause_exit: bool | None = None,
+        pause_window: int | None = None,
+        directed_yield: bool | None = None,
+    ) -> None:
+        """Pause-loop exiting and directed yield (IPI exits) from now on; the core
+        reads them at each ``pause`` and IPI, so a change between slices is safe."""
+        machine = self.machine
+        if pause_exit is not None:
+            machine.pause_exit = pause_exit
+        if pause_window is not None:
+            machine.pause_window = pause_window
+        if directed_yield is not None:
+            machine.ipi_exit = directed_yield
+            self.directed_yields = directed_yield
+
+    @property
+    def paused(self) -> bool:
+        """True between :meth:`pause` and :meth:`resume` (or a stop or reset)."""
+        return not self._resume.is_set()
+
+    def request_reset(self) -> None:
+        """A reset from outside the guest (the control API's ``reset``): the VM's run
+        ends as if the guest had asked for a reboot, at every vCPU's next slice
+        boundary, and its owner (the board) boots it again, as after SBI SRST."""
+        self._finish(SystemEvent(0, SystemEventKind.REBOOT, 0))
 
     def signal(self) -> None:
         """A host signal: every vCPU stops at its next slice boundary."""

@@ -25,6 +25,7 @@ GUESTS: dict[str, tuple[tuple[str, ...], dict[str, str | int]]] = {
     "virtio-hostile": (("hostile.c", "virtio.c"), {}),
     "reboot": (("reboot.c",), {}),
     "uart-idle": (("uart-idle.c",), {}),
+    "ctl-echo": (("ctl-echo.c",), {}),
 }
 
 

@@ -45,7 +45,7 @@ from avmm.board.layout import (
 from avmm.board.layout import describe as describe_config
 from avmm.config import Config, VmConfig
 from avmm.constants import CLINT_BASE, PLIC_BASE, PLIC_NDEV
-from avmm.devices.backends import NullNet, RawImage, ensure_image
+from avmm.devices.backends import NullNet, OverlayImage, RawImage, ensure_image
 from avmm.devices.base import CharBackend, MmioDevice, NetPort
 from avmm.devices.rtc import GoldfishRtc
 from avmm.devices.syscon import SifiveTest
@@ -76,7 +76,7 @@ class Board:
         self.hub: ConsoleHub | None = None
         self.console_where = ""  # "pty /dev/pts/3", "tcp 127.0.0.1:4321", ...
         self.devices: dict[str, MmioDevice] = {}  # by name, in layout order
-        self.disks: list[RawImage] = []
+        self.disks: list[RawImage | OverlayImage] = []
         self.net_ports: list[NetPort] = []
         self.boot_state: boot.BootState | None = None
         self.reboots = 0
@@ -186,7 +186,11 @@ class Board:
             disk = config.disks[slot.index]
             if disk.create is not None and ensure_image(disk.path, disk.create):
                 self._notify(f"avmm: {config.name}: created blank disk {disk.path} ({disk.create})")
-            image = RawImage(disk.path, read_only=disk.read_only)
+            image: RawImage | OverlayImage
+            if disk.overlay is not None:
+                image = OverlayImage(disk.path, disk.overlay)
+            else:
+                image = RawImage(disk.path, read_only=disk.read_only)
             self.disks.append(image)
             return VirtioBlk(
                 image, vm.spawner, read_only=disk.read_only, serial=disk.serial, name=slot.name

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avmm.errors import AvmmError, ConfigError
+from avmm.errors import AvmmError, ConfigError, SnapshotError
 from avmm.version import __version__
 
 if TYPE_CHECKING:  # the CLI imports the runtime lazily, so --help stays fast
@@ -85,6 +85,25 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="stop the VMs after SECONDS of wall time and exit with status 1",
+    )
+    snap = run.add_argument_group("snapshots (a config of one VM)")
+    snap.add_argument(
+        "--restore",
+        type=Path,
+        metavar="FILE",
+        help="start the VM from a snapshot file instead of booting it (vm.restore)",
+    )
+    snap.add_argument(
+        "--snapshot",
+        type=Path,
+        metavar="FILE",
+        help="with --snapshot-at: write a snapshot of the VM to FILE, then stop",
+    )
+    snap.add_argument(
+        "--snapshot-at",
+        type=int,
+        metavar="INSNS",
+        help="take the --snapshot at the first slice boundary after INSNS guest instructions",
     )
     debug = run.add_argument_group("debugging (the first VM)")
     debug.add_argument(
@@ -170,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(err))
         for note in getattr(err, "__notes__", []):
             print(f"avmm: error: {note}", file=sys.stderr)
+        return EXIT_USAGE
+    except SnapshotError as err:  # a bad snapshot file: nothing ran
+        _error(str(err))
         return EXIT_USAGE
     except AvmmError as err:
         _error(str(err))
@@ -339,13 +361,87 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from avmm.runtime import host
 
-    cfg = _load(args)
+    cfg = _snapshot_args(_load(args), args)
     if args.timeout is not None and args.timeout <= 0:
         raise ConfigError("--timeout", f"{args.timeout} must be a positive number of seconds")
-    return host.run(_run_async(cfg, args.timeout, args.report))
+    save = (args.snapshot.absolute(), args.snapshot_at) if args.snapshot is not None else None
+    return host.run(_run_async(cfg, args.timeout, args.report, save))
 
 
-async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> int:
+def _snapshot_args(cfg: Any, args: argparse.Namespace) -> Any:
+    """--restore as the VM's ``restore`` key; --snapshot and --snapshot-at checked."""
+    import attrs
+
+    if (args.snapshot is None) != (args.snapshot_at is None):
+        flag = "--snapshot" if args.snapshot is None else "--snapshot-at"
+        raise ConfigError(flag, "--snapshot FILE and --snapshot-at INSNS go together")
+    if args.snapshot_at is not None and args.snapshot_at < 0:
+        raise ConfigError("--snapshot-at", f"{args.snapshot_at} must be 0 or more instructions")
+    one_vm = ("--restore", args.restore), ("--snapshot", args.snapshot)
+    for flag, value in one_vm:
+        if value is not None and len(cfg.vm) != 1:
+            raise ConfigError(flag, f"only for a config of one VM (this one has {len(cfg.vm)})")
+    if args.snapshot is not None and not args.snapshot.absolute().parent.is_dir():
+        raise ConfigError("--snapshot", f"{args.snapshot.absolute().parent} does not exist")
+    if args.restore is None:
+        return cfg
+    if not args.restore.is_file():
+        raise ConfigError("--restore", f"{args.restore} does not exist")
+    vm = attrs.evolve(cfg.vm[0], restore=args.restore.absolute())
+    return attrs.evolve(cfg, vm=(vm,))
+
+
+async def _restore(boards: Sequence[Any]) -> None:
+    """Each VM with a ``restore`` file takes its state before anything runs."""
+    from avmm.snapshot import restore_snapshot
+
+    for board in boards:
+        if board.config.restore is not None:
+            info = await restore_snapshot(board.vm, board.config.restore)
+            print(
+                f"avmm: {info.vm}: restored from {info.path} ({info.file_bytes / 2**20:.1f} MiB, "
+                f"{info.seconds:.2f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _arm_snapshot(host: Host, boards: Sequence[Any], save: tuple[Path, int]) -> list[str]:
+    """--snapshot-at: when the host has run that many instructions, the scheduler holds;
+    the snapshot is written and every VM stops. Returns where an error will be put."""
+    from avmm.snapshot import save_snapshot
+
+    path, at = save
+    vm = boards[0].vm
+    errors: list[str] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def save_and_stop() -> None:
+        try:
+            info = await save_snapshot(vm, path)
+            print(
+                f"avmm: {info.vm}: snapshot at {vm.machine.instret} instructions written to "
+                f"{info.path} ({info.file_bytes / 2**20:.1f} MiB, {info.seconds:.2f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        except AvmmError as err:
+            errors.append(str(err))
+        finally:
+            host.request_stop()
+            host.scheduler.unhold()
+
+    def on_hold() -> None:
+        tasks.append(asyncio.get_running_loop().create_task(save_and_stop()))
+
+    host.scheduler.on_hold = on_hold
+    host.scheduler.hold_at = at
+    return errors
+
+
+async def _run_async(
+    cfg: Any, timeout: float | None, report: Path | None, save: tuple[Path, int] | None = None
+) -> int:
     from avmm.board.virt import build_config
     from avmm.runtime.host import Host, SignalHandler
 
@@ -354,6 +450,8 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
     timed_out = False
     async with Host.from_config(cfg) as host:
         boards = await build_config(host, cfg)
+        await _restore(boards)
+        snapshot_errors = _arm_snapshot(host, boards, save) if save is not None else []
         exporter = None
         if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports
             from avmm.obs.exporter import exporter_from_config
@@ -390,6 +488,9 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
         if timed_out:
             _error(f"timeout: stopped after {timeout:g} s")
             status = EXIT_INTERNAL
+        for message in snapshot_errors:
+            _error(message)
+            status = EXIT_USAGE
         print(host.summary(), file=sys.stderr)
         if report is not None:
             _write_report(report, host, boards, results, status, time.monotonic() - wall0)

@@ -171,6 +171,9 @@ class DiskConfig:
     read_only: bool = False
     serial: str = ""
     create: Size | None = attrs.field(default=None)
+    # copy-on-write: the guest's writes go to this file and ``path`` (the base) is
+    # opened read-only, so many runs can share one base image (and one snapshot)
+    overlay: Path | None = attrs.field(default=None)
 
     @create.validator
     def _create(self, attr: attrs.Attribute[Size | None], value: Size | None) -> None:
@@ -180,6 +183,11 @@ class DiskConfig:
             raise FieldError("create", f"{value} is not a whole number of 512-byte sectors")
         if self.read_only:
             raise FieldError("create", "a disk avmm creates must be writable (read_only = false)")
+
+    @overlay.validator
+    def _overlay(self, attr: attrs.Attribute[Path | None], value: Path | None) -> None:
+        if value is not None and self.read_only:
+            raise FieldError("overlay", "an overlay takes the writes; drop read_only = true")
 
 
 @attrs.frozen
@@ -206,6 +214,7 @@ class VmConfig:
     rng: bool = False
     virtio_console: bool = False
     gdb: GdbConfig | None = None
+    restore: Path | None = None  # a snapshot file to start from (avmm.snapshot)
 
     @memory.validator
     def _memory(self, attr: attrs.Attribute[Size], value: Size) -> None:

@@ -157,15 +157,24 @@ def _finish(config: Config, base: Path, single: bool, source: Path | None) -> Co
                 raise ConfigError(f"{where}.console.path", "required for the file backend")
             console = attrs.evolve(console, path=_resolve(console.path, base))
         disks = tuple(
-            attrs.evolve(d, path=_disk_path(d, base, f"{where}.disks[{j}].path"))
+            attrs.evolve(
+                d,
+                path=_disk_path(d, base, f"{where}.disks[{j}].path"),
+                overlay=_new_file(d.overlay, base, f"{where}.disks[{j}].overlay"),
+            )
             for j, d in enumerate(vm.disks)
+        )
+        restore = (
+            _existing(vm.restore, base, f"{where}.restore") if vm.restore is not None else None
         )
         for j, net in enumerate(vm.nets):
             if net.mac is not None and not re.fullmatch(
                 r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", net.mac
             ):
                 raise ConfigError(f"{where}.nets[{j}].mac", f'"{net.mac}" is not a MAC address')
-        vms.append(attrs.evolve(vm, name=name, boot=boot, console=console, disks=disks))
+        vms.append(
+            attrs.evolve(vm, name=name, boot=boot, console=console, disks=disks, restore=restore)
+        )
     if config.sched.policy == "deterministic" and config.sched.clock != "virtual":
         raise ConfigError("sched.clock", 'the deterministic policy needs clock = "virtual"')
     trace = attrs.evolve(config.trace, file=_resolve(config.trace.file, base))
@@ -199,6 +208,16 @@ def _disk_path(disk: DiskConfig, base: Path, where: str) -> Path:
     full = _resolve(disk.path.expanduser(), base)
     if not full.parent.is_dir():
         raise ConfigError(where, f"{full.parent} does not exist (cannot create the disk there)")
+    return full
+
+
+def _new_file(path: Path | None, base: Path, where: str) -> Path | None:
+    """A file avmm creates (an overlay): its folder must exist."""
+    if path is None:
+        return None
+    full = _resolve(path.expanduser(), base)
+    if not full.parent.is_dir():
+        raise ConfigError(where, f"{full.parent} does not exist (cannot create the file there)")
     return full
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -548,6 +548,41 @@ class Vm:
             self.debugger.on_stop()
         for vcpu in self.vcpus:
             vcpu.request_signal()
+
+    @property
+    def paused(self) -> bool:
+        """:meth:`pause` was called and :meth:`resume` not yet."""
+        return not self._resume.is_set()
+
+    # ---------------------------------------------------------- snapshots
+
+    def save_counters(self) -> dict[str, Any]:
+        """The VM's own counters as plain data (avmm.snapshot), so that a restored VM
+        reports what an uninterrupted one would."""
+        return {
+            "warps": self.warps,
+            "unmapped_mmio": self.unmapped_mmio,
+            "irq_injections": [[k, v] for k, v in self.irq_injections.items()],
+            "sbi_calls": [[k, v] for k, v in self.sbi_counters.calls.items()],
+            "sbi_not_supported": [[k, v] for k, v in self.sbi_counters.not_supported.items()],
+            "console_tx_bytes": self.sbi_console.tx_bytes,
+            "console_rx_bytes": self.sbi_console.rx_bytes,
+        }
+
+    def load_counters(self, state: dict[str, Any]) -> None:
+        self.warps = int(state["warps"])
+        self.unmapped_mmio = int(state["unmapped_mmio"])
+        for source, n in state["irq_injections"]:
+            if int(source) in self.irq_injections:
+                self.irq_injections[int(source)] = int(n)
+        self.sbi_counters.calls.clear()
+        self.sbi_counters.calls.update({int(k): int(v) for k, v in state["sbi_calls"]})
+        self.sbi_counters.not_supported.clear()
+        self.sbi_counters.not_supported.update(
+            {int(k): int(v) for k, v in state["sbi_not_supported"]}
+        )
+        self.sbi_console.tx_bytes = int(state["console_tx_bytes"])
+        self.sbi_console.rx_bytes = int(state["console_rx_bytes"])
 
     # -------------------------------------------------------------- stats
 

@@ -3,11 +3,13 @@
 from .block import RawImage, ensure_image
 from .char import FileChar, NullChar, PtyChar, StdioChar, TcpChar
 from .net import NullNet, Switch, SwitchPort
+from .overlay import OverlayImage
 
 __all__ = [
     "FileChar",
     "NullChar",
     "NullNet",
+    "OverlayImage",
     "PtyChar",
     "RawImage",
     "StdioChar",

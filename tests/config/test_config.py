@@ -236,3 +236,21 @@ def test_a_disk_to_create_is_checked(tmp_path: Path, kernel: Path) -> None:
     assert error_of(ro) == (
         "vm.disks[0].create: a disk avmm creates must be writable (read_only = false)"
     )
+
+
+def test_an_overlay_and_a_snapshot_to_restore_are_checked(tmp_path: Path, kernel: Path) -> None:
+    (tmp_path / "base.img").write_bytes(bytes(4096))
+    disk = MINIMAL + '[[vm.disks]]\npath = "base.img"\noverlay = "{overlay}"\n'
+    good = write(tmp_path, disk.format(overlay="run.ovl"))
+    (loaded,) = config.load(good).vm[0].disks
+    assert loaded.overlay == tmp_path / "run.ovl"  # resolved; created when the VM is built
+    ro = write(tmp_path, disk.format(overlay="run.ovl") + "read_only = true\n")
+    assert error_of(ro) == (
+        "vm.disks[0].overlay: an overlay takes the writes; drop read_only = true"
+    )
+    nowhere = write(tmp_path, disk.format(overlay="no/dir/run.ovl"))
+    assert error_of(nowhere) == (
+        f"vm.disks[0].overlay: {tmp_path}/no/dir does not exist (cannot create the file there)"
+    )
+    missing = write(tmp_path, MINIMAL.replace("[vm]", '[vm]\nrestore = "gone.snap"'))
+    assert error_of(missing) == f"vm.restore: {tmp_path}/gone.snap does not exist"

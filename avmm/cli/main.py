@@ -105,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="INSNS",
         help="take the --snapshot at the first slice boundary after INSNS guest instructions",
     )
+    snap.add_argument(
+        "--incoming",
+        metavar="ADDR",
+        help="wait for a live migration of the VM on ADDR (HOST:PORT, :PORT or unix:PATH; "
+        "default host 127.0.0.1), then run it",
+    )
     debug = run.add_argument_group("debugging (the first VM)")
     debug.add_argument(
         "--gdb",
@@ -365,7 +371,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout <= 0:
         raise ConfigError("--timeout", f"{args.timeout} must be a positive number of seconds")
     save = (args.snapshot.absolute(), args.snapshot_at) if args.snapshot is not None else None
-    return host.run(_run_async(cfg, args.timeout, args.report, save))
+    return host.run(_run_async(cfg, args.timeout, args.report, save, args.incoming))
 
 
 def _snapshot_args(cfg: Any, args: argparse.Namespace) -> Any:
@@ -377,10 +383,20 @@ def _snapshot_args(cfg: Any, args: argparse.Namespace) -> Any:
         raise ConfigError(flag, "--snapshot FILE and --snapshot-at INSNS go together")
     if args.snapshot_at is not None and args.snapshot_at < 0:
         raise ConfigError("--snapshot-at", f"{args.snapshot_at} must be 0 or more instructions")
-    one_vm = ("--restore", args.restore), ("--snapshot", args.snapshot)
+    one_vm = (
+        ("--restore", args.restore),
+        ("--snapshot", args.snapshot),
+        ("--incoming", args.incoming),
+    )
     for flag, value in one_vm:
         if value is not None and len(cfg.vm) != 1:
             raise ConfigError(flag, f"only for a config of one VM (this one has {len(cfg.vm)})")
+    if args.incoming is not None:
+        from avmm.snapshot.migrate import parse_address
+
+        parse_address(args.incoming, "--incoming")
+        if args.restore is not None:
+            raise ConfigError("--incoming", "give either --incoming or --restore")
     if args.snapshot is not None and not args.snapshot.absolute().parent.is_dir():
         raise ConfigError("--snapshot", f"{args.snapshot.absolute().parent} does not exist")
     if args.restore is None:
@@ -439,8 +455,25 @@ def _arm_snapshot(host: Host, boards: Sequence[Any], save: tuple[Path, int]) -> 
     return errors
 
 
+async def _incoming(boards: Sequence[Any], address: str) -> None:
+    """--incoming: the VM takes a migrated VM's state before it runs."""
+    from avmm.snapshot.migrate import receive_migration
+
+    vm = boards[0].vm
+
+    def listening(where: str) -> None:
+        print(f"avmm: {vm.name}: waiting for a migration on {where}", file=sys.stderr, flush=True)
+
+    seconds = await receive_migration(vm, address, on_listening=listening)
+    print(f"avmm: {vm.name}: migrated in ({seconds:.2f} s), running", file=sys.stderr, flush=True)
+
+
 async def _run_async(
-    cfg: Any, timeout: float | None, report: Path | None, save: tuple[Path, int] | None = None
+    cfg: Any,
+    timeout: float | None,
+    report: Path | None,
+    save: tuple[Path, int] | None = None,
+    incoming: str | None = None,
 ) -> int:
     from avmm.board.virt import build_config
     from avmm.runtime.host import Host, SignalHandler
@@ -451,6 +484,8 @@ async def _run_async(
     async with Host.from_config(cfg) as host:
         boards = await build_config(host, cfg)
         await _restore(boards)
+        if incoming is not None:
+            await _incoming(boards, incoming)
         snapshot_errors = _arm_snapshot(host, boards, save) if save is not None else []
         exporter = None
         if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports

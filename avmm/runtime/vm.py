@@ -106,6 +106,22 @@ class VmResult:
         return cls(name, exit, code)
 
 
+@attrs.define
+class MigrationCounters:
+    """Outgoing live migrations of a VM (avmm.snapshot.migrate), for the metrics."""
+
+    migrations: int = 0
+    bytes_sent: int = 0
+    last_downtime: float = 0.0  # seconds the vCPUs stood still in the last one
+    last_rounds: int = 0
+
+    def record(self, downtime: float, bytes_sent: int, rounds: int) -> None:
+        self.migrations += 1
+        self.bytes_sent += bytes_sent
+        self.last_downtime = downtime
+        self.last_rounds = rounds
+
+
 @attrs.frozen
 class VmStatistics:
     name: str
@@ -130,6 +146,7 @@ class VmStatistics:
     # cause, translate_ns, ...) and whether it is on
     jit: dict[str, object] = attrs.field(factory=dict)
     jit_on: bool = False
+    migrations: MigrationCounters = attrs.field(factory=MigrationCounters)
 
 
 class Vm:
@@ -196,6 +213,7 @@ class Vm:
         self._resume.set()
         self.debugger: DebugHook | None = None
         self.tracer: TraceHook | None = None
+        self.migrations = MigrationCounters()
 
     def __repr__(self) -> str:
         return f"<Vm {self.name} vcpus={len(self.vcpus)}>"
@@ -614,4 +632,5 @@ class Vm:
             vcpus=tuple(v.statistics() for v in self.vcpus),
             jit=self.machine.jit_stats(),
             jit_on=self.machine.jit,
+            migrations=attrs.evolve(self.migrations),
         )

@@ -230,7 +230,7 @@ def check(state: dict[str, Any], vm: Vm, where: str) -> None:
         raise SnapshotError(f"{where}: corrupt snapshot (state lacks {err})") from None
 
 
-def _zero_ram(vm: Vm) -> None:
+def clear_ram(vm: Vm) -> None:
     """Zero every page of the VM's RAM that holds something (pages never touched stay
     untouched: reading them maps the kernel's zero page, committing nothing)."""
     for slot in vm.memory_slots:
@@ -246,7 +246,7 @@ def write_ram(vm: Vm, pages: tuple[tuple[int, memoryview], ...], where: str) -> 
     for addr, data in pages:  # every run must fit a slot before RAM changes
         if not any(base <= addr and addr + len(data) <= end for base, end, _v in slots):
             raise SnapshotError(f"{where}: corrupt snapshot (RAM at {addr:#x} is outside the VM)")
-    _zero_ram(vm)
+    clear_ram(vm)
     for addr, data in pages:
         for base, end, view in slots:
             if base <= addr < end:

@@ -159,7 +159,7 @@ async def test_nobody_listening_is_named(demo: Path) -> None:
     async def attempt(vm: Any) -> Any:
         return await migrate_out(vm, "unix:/nonexistent/avmm.sock")
 
-    _output, _counts_, outcome = await _run(demo, attempt)
+    *_, outcome = await _run(demo, attempt)
     assert isinstance(outcome, SnapshotError)
     assert str(outcome).startswith("cannot connect to unix:/nonexistent/avmm.sock")
 

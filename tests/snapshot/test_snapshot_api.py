@@ -145,7 +145,7 @@ async def test_a_paused_vm_stays_paused_through_save_and_restore(
         vm.resume()
         result = await asyncio.wait_for(run, GUARD)
         assert result.code == 0
-        assert b"" != console.output
+        assert console.output != b""
 
 
 async def test_a_failed_restore_changes_nothing(demo: Path, tmp_path: Path) -> None:

@@ -43,9 +43,9 @@ from avmm.board.layout import (
     plan,
 )
 from avmm.board.layout import describe as describe_config
-from avmm.config import Config, VmConfig
+from avmm.config import Config, VmConfig, parse_host_port
 from avmm.constants import CLINT_BASE, PLIC_BASE, PLIC_NDEV
-from avmm.devices.backends import NullNet, OverlayImage, RawImage, ensure_image
+from avmm.devices.backends import NullNet, OverlayImage, RawImage, UdpLink, ensure_image
 from avmm.devices.base import CharBackend, MmioDevice, NetPort
 from avmm.devices.rtc import GoldfishRtc
 from avmm.devices.syscon import SifiveTest
@@ -197,7 +197,15 @@ class Board:
             )
         if slot.kind == "virtio-net":
             net = config.nets[slot.index]
-            port: NetPort = switches.get(net.switch).port() if net.switch else NullNet()
+            port: NetPort
+            if net.switch:
+                port = switches.get(net.switch).port()
+            elif net.listen is not None and net.peer is not None:
+                listen, peer = parse_host_port(net.listen), parse_host_port(net.peer)
+                assert listen is not None and peer is not None  # checked with the config
+                port = UdpLink(listen, peer)
+            else:
+                port = NullNet()
             self.net_ports.append(port)
             mac = parse_mac(net.mac) if net.mac else mac_address(config.name, slot.index)
             return VirtioNet(port, mac=mac, name=slot.name)

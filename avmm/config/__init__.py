@@ -22,6 +22,7 @@ from avmm.config.model import (
     Size,
     TraceConfig,
     VmConfig,
+    parse_host_port,
     parse_range,
 )
 from avmm.config.parse import DEBIAN_FW_DYNAMIC, REPO, apply_overrides, from_dict, load, to_dict
@@ -49,6 +50,7 @@ __all__ = [
     "apply_overrides",
     "from_dict",
     "load",
+    "parse_host_port",
     "parse_range",
     "to_dict",
 ]

@@ -29,6 +29,7 @@ from avmm.config.model import (
     DiskConfig,
     FieldError,
     Size,
+    parse_host_port,
     show_value,
 )
 from avmm.constants import VIRTIO_SLOTS
@@ -172,6 +173,13 @@ def _finish(config: Config, base: Path, single: bool, source: Path | None) -> Co
                 r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", net.mac
             ):
                 raise ConfigError(f"{where}.nets[{j}].mac", f'"{net.mac}" is not a MAC address')
+            for key in ("listen", "peer"):
+                value = getattr(net, key)
+                if value is not None and parse_host_port(value) is None:
+                    raise ConfigError(
+                        f"{where}.nets[{j}].{key}",
+                        f'"{value}" is not HOST:PORT (e.g. 127.0.0.1:5000)',
+                    )
         vms.append(
             attrs.evolve(vm, name=name, boot=boot, console=console, disks=disks, restore=restore)
         )

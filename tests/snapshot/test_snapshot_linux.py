@@ -55,8 +55,13 @@ VERIFY = (
 def _toml(tmp: Path, linux: tuple[Path, Path], disk: Path, overlay: Path | None) -> Path:
     kernel, initrd = linux
     extra = f'overlay = "{overlay}"\n' if overlay is not None else ""
-    (tmp / "check.img").exists() or (tmp / "check.img").write_bytes(bytes(1 << 20))
-    path = tmp / f"linux-{overlay.stem if overlay else 'plain'}.toml"
+    run = overlay.stem if overlay else "plain"
+    # the self-check's disk: blank for each run (it writes a boot counter there), so
+    # every run's matches the blank one referenced by the snapshot
+    check = tmp / f"check-{run}.img"
+    if not check.exists():
+        check.write_bytes(bytes(1 << 20))
+    path = tmp / f"linux-{run}.toml"
     path.write_text(
         f"""version = 1
 [vm]
@@ -73,7 +78,7 @@ cmdline = "console=ttyS0"
 path = "{disk}"
 {extra}
 [[vm.disks]]
-path = "{tmp / "check.img"}"
+path = "{check}"
 """
     )
     return path

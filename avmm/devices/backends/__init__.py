@@ -2,7 +2,7 @@
 
 from .block import RawImage, ensure_image
 from .char import FileChar, NullChar, PtyChar, StdioChar, TcpChar
-from .net import NullNet, Switch, SwitchPort
+from .net import NullNet, Switch, SwitchPort, UdpLink
 from .overlay import OverlayImage
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "Switch",
     "SwitchPort",
     "TcpChar",
+    "UdpLink",
     "ensure_image",
 ]

@@ -254,3 +254,18 @@ def test_an_overlay_and_a_snapshot_to_restore_are_checked(tmp_path: Path, kernel
     )
     missing = write(tmp_path, MINIMAL.replace("[vm]", '[vm]\nrestore = "gone.snap"'))
     assert error_of(missing) == f"vm.restore: {tmp_path}/gone.snap does not exist"
+
+
+def test_a_udp_link_needs_both_ends_and_no_switch(tmp_path: Path, kernel: Path) -> None:
+    net = MINIMAL + "[[vm.nets]]\n{keys}\n"
+    good = write(tmp_path, net.format(keys='listen = ":5000"\npeer = "127.0.0.1:5001"'))
+    (loaded,) = config.load(good).vm[0].nets
+    assert (loaded.listen, loaded.peer) == (":5000", "127.0.0.1:5001")
+    half = write(tmp_path, net.format(keys='listen = ":5000"'))
+    assert error_of(half) == "vm.nets[0].peer: a link needs both listen and peer"
+    both = write(tmp_path, net.format(keys='listen = ":1"\npeer = ":2"\nswitch = "lan"'))
+    assert error_of(both) == (
+        "vm.nets[0].switch: a NIC is on a switch or on a link (listen/peer), not both"
+    )
+    bad = write(tmp_path, net.format(keys='listen = ":1"\npeer = "nowhere"'))
+    assert error_of(bad) == 'vm.nets[0].peer: "nowhere" is not HOST:PORT (e.g. 127.0.0.1:5000)'

@@ -429,10 +429,12 @@ def _arm_snapshot(host: Host, boards: Sequence[Any], save: tuple[Path, int]) -> 
 
     path, at = save
     vm = boards[0].vm
-    errors: list[str] = []
+    # an error line, or "" until the snapshot is written
+    errors: list[str] = [f"--snapshot-at: the VM ended before {at} instructions; no snapshot"]
     tasks: list[asyncio.Task[None]] = []
 
     async def save_and_stop() -> None:
+        errors.clear()
         try:
             info = await save_snapshot(vm, path)
             print(

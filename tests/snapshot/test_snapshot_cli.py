@@ -205,6 +205,14 @@ def test_snapshot_flags_are_checked(demo: Path, tmp_path: Path) -> None:
     proc = _run(cfg, "--snapshot", tmp_path / "x.snap")
     assert proc.returncode == 2
     assert "--snapshot-at: --snapshot FILE and --snapshot-at INSNS go together" in proc.stderr
+    proc = _run(
+        cfg, "--console", "null", "--snapshot", tmp_path / "x.snap", "--snapshot-at", 10**12
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        "--snapshot-at: the VM ended before 1000000000000 instructions; no snapshot" in proc.stderr
+    )
+    assert not (tmp_path / "x.snap").exists()
     proc = _run(cfg, "--restore", tmp_path / "missing.snap")
     assert proc.returncode == 2
     assert "missing.snap does not exist" in proc.stderr

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPT = "avmm:/# "
-BLOCKS = 400
+BLOCKS = 240
 # Each round writes a disk block and 256 KiB of fresh random memory (tmpfs files
 # rewritten in turn), so the guest dirties RAM while its pages are copied.
 WORKLOAD = (
@@ -154,7 +154,7 @@ async def test_a_linux_vm_moves_while_writing_memory_and_disk(
             assert (moved.last_downtime, moved.last_rounds) == (info.downtime, info.rounds)
             # on the target: the workload finishes, the disk holds it all
             session.type("")
-            session.expect(r"\nWORK-DONE\n")
+            session.expect(r"\nWORK-DONE\n", guard=3 * GUARD)  # slow on a busy host
             session.type("echo $((6 * 7)) is the answer")
             session.expect(r"\n42 is the answer\n")
             session.type(VERIFY)

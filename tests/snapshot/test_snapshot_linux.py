@@ -160,7 +160,7 @@ def _finish_and_check(s: ConsoleSession) -> None:
     """In the restored guest: the writer finishes, the shell answers, the disk holds
     every block, the self-check passes, and the guest powers off."""
     s.type("")
-    s.expect(r"\nWRITES-DONE\n")
+    s.expect(r"\nWRITES-DONE\n", guard=3 * GUARD)  # slow on a busy host
     s.type("echo $((6 * 7)) is the answer")
     s.expect(r"\n42 is the answer\n")
     s.type(VERIFY)

@@ -2,7 +2,7 @@
 
 Exit status of ``avmm run``: the guest's exit code (HTIF, the syscon device,
 an SBI reset reason), 0 on a clean poweroff or a stop by signal; 2 for a bad
-config or argument; 1 for an internal error or a timeout.
+config, argument or snapshot file; 1 for an internal error or a timeout.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ EPILOG = """\
 exit status of `avmm run`:
   the guest's exit code (HTIF tohost, the syscon test device, SBI system reset),
   0 on a clean poweroff or a stop by SIGINT/SIGTERM,
-  2 for a bad config file or argument, 1 for an internal error or --timeout.
+  2 for a bad config file, argument or snapshot file, 1 for an internal error
+  or --timeout.
 """
 
 

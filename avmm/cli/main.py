@@ -30,8 +30,8 @@ EPILOG = """\
 exit status of `avmm run`:
   the guest's exit code (HTIF tohost, the syscon test device, SBI system reset),
   0 on a clean poweroff or a stop by SIGINT/SIGTERM,
-  2 for a bad config file, argument or snapshot file, 1 for an internal error
-  or --timeout.
+  2 for a bad config file or argument (or snapshot file), 1 for an internal
+  error or --timeout.
 """
 
 

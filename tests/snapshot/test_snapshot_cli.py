@@ -26,7 +26,9 @@ AVMM = [sys.executable, "-m", "avmm.cli", "run"]
 COUNTS = ("instructions", "exits", "slices", "directed_yields", "pause_exits")
 
 
-def _config(tmp_path: Path, demo: Path, *, vcpus: int = 4, seed: int = 1) -> Path:
+def _config(
+    tmp_path: Path, demo: Path, *, vcpus: int = 4, seed: int = 1, irqchip: str = "core"
+) -> Path:
     toml = tmp_path / "det.toml"
     toml.write_text(
         f"""version = 1
@@ -37,6 +39,7 @@ seed = {seed}
 [vm]
 name = "det"
 vcpus = {vcpus}
+irqchip = "{irqchip}"
 memory = "64MiB"
 boot = {{ mode = "firmware", firmware = "{demo / "smp-demo.elf"}" }}
 """
@@ -60,11 +63,19 @@ def _counts(report: Path) -> dict[int, dict[str, Any]]:
     return {v["vcpu"]: {k: v[k] for k in COUNTS} for v in data["vms"]["det"]["vcpus"]}
 
 
-@pytest.mark.parametrize(("at", "jit"), [(1_000_000, "1"), (3_000_000, "1"), (4_500_000, "0")])
+@pytest.mark.parametrize(
+    ("at", "jit", "irqchip"),
+    [
+        (1_000_000, "1", "core"),
+        (3_000_000, "1", "core"),
+        (4_500_000, "0", "core"),
+        (2_500_000, "1", "python"),  # the CLINT and PLIC as device models on the bus
+    ],
+)
 def test_snapshot_then_restore_equals_an_uninterrupted_run(
-    demo: Path, tmp_path: Path, at: int, jit: str
+    demo: Path, tmp_path: Path, at: int, jit: str, irqchip: str
 ) -> None:
-    cfg = _config(tmp_path, demo)
+    cfg = _config(tmp_path, demo, irqchip=irqchip)
     env = {"AVMM_JIT": jit}
     whole = _run(
         cfg,

@@ -209,7 +209,9 @@ class Hart:
     # --- whole hart as plain data, and counters
     def state(self) -> dict[str, object]:
         """x, f, pc, priv, csr (name -> value), mip_sw, mtimecmp, stimecmp, lines,
-        reservation ([paddr, size, vaddr] or None), mmio_pending (dict or None)."""
+        reservation ([paddr, size, vaddr] or None), mmio_pending (dict or None),
+        instret (the stats() counter) and fw_call (see in_firmware_call); set_state
+        takes the last two as optional."""
     def set_state(self, state: dict[str, object]) -> None: ...
     def stats(self) -> dict[str, object]:
         """instret, exits {reason: n}, exceptions {cause: n}, interrupts {cause: n},
@@ -257,8 +259,7 @@ class Machine:
     def warp(self, ticks: int) -> None: ...  # advance virtual time (all harts idle)
     @property
     def timebase_hz(self) -> int: ...
-    @property
-    def instret(self) -> int: ...  # all harts, including the running one
+    instret: int  # all harts, including the running one; writable (guest time stays)
     # --- in-core irqchip (fast path); otherwise those ranges are MMIO exits
     def enable_clint(self, base: int) -> None: ...
     def enable_plic(self, base: int, ndev: int = 0x60) -> None: ...

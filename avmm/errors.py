@@ -47,3 +47,9 @@ class GuestBuildError(AvmmError):
 
 class BootError(AvmmError):
     """A kernel, firmware or initrd image cannot be loaded."""
+
+
+class SnapshotError(AvmmError):
+    """A snapshot cannot be written or read (truncated, corrupt, another version, a
+    machine of another shape, a disk that changed), or a migration failed; the
+    message is one line naming what is wrong. The VM is left as it was."""

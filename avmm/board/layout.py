@@ -124,10 +124,14 @@ def plan(config: VmConfig) -> Layout:
     virtio: list[tuple[str, str, int, str]] = []
     for i, disk in enumerate(config.disks):
         mode = "read-only" if disk.read_only else "read-write"
+        if disk.overlay is not None:
+            mode = f"read-only base, writes to the overlay {disk.overlay}"
         virtio.append((f"virtio-blk{i}", "virtio-blk", i, f"{disk.path} ({mode})"))
     for i, net in enumerate(config.nets):
         mac = parse_mac(net.mac) if net.mac else mac_address(config.name, i)
         where = f"switch {net.switch}" if net.switch else "unconnected"
+        if net.peer is not None:
+            where = f"UDP link on {net.listen} to {net.peer}"
         virtio.append((f"virtio-net{i}", "virtio-net", i, f"{where}, mac {mac.hex(':')}"))
     if config.rng:
         virtio.append(("virtio-rng", "virtio-rng", 0, "host entropy"))

@@ -43,7 +43,7 @@ from avmm.board.layout import (
     plan,
 )
 from avmm.board.layout import describe as describe_config
-from avmm.config import Config, VmConfig
+from avmm.config import Config, VmConfig, parse_host_port
 from avmm.constants import CLINT_BASE, PLIC_BASE, PLIC_NDEV
 from avmm.devices.base import CharBackend, MmioDevice, NetPort
 from avmm.devices.rtc import GoldfishRtc
@@ -56,6 +56,7 @@ from avmm.runtime.vm import Vm, VmResult
 
 if TYPE_CHECKING:
     from avmm.devices.backends.block import RawImage
+    from avmm.devices.backends.overlay import OverlayImage
     from avmm.devices.virtio.device import VirtioDevice
     from avmm.gdb import GdbServer
 
@@ -75,7 +76,7 @@ class Board:
         self.hub: ConsoleHub | None = None
         self.console_where = ""  # "pty /dev/pts/3", "tcp 127.0.0.1:4321", ...
         self.devices: dict[str, MmioDevice] = {}  # by name, in layout order
-        self.disks: list[RawImage] = []
+        self.disks: list[RawImage | OverlayImage] = []
         self.net_ports: list[NetPort] = []
         self.boot_state: boot.BootState | None = None
         self.reboots = 0
@@ -188,22 +189,35 @@ class Board:
         config = self.config
         if slot.kind == "virtio-blk":
             from avmm.devices.backends.block import RawImage, ensure_image
+            from avmm.devices.backends.overlay import OverlayImage
             from avmm.devices.virtio.blk import VirtioBlk
 
             disk = config.disks[slot.index]
             if disk.create is not None and ensure_image(disk.path, disk.create):
                 self._notify(f"avmm: {config.name}: created blank disk {disk.path} ({disk.create})")
-            image = RawImage(disk.path, read_only=disk.read_only)
+            image: RawImage | OverlayImage
+            if disk.overlay is not None:
+                image = OverlayImage(disk.path, disk.overlay)
+            else:
+                image = RawImage(disk.path, read_only=disk.read_only)
             self.disks.append(image)
             return VirtioBlk(
                 image, vm.spawner, read_only=disk.read_only, serial=disk.serial, name=slot.name
             )
         if slot.kind == "virtio-net":
-            from avmm.devices.backends.net import NullNet
+            from avmm.devices.backends.net import NullNet, UdpLink
             from avmm.devices.virtio.net import VirtioNet
 
             net = config.nets[slot.index]
-            port: NetPort = switches.get(net.switch).port() if net.switch else NullNet()
+            port: NetPort
+            if net.switch:
+                port = switches.get(net.switch).port()
+            elif net.listen is not None and net.peer is not None:
+                listen, peer = parse_host_port(net.listen), parse_host_port(net.peer)
+                assert listen is not None and peer is not None  # checked with the config
+                port = UdpLink(listen, peer)
+            else:
+                port = NullNet()
             self.net_ports.append(port)
             mac = parse_mac(net.mac) if net.mac else mac_address(config.name, slot.index)
             return VirtioNet(port, mac=mac, name=slot.name)

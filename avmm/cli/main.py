@@ -2,7 +2,7 @@
 
 Exit status of ``avmm run``: the guest's exit code (HTIF, the syscon device,
 an SBI reset reason), 0 on a clean poweroff or a stop by signal; 2 for a bad
-config or argument; 1 for an internal error or a timeout.
+config, argument or snapshot file; 1 for an internal error or a timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avmm.errors import AvmmError, BootError, ConfigError, DeviceError
+from avmm.errors import AvmmError, BootError, ConfigError, DeviceError, SnapshotError
 from avmm.version import __version__
 
 if TYPE_CHECKING:  # the CLI imports the runtime lazily, so --help stays fast
@@ -30,8 +30,8 @@ EPILOG = """\
 exit status of `avmm run`:
   the guest's exit code (HTIF tohost, the syscon test device, SBI system reset),
   0 on a clean poweroff or a stop by SIGINT/SIGTERM/SIGHUP/SIGQUIT,
-  2 for a bad config file or argument (or a file it names that cannot be used),
-  1 for an internal error or --timeout.
+  2 for a bad config file or argument (or a file it names that cannot be used,
+  a snapshot file included), 1 for an internal error or --timeout.
 """
 
 
@@ -88,6 +88,31 @@ def _parser() -> argparse.ArgumentParser:
         help="stop the VMs after SECONDS of wall time and exit with status 1",
     )
     run.add_argument("--api", metavar="PATH", help="serve the control API (avmm ctl) on PATH")
+    snap = run.add_argument_group("snapshots (a config of one VM)")
+    snap.add_argument(
+        "--restore",
+        type=Path,
+        metavar="FILE",
+        help="start the VM from a snapshot file instead of booting it (vm.restore)",
+    )
+    snap.add_argument(
+        "--snapshot",
+        type=Path,
+        metavar="FILE",
+        help="with --snapshot-at: write a snapshot of the VM to FILE, then stop",
+    )
+    snap.add_argument(
+        "--snapshot-at",
+        type=int,
+        metavar="INSNS",
+        help="take the --snapshot at the first slice boundary after INSNS guest instructions",
+    )
+    snap.add_argument(
+        "--incoming",
+        metavar="ADDR",
+        help="wait for a live migration of the VM on ADDR (HOST:PORT, :PORT or unix:PATH; "
+        "default host 127.0.0.1), then run it",
+    )
     debug = run.add_argument_group("debugging (the first VM)")
     debug.add_argument(
         "--gdb",
@@ -179,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(err))
         for note in getattr(err, "__notes__", []):
             print(f"avmm: error: {note}", file=sys.stderr)
+        return EXIT_USAGE
+    except SnapshotError as err:  # a bad snapshot file: nothing ran
+        _error(str(err))
         return EXIT_USAGE
     except AvmmError as err:
         _error(str(err))
@@ -352,13 +380,116 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from avmm.runtime import host
 
-    cfg = _load(args)
+    cfg = _snapshot_args(_load(args), args)
     if args.timeout is not None and args.timeout <= 0:
         raise ConfigError("--timeout", f"{args.timeout} must be a positive number of seconds")
-    return host.run(_run_async(cfg, args.timeout, args.report))
+    save = (args.snapshot.absolute(), args.snapshot_at) if args.snapshot is not None else None
+    return host.run(_run_async(cfg, args.timeout, args.report, save, args.incoming))
 
 
-async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> int:
+def _snapshot_args(cfg: Any, args: argparse.Namespace) -> Any:
+    """--restore as the VM's ``restore`` key; --snapshot and --snapshot-at checked."""
+    import attrs
+
+    if (args.snapshot is None) != (args.snapshot_at is None):
+        flag = "--snapshot" if args.snapshot is None else "--snapshot-at"
+        raise ConfigError(flag, "--snapshot FILE and --snapshot-at INSNS go together")
+    if args.snapshot_at is not None and args.snapshot_at < 0:
+        raise ConfigError("--snapshot-at", f"{args.snapshot_at} must be 0 or more instructions")
+    one_vm = (
+        ("--restore", args.restore),
+        ("--snapshot", args.snapshot),
+        ("--incoming", args.incoming),
+    )
+    for flag, value in one_vm:
+        if value is not None and len(cfg.vm) != 1:
+            raise ConfigError(flag, f"only for a config of one VM (this one has {len(cfg.vm)})")
+    if args.incoming is not None:
+        from avmm.snapshot.migrate import parse_address
+
+        parse_address(args.incoming, "--incoming")
+        if args.restore is not None:
+            raise ConfigError("--incoming", "give either --incoming or --restore")
+    if args.snapshot is not None and not args.snapshot.absolute().parent.is_dir():
+        raise ConfigError("--snapshot", f"{args.snapshot.absolute().parent} does not exist")
+    if args.restore is None:
+        return cfg
+    if not args.restore.is_file():
+        raise ConfigError("--restore", f"{args.restore} does not exist")
+    vm = attrs.evolve(cfg.vm[0], restore=args.restore.absolute())
+    return attrs.evolve(cfg, vm=(vm,))
+
+
+async def _restore(boards: Sequence[Any]) -> None:
+    """Each VM with a ``restore`` file takes its state before anything runs."""
+    from avmm.snapshot import restore_snapshot
+
+    for board in boards:
+        if board.config.restore is not None:
+            info = await restore_snapshot(board.vm, board.config.restore)
+            print(
+                f"avmm: {info.vm}: restored from {info.path} ({info.file_bytes / 2**20:.1f} MiB, "
+                f"{info.seconds:.2f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _arm_snapshot(host: Host, boards: Sequence[Any], save: tuple[Path, int]) -> list[str]:
+    """--snapshot-at: when the host has run that many instructions, the scheduler holds;
+    the snapshot is written and every VM stops. Returns where an error will be put."""
+    from avmm.snapshot import save_snapshot
+
+    path, at = save
+    vm = boards[0].vm
+    # an error line, or "" until the snapshot is written
+    errors: list[str] = [f"--snapshot-at: the VM ended before {at} instructions; no snapshot"]
+    tasks: list[asyncio.Task[None]] = []
+
+    async def save_and_stop() -> None:
+        errors.clear()
+        try:
+            info = await save_snapshot(vm, path)
+            print(
+                f"avmm: {info.vm}: snapshot at {vm.machine.instret} instructions written to "
+                f"{info.path} ({info.file_bytes / 2**20:.1f} MiB, {info.seconds:.2f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        except AvmmError as err:
+            errors.append(str(err))
+        finally:
+            host.request_stop()
+            host.scheduler.unhold()
+
+    def on_hold() -> None:
+        tasks.append(asyncio.get_running_loop().create_task(save_and_stop()))
+
+    host.scheduler.on_hold = on_hold
+    host.scheduler.hold_at = at
+    return errors
+
+
+async def _incoming(boards: Sequence[Any], address: str) -> None:
+    """--incoming: the VM takes a migrated VM's state before it runs."""
+    from avmm.snapshot.migrate import receive_migration
+
+    vm = boards[0].vm
+
+    def listening(where: str) -> None:
+        print(f"avmm: {vm.name}: waiting for a migration on {where}", file=sys.stderr, flush=True)
+
+    seconds = await receive_migration(vm, address, on_listening=listening)
+    print(f"avmm: {vm.name}: migrated in ({seconds:.2f} s), running", file=sys.stderr, flush=True)
+
+
+async def _run_async(
+    cfg: Any,
+    timeout: float | None,
+    report: Path | None,
+    save: tuple[Path, int] | None = None,
+    incoming: str | None = None,
+) -> int:
     from avmm.board.virt import build_config
     from avmm.runtime.host import Host, SignalHandler
 
@@ -377,6 +508,10 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
             api = await start_api(host, boards, cfg.api)
             assert api is not None
             ready.append(f"avmm: control API at {', '.join(api.addresses)}")
+        await _restore(boards)
+        if incoming is not None:
+            await _incoming(boards, incoming)
+        snapshot_errors = _arm_snapshot(host, boards, save) if save is not None else []
         exporter = None
         if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports
             from avmm.obs.exporter import exporter_from_config
@@ -418,6 +553,9 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
         if timed_out:
             _error(f"timeout: stopped after {timeout:g} s")
             status = EXIT_INTERNAL
+        for message in snapshot_errors:
+            _error(message)
+            status = EXIT_USAGE
         print(host.summary(), file=sys.stderr)
         if report is not None:
             _write_report(report, host, boards, results, status, time.monotonic() - wall0)

@@ -24,6 +24,7 @@ from avmm.config.model import (
     Size,
     TraceConfig,
     VmConfig,
+    parse_host_port,
     parse_range,
 )
 from avmm.config.parse import (
@@ -61,6 +62,7 @@ __all__ = [
     "apply_overrides",
     "from_dict",
     "load",
+    "parse_host_port",
     "parse_range",
     "quick_config",
     "to_dict",

@@ -179,6 +179,9 @@ class DiskConfig:
     read_only: bool = False
     serial: str = ""
     create: Size | None = attrs.field(default=None)
+    # copy-on-write: the guest's writes go to this file and ``path`` (the base) is
+    # opened read-only, so many runs can share one base image (and one snapshot)
+    overlay: Path | None = attrs.field(default=None)
 
     @create.validator
     def _create(self, attr: attrs.Attribute[Size | None], value: Size | None) -> None:
@@ -189,13 +192,30 @@ class DiskConfig:
         if self.read_only:
             raise FieldError("create", "a disk avmm creates must be writable (read_only = false)")
 
+    @overlay.validator
+    def _overlay(self, attr: attrs.Attribute[Path | None], value: Path | None) -> None:
+        if value is not None and self.read_only:
+            raise FieldError("overlay", "an overlay takes the writes; drop read_only = true")
+
 
 @attrs.frozen
 class NetConfig:
-    """A virtio-net interface on an in-process switch (or none: a null backend)."""
+    """A virtio-net interface on an in-process switch, a UDP link to a VM in another
+    avmm process (``peer``, with ``listen``), or neither: a null backend."""
 
     switch: str | None = None
     mac: str | None = None
+    listen: str | None = attrs.field(default=None)  # HOST:PORT the link receives on
+    peer: str | None = None  # HOST:PORT of the other end
+
+    @listen.validator
+    def _link(self, attr: attrs.Attribute[str | None], value: str | None) -> None:
+        if (value is None) != (self.peer is None):
+            raise FieldError(
+                "peer" if value is not None else "listen", "a link needs both listen and peer"
+            )
+        if value is not None and self.switch is not None:
+            raise FieldError("switch", "a NIC is on a switch or on a link (listen/peer), not both")
 
 
 @attrs.frozen
@@ -214,6 +234,7 @@ class VmConfig:
     rng: bool = False
     virtio_console: bool = False
     gdb: GdbConfig | None = None
+    restore: Path | None = None  # a snapshot file to start from (avmm.snapshot)
 
     @memory.validator
     def _memory(self, attr: attrs.Attribute[Size], value: Size) -> None:
@@ -235,6 +256,14 @@ TraceEvent = Literal["exits", "interrupts", "traps", "sbi", "mmio", "insns"]
 def _trace_range(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
     if value and parse_range(value) is None:
         raise FieldError(attr.name, f'"{value}" is not LO-HI (e.g. 0x80000000-0x80200000)')
+
+
+def parse_host_port(spec: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (an IPv4 address or name; ``:PORT`` means 127.0.0.1), or None."""
+    host, sep, port = spec.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        return None
+    return host or "127.0.0.1", int(port)
 
 
 def parse_range(text: str) -> tuple[int, int] | None:

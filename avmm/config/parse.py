@@ -31,6 +31,7 @@ from avmm.config.model import (
     FieldError,
     Size,
     VmConfig,
+    parse_host_port,
     show_value,
 )
 from avmm.constants import VIRTIO_SLOTS
@@ -208,15 +209,31 @@ def _finish(config: Config, base: Path, single: bool, source: Path | None) -> Co
                 raise ConfigError(f"{where}.console.path", "required for the file backend")
             console = attrs.evolve(console, path=_resolve(console.path, base))
         disks = tuple(
-            attrs.evolve(d, path=_disk_path(d, base, f"{where}.disks[{j}].path"))
+            attrs.evolve(
+                d,
+                path=_disk_path(d, base, f"{where}.disks[{j}].path"),
+                overlay=_new_file(d.overlay, base, f"{where}.disks[{j}].overlay"),
+            )
             for j, d in enumerate(vm.disks)
+        )
+        restore = (
+            _existing(vm.restore, base, f"{where}.restore") if vm.restore is not None else None
         )
         for j, net in enumerate(vm.nets):
             if net.mac is not None and not re.fullmatch(
                 r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", net.mac
             ):
                 raise ConfigError(f"{where}.nets[{j}].mac", f'"{net.mac}" is not a MAC address')
-        vms.append(attrs.evolve(vm, name=name, boot=boot, console=console, disks=disks))
+            for key in ("listen", "peer"):
+                value = getattr(net, key)
+                if value is not None and parse_host_port(value) is None:
+                    raise ConfigError(
+                        f"{where}.nets[{j}].{key}",
+                        f'"{value}" is not HOST:PORT (e.g. 127.0.0.1:5000)',
+                    )
+        vms.append(
+            attrs.evolve(vm, name=name, boot=boot, console=console, disks=disks, restore=restore)
+        )
     if config.sched.policy == "deterministic" and config.sched.clock != "virtual":
         raise ConfigError("sched.clock", 'the deterministic policy needs clock = "virtual"')
     trace = attrs.evolve(config.trace, file=_resolve(config.trace.file, base))
@@ -268,6 +285,16 @@ def _probe(path: Path, where: str) -> Path:
     except OSError as err:
         raise ConfigError(where, f"{path}: cannot access: {err.strerror}") from None
     return path
+
+
+def _new_file(path: Path | None, base: Path, where: str) -> Path | None:
+    """A file avmm creates (an overlay): its folder must exist."""
+    if path is None:
+        return None
+    full = _resolve(path.expanduser(), base)
+    if not full.parent.is_dir():
+        raise ConfigError(where, f"{full.parent} does not exist (cannot create the file there)")
+    return full
 
 
 def _resolve(path: Path, base: Path) -> Path:

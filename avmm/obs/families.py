@@ -151,6 +151,14 @@ METRICS: tuple[MetricInfo, ...] = (
     _m("avmm_vm_jit_flushes_total", "counter", (*_VM, "reason"),
        "Translation cache flushes by reason: full, fence_i, smc (a store to translated "
        "code), host (a device or host write to code), reset."),
+    _m("avmm_vm_migrations_total", "counter", _VM,
+       "Live migrations of the VM out of this process that completed."),
+    _m("avmm_vm_migration_sent_bytes_total", "counter", _VM,
+       "Bytes those migrations sent: RAM pages over every pre-copy round, the state."),
+    _m("avmm_vm_migration_downtime_seconds", "gauge", _VM,
+       "The last migration's downtime: from stopping the vCPUs to the target's OK."),
+    _m("avmm_vm_migration_rounds", "gauge", _VM,
+       "The last migration's pre-copy rounds (the first full pass included)."),
     _m("avmm_sbi_calls_total", "counter", (*_VM, "ext"),
        "SBI calls by extension (base, time, ipi, rfence, hsm, srst, dbcn, sta, avmm, "
        "legacy_*; other for any unknown extension)."),
@@ -458,6 +466,11 @@ def _vm_samples(f: _Families, vm: VmStatistics, extra: VmExtras) -> None:
     f.add("avmm_vm_unmapped_mmio_total", [name], vm.unmapped_mmio)
     f.add("avmm_vm_guest_errors_total", [name], vm.guest_errors)
     f.add("avmm_vm_device_work_total", [name], vm.device_work)
+    moved = vm.migrations
+    f.add("avmm_vm_migrations_total", [name], moved.migrations)
+    f.add("avmm_vm_migration_sent_bytes_total", [name], moved.bytes_sent)
+    f.add("avmm_vm_migration_downtime_seconds", [name], moved.last_downtime)
+    f.add("avmm_vm_migration_rounds", [name], moved.last_rounds)
     jit = vm.jit
     f.add("avmm_vm_jit_enabled", [name], int(vm.jit_on))
     f.add("avmm_vm_jit_blocks_total", [name], cast(int, jit.get("blocks", 0)))

@@ -32,8 +32,8 @@ import asyncio
 import collections
 import random
 import time
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import attrs
 
@@ -70,6 +70,13 @@ class Policy(Protocol):
 
     def __contains__(self, vcpu: object) -> bool: ...
 
+    def state(self, names: Mapping[int, int]) -> dict[str, Any]:
+        """What the policy remembers between picks (for snapshots), each vCPU key
+        renamed through ``names`` (key -> a name that outlives the process)."""
+
+    def restore(self, state: dict[str, Any], keys: Mapping[int, int]) -> None:
+        """Take back :meth:`state`, each name turned back into a key by ``keys``."""
+
 
 class RoundRobin:
     name = "round-robin"
@@ -101,6 +108,12 @@ class RoundRobin:
     def __contains__(self, vcpu: object) -> bool:
         return getattr(vcpu, "key", None) in self._members
 
+    def state(self, names: Mapping[int, int]) -> dict[str, Any]:
+        return {}  # the queue's order is the order the vCPUs ask again
+
+    def restore(self, state: dict[str, Any], keys: Mapping[int, int]) -> None:
+        pass
+
 
 class SeededRandom:
     name = "random"
@@ -125,6 +138,12 @@ class SeededRandom:
 
     def __contains__(self, vcpu: object) -> bool:
         return getattr(vcpu, "key", None) in self._ready
+
+    def state(self, names: Mapping[int, int]) -> dict[str, Any]:
+        return {"rng": _rng_state(self._rng)}
+
+    def restore(self, state: dict[str, Any], keys: Mapping[int, int]) -> None:
+        _set_rng_state(self._rng, state["rng"])
 
 
 class Deterministic:
@@ -165,6 +184,30 @@ class Deterministic:
     def __contains__(self, vcpu: object) -> bool:
         return getattr(vcpu, "key", None) in self._ready
 
+    def state(self, names: Mapping[int, int]) -> dict[str, Any]:
+        return {
+            "rng": _rng_state(self._rng),
+            "ran": sorted(names[k] for k in self._ran),
+            "rank": [[names[key], rank] for key, rank in sorted(self._rank.items())],
+            "rounds": self.rounds,
+        }
+
+    def restore(self, state: dict[str, Any], keys: Mapping[int, int]) -> None:
+        _set_rng_state(self._rng, state["rng"])
+        self._ran = {keys[int(k)] for k in state["ran"]}
+        self._rank = {keys[int(k)]: int(r) for k, r in state["rank"]}
+        self.rounds = int(state["rounds"])
+
+
+def _rng_state(rng: random.Random) -> list[Any]:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def _set_rng_state(rng: random.Random, state: list[Any]) -> None:
+    version, internal, gauss = state
+    rng.setstate((int(version), tuple(int(i) for i in internal), gauss))
+
 
 def make_policy(name: str, seed: int = 0) -> Policy:
     if name == "round-robin":
@@ -202,6 +245,14 @@ class Scheduler:
         self._grants: dict[int, asyncio.Future[Pcpu]] = {}  # key -> grant awaited
         self._last_pcpu: dict[int, Pcpu] = {}  # key -> pCPU of its last slice
         self._dispatch_pending = False
+        # Holding (snapshots): the policy still picks at the moment it would, but the
+        # grant waits in _next until unhold(); a restored scheduler grants _next first.
+        self._held = False
+        self._next: Schedulable | None = None
+        self._quiet: asyncio.Future[None] | None = None
+        self.hold_at: int | None = None  # hold once this many instructions ran (all VMs)
+        self.on_hold: Callable[[], None] | None = None  # told when hold_at holds
+        self.instructions = 0
         self.slices = 0
         self.directed_yields = 0
         self.dispatch_seconds = 0.0
@@ -236,7 +287,11 @@ class Scheduler:
                 return fut.result()
             return await fut
         except asyncio.CancelledError:
-            if self.policy.remove(vcpu):
+            if self._next is vcpu:
+                self._next = None
+                self.steal.granted(vcpu.key)
+                self._dispatch()
+            elif self.policy.remove(vcpu):
                 self.steal.granted(vcpu.key)
             elif self._running is vcpu:
                 self._running = None
@@ -257,8 +312,15 @@ class Scheduler:
             # A slice ended early still occupied the pCPU for a moment.
             pcpu.load += max(instructions, 1)
             self.slices += 1
+            self.instructions += instructions
+            if self.hold_at is not None and self.instructions >= self.hold_at:
+                self.hold_at = None
+                self._held = True
+                if self.on_hold is not None:
+                    self.on_hold()
         if self._running is vcpu:
             self._running = None
+            self._check_quiet()
         if len(self.policy) and not self._dispatch_pending:
             self._dispatch()
 
@@ -276,7 +338,58 @@ class Scheduler:
     @property
     def contended(self) -> bool:
         """Another vCPU waits for a pCPU, or a directed yield or a dispatch is due."""
-        return bool(len(self.policy)) or self._hint is not None or self._dispatch_pending
+        return (
+            bool(len(self.policy))
+            or self._hint is not None
+            or self._dispatch_pending
+            or self._next is not None
+            or self._held
+        )
+
+    # ------------------------------------------------------------- holding
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def hold(self) -> None:
+        """Grant no more slices until :meth:`unhold`; the slice running goes on."""
+        self._held = True
+
+    async def quiesce(self) -> None:
+        """Hold, and wait until no vCPU is inside a slice (every vCPU of every VM is
+        then at a slice boundary: queued, asleep, paused or done)."""
+        self._held = True
+        while self._running is not None or self._dispatch_pending:
+            if self._running is None:
+                await asyncio.sleep(0)  # a deferred dispatch runs soon (and is held)
+                continue
+            self._quiet = asyncio.get_running_loop().create_future()
+            await self._quiet
+
+    def _check_quiet(self) -> None:
+        quiet = self._quiet
+        if quiet is not None and not quiet.done():
+            self._quiet = None
+            quiet.set_result(None)
+
+    def unhold(self) -> None:
+        """Grant slices again, the held pick first."""
+        self._held = False
+        self._dispatch()
+
+    def grant_first(self, vcpu: Schedulable) -> None:
+        """``vcpu`` gets the next grant, as soon as it asks (a restored held pick).
+        A pick held before goes back to the ready queue."""
+        old = self._next
+        if old is not None and old is not vcpu and old.key in self._grants:
+            self.policy.add(old)
+        self._next = vcpu
+
+    @property
+    def held_pick(self) -> Schedulable | None:
+        """The vCPU the policy picked while held: it runs first after unhold."""
+        return self._next
 
     @property
     def yield_pending(self) -> bool:
@@ -293,7 +406,23 @@ class Scheduler:
 
     def _dispatch(self, defer: bool = True) -> None:
         """Grant the slot to the next ready vCPU (nothing happens while one runs)."""
-        if self._running is not None or not len(self.policy):
+        if self._running is not None:
+            return
+        chosen = self._next
+        if chosen is not None:
+            # a pick made while held (or restored): granted first, once it asks
+            if self._held:
+                return
+            fut = self._grants.get(chosen.key)
+            if fut is None or fut.done():
+                return
+            self._next = None
+            self.policy.remove(chosen)  # a restored vCPU's acquire queued it
+            self.steal.granted(chosen.key)
+            self._running = chosen
+            fut.set_result(self._place(chosen))
+            return
+        if not len(self.policy):
             return
         t0 = time.perf_counter()
         hint = self._hint
@@ -313,6 +442,9 @@ class Scheduler:
         fut = self._grants.get(vcpu.key)
         if fut is None or fut.done():  # cancelled meanwhile: try the next one
             self._dispatch(defer=False)
+            return
+        if self._held:
+            self._next = vcpu  # picked now, as it would be; granted at unhold()
             return
         self._running = vcpu
         fut.set_result(self._place(vcpu))

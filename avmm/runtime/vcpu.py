@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_left
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -424,6 +424,41 @@ class Vcpu:
         self.vm.spawner.forget(self.index)
         self.para.reset()
         self.set_hsm_state(HsmState.STARTED)
+
+    # ---------------------------------------------------------- snapshots
+
+    def save_state(self) -> dict[str, Any]:
+        """The hart and this vCPU's run-time state as plain data, taken at a slice
+        boundary (avmm.snapshot): HSM, WFI, remote fences owed, counters."""
+        c = self.counters
+        return {
+            "hart": self.hart.state(),
+            "hsm": int(self._hsm),
+            "start": list(self._start) if self._start is not None else None,
+            "halted": self._halted,
+            "flushes": [[f.kind, f.start, f.size, f.asid] for f in self._flushes],
+            "read_owed": self._read_owed,
+            "counters": attrs.asdict(c),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Take back :meth:`save_state` (at a slice boundary, the scheduler held).
+
+        The hart is reset first, which drops every translation of the machine, and
+        a vCPU asleep in the old state wakes to look at the new one."""
+        self.hart.reset(0)
+        self.hart.set_state(state["hart"])
+        start = state["start"]
+        self._start = (int(start[0]), int(start[1])) if start is not None else None
+        self._halted = bool(state["halted"])
+        self._flushes = [
+            TlbFlush(str(k), int(a), int(n), int(asid)) for k, a, n, asid in state["flushes"]
+        ]
+        self._read_owed = bool(state["read_owed"])
+        self.counters = VcpuCounters(**state["counters"])
+        self._hsm = HsmState(int(state["hsm"]))
+        self._cancel_timer()
+        self._wake_now()
 
     # ----------------------------------------------------------- requests
 

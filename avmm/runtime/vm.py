@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -106,6 +106,22 @@ class VmResult:
         return cls(name, exit, code)
 
 
+@attrs.define
+class MigrationCounters:
+    """Outgoing live migrations of a VM (avmm.snapshot.migrate), for the metrics."""
+
+    migrations: int = 0
+    bytes_sent: int = 0
+    last_downtime: float = 0.0  # seconds the vCPUs stood still in the last one
+    last_rounds: int = 0
+
+    def record(self, downtime: float, bytes_sent: int, rounds: int) -> None:
+        self.migrations += 1
+        self.bytes_sent += bytes_sent
+        self.last_downtime = downtime
+        self.last_rounds = rounds
+
+
 @attrs.frozen
 class VmStatistics:
     name: str
@@ -134,6 +150,7 @@ class VmStatistics:
     # cause, translate_ns, ...) and whether it is on
     jit: dict[str, object] = attrs.field(factory=dict)
     jit_on: bool = False
+    migrations: MigrationCounters = attrs.field(factory=MigrationCounters)
 
 
 class Vm:
@@ -200,6 +217,7 @@ class Vm:
         self._resume.set()
         self.debugger: DebugHook | None = None
         self.tracer: TraceHook | None = None
+        self.migrations = MigrationCounters()
 
     def __repr__(self) -> str:
         return f"<Vm {self.name} vcpus={len(self.vcpus)}>"
@@ -599,6 +617,36 @@ class Vm:
         for vcpu in self.vcpus:
             vcpu.request_signal()
 
+    # ---------------------------------------------------------- snapshots
+
+    def save_counters(self) -> dict[str, Any]:
+        """The VM's own counters as plain data (avmm.snapshot), so that a restored VM
+        reports what an uninterrupted one would."""
+        return {
+            "warps": self.warps,
+            "unmapped_mmio": self.unmapped_mmio,
+            "irq_injections": [[k, v] for k, v in self.irq_injections.items()],
+            "sbi_calls": [[k, v] for k, v in self.sbi_counters.calls.items()],
+            "sbi_not_supported": [[k, v] for k, v in self.sbi_counters.not_supported.items()],
+            "console_tx_bytes": self.sbi_console.tx_bytes,
+            "console_rx_bytes": self.sbi_console.rx_bytes,
+        }
+
+    def load_counters(self, state: dict[str, Any]) -> None:
+        self.warps = int(state["warps"])
+        self.unmapped_mmio = int(state["unmapped_mmio"])
+        for source, n in state["irq_injections"]:
+            if int(source) in self.irq_injections:
+                self.irq_injections[int(source)] = int(n)
+        self.sbi_counters.calls.clear()
+        self.sbi_counters.calls.update({int(k): int(v) for k, v in state["sbi_calls"]})
+        self.sbi_counters.not_supported.clear()
+        self.sbi_counters.not_supported.update(
+            {int(k): int(v) for k, v in state["sbi_not_supported"]}
+        )
+        self.sbi_console.tx_bytes = int(state["console_tx_bytes"])
+        self.sbi_console.rx_bytes = int(state["console_rx_bytes"])
+
     # -------------------------------------------------------------- stats
 
     @property
@@ -633,6 +681,7 @@ class Vm:
             vcpus=tuple(v.statistics() for v in self.vcpus),
             jit=self.machine.jit_stats(),
             jit_on=self.machine.jit,
+            migrations=attrs.evolve(self.migrations),
         )
 
 

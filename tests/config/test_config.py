@@ -284,3 +284,36 @@ def test_a_bad_quick_launch_is_named_as_from_dict_names_it(
         config.from_dict(data, base=tmp_path)
     assert str(fast.value) == str(general.value)
     assert str(fast.value).startswith(message)
+
+
+def test_an_overlay_and_a_snapshot_to_restore_are_checked(tmp_path: Path, kernel: Path) -> None:
+    (tmp_path / "base.img").write_bytes(bytes(4096))
+    disk = MINIMAL + '[[vm.disks]]\npath = "base.img"\noverlay = "{overlay}"\n'
+    good = write(tmp_path, disk.format(overlay="run.ovl"))
+    (loaded,) = config.load(good).vm[0].disks
+    assert loaded.overlay == tmp_path / "run.ovl"  # resolved; created when the VM is built
+    ro = write(tmp_path, disk.format(overlay="run.ovl") + "read_only = true\n")
+    assert error_of(ro) == (
+        "vm.disks[0].overlay: an overlay takes the writes; drop read_only = true"
+    )
+    nowhere = write(tmp_path, disk.format(overlay="no/dir/run.ovl"))
+    assert error_of(nowhere) == (
+        f"vm.disks[0].overlay: {tmp_path}/no/dir does not exist (cannot create the file there)"
+    )
+    missing = write(tmp_path, MINIMAL.replace("[vm]", '[vm]\nrestore = "gone.snap"'))
+    assert error_of(missing) == f"vm.restore: {tmp_path}/gone.snap does not exist"
+
+
+def test_a_udp_link_needs_both_ends_and_no_switch(tmp_path: Path, kernel: Path) -> None:
+    net = MINIMAL + "[[vm.nets]]\n{keys}\n"
+    good = write(tmp_path, net.format(keys='listen = ":5000"\npeer = "127.0.0.1:5001"'))
+    (loaded,) = config.load(good).vm[0].nets
+    assert (loaded.listen, loaded.peer) == (":5000", "127.0.0.1:5001")
+    half = write(tmp_path, net.format(keys='listen = ":5000"'))
+    assert error_of(half) == "vm.nets[0].peer: a link needs both listen and peer"
+    both = write(tmp_path, net.format(keys='listen = ":1"\npeer = ":2"\nswitch = "lan"'))
+    assert error_of(both) == (
+        "vm.nets[0].switch: a NIC is on a switch or on a link (listen/peer), not both"
+    )
+    bad = write(tmp_path, net.format(keys='listen = ":1"\npeer = "nowhere"'))
+    assert error_of(bad) == 'vm.nets[0].peer: "nowhere" is not HOST:PORT (e.g. 127.0.0.1:5000)'

@@ -467,6 +467,10 @@ static PyObject *Hart_state(HartObject *self, PyObject *unused)
                          : Py_NewRef(Py_None);
     if (dset(d, "mmio_pending", mmio))
         goto fail;
+    /* the retired-instruction counter of stats() and the firmware-call flag: a
+     * restored hart counts on and keeps its firmware grace (optional in set_state) */
+    if (dset(d, "instret", u64(h->st.instret)) || dset(d, "fw_call", PyBool_FromLong(h->fw_call)))
+        goto fail;
     return d;
 fail:
     Py_XDECREF(csrs);
@@ -581,6 +585,14 @@ static PyObject *Hart_set_state(HartObject *self, PyObject *args)
         t->mmio_size = (int)size;
     }
     t->mmio_pending = mmio;
+    if ((o = PyDict_GetItemString(d, "instret")) && !conv_u64(o, &t->st.instret))
+        goto fail;
+    if ((o = PyDict_GetItemString(d, "fw_call"))) {
+        int on = PyObject_IsTrue(o);
+        if (on < 0)
+            goto fail;
+        t->fw_call = on;
+    }
     /* commit */
     bool had_resv = h->resv_valid;
     memcpy(h, t, sizeof(hart_t));

@@ -521,6 +521,18 @@ static int Machine_set_time(MachineObject *self, PyObject *v, void *c)
     machine_set_time(self->m, t);
     return 0;
 }
+/* Machine.instret is writable for snapshots: a restored machine goes on counting
+ * from the saved total, and guest time stays where it was (the offset absorbs it). */
+static int Machine_set_instret(MachineObject *self, PyObject *v, void *c)
+{
+    uint64_t n;
+    if (set_u64_attr(v, &n))
+        return -1;
+    uint64_t now = machine_time(self->m);
+    self->m->instret = n;
+    machine_set_time(self->m, now);
+    return 0;
+}
 
 /* ---- translator (jit.c): Machine.jit, Machine.jit_unavailable, Machine.jit_stats() ---- */
 
@@ -607,7 +619,8 @@ static PyGetSetDef Machine_getset[] = {
     {"broadcast_tlbs", (getter)Machine_get_btlbs, (setter)Machine_set_btlbs, NULL, NULL},
     {"time", (getter)Machine_get_time, (setter)Machine_set_time, NULL, NULL},
     {"timebase_hz", (getter)Machine_get_field, NULL, NULL, FIELD(machine_t, timebase)},
-    {"instret", (getter)Machine_get_field, NULL, NULL, FIELD(machine_t, instret)},
+    {"instret", (getter)Machine_get_field, (setter)Machine_set_instret, NULL,
+     FIELD(machine_t, instret)},
     {"jit", (getter)Machine_get_field, (setter)Machine_set_jit, NULL, FIELD(machine_t, jit_on)},
     {"jit_unavailable", (getter)Machine_get_jit_unavailable, NULL, NULL, NULL},
     {NULL},

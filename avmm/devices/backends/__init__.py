@@ -18,21 +18,25 @@ _EXPORTS = {
     "PtyChar": "char",
     "StdioChar": "char",
     "TcpChar": "char",
+    "OverlayImage": "overlay",
     "NullNet": "net",
     "Switch": "net",
     "SwitchPort": "net",
+    "UdpLink": "net",
 }
 
 __all__ = [
     "FileChar",
     "NullChar",
     "NullNet",
+    "OverlayImage",
     "PtyChar",
     "RawImage",
     "StdioChar",
     "Switch",
     "SwitchPort",
     "TcpChar",
+    "UdpLink",
     "ensure_image",
 ]
 
@@ -47,6 +51,8 @@ if TYPE_CHECKING:
     from .net import NullNet as NullNet
     from .net import Switch as Switch
     from .net import SwitchPort as SwitchPort
+    from .net import UdpLink as UdpLink
+    from .overlay import OverlayImage as OverlayImage
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""Network backends for virtio-net: an in-process learning switch, and a null sink.
+"""Network backends for virtio-net: an in-process learning switch, a UDP link to a VM
+in another avmm process, and a null sink.
 
 The switch connects the NICs of VMs in one avmm process. It learns which port
 each source MAC address lives behind and forwards unicast frames there;
@@ -9,10 +10,14 @@ before it returns (the receiving NIC only copies into guest RAM).
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections import OrderedDict
 from collections.abc import Callable
 
 import attrs
+
+from avmm.errors import DeviceError
 
 ETH_HEADER = 14
 
@@ -126,3 +131,83 @@ class NullNet:
 
     def close(self) -> None:
         pass
+
+
+@attrs.define
+class LinkStats:
+    """Plain counters of a :class:`UdpLink`."""
+
+    sent: int = 0
+    received: int = 0
+    dropped: int = 0  # a full socket buffer or an unreachable peer
+    peer_moves: int = 0  # frames arrived from a new address: the peer moved (migrated)
+
+
+class UdpLink:
+    """One Ethernet link to a VM in another avmm process: each frame one UDP datagram.
+
+    The link binds ``listen`` and sends to ``peer``; a datagram that arrives from
+    another address makes that address the peer (the other VM moved, e.g. by a
+    live migration to a process listening elsewhere). Frames are lost when
+    nobody listens, as on a cable without a partner. Anything that can send to
+    the listening address can talk to the guest: keep it on 127.0.0.1 (the
+    default) unless the network between the hosts is trusted.
+    """
+
+    MAX_FRAME = 65535
+
+    def __init__(self, listen: tuple[str, int], peer: tuple[str, int]) -> None:
+        self.stats = LinkStats()
+        self.peer = peer
+        self._receive: Callable[[bytes], None] = _ignore
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.setblocking(False)
+            self._sock.bind(listen)
+        except OSError as err:
+            self._sock.close()
+            raise DeviceError(
+                f"cannot listen for the link on {listen[0]}:{listen[1]}: {err.strerror}"
+            ) from None
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._sock.fileno(), self._readable)
+        self._closed = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._sock.getsockname()[:2]
+        return host, port
+
+    def send(self, frame: bytes) -> None:
+        if self._closed:
+            return
+        try:
+            self._sock.sendto(frame, self.peer)
+            self.stats.sent += 1
+        except OSError:  # a full buffer, nobody at the peer's address (ICMP), ...
+            self.stats.dropped += 1
+
+    def attach(self, receive: Callable[[bytes], None]) -> None:
+        self._receive = receive
+
+    def _readable(self) -> None:
+        for _ in range(64):  # a bounded batch: the loop's other work goes on
+            try:
+                frame, source = self._sock.recvfrom(self.MAX_FRAME)
+            except BlockingIOError:
+                return
+            except OSError:  # e.g. ECONNREFUSED reported for an earlier send
+                self.stats.dropped += 1
+                continue
+            peer = (source[0], source[1])
+            if peer != self.peer:
+                self.peer = peer
+                self.stats.peer_moves += 1
+            self.stats.received += 1
+            self._receive(frame)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()

@@ -316,7 +316,7 @@ def _build_stat(stat: argparse.ArgumentParser) -> None:
 def _do_stat(args: argparse.Namespace) -> int:
     from avmm.obs import stat
 
-    return stat.main(args)
+    return stat.main(args.url, args.interval, args.once, args.sort)
 
 
 @attrs.frozen

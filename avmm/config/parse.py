@@ -14,6 +14,7 @@ and dicts.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -203,7 +204,9 @@ def _disk_path(disk: DiskConfig, base: Path, where: str) -> Path:
 
 
 def _resolve(path: Path, base: Path) -> Path:
-    return path if path.is_absolute() else (base / path)
+    """``path`` against the config's folder, absolute and without ``..``: the
+    form messages and ``avmm validate`` show, and the one the build hint needs."""
+    return Path(os.path.abspath(path if path.is_absolute() else (base / path)))
 
 
 def _existing(path: Path, base: Path, where: str) -> Path:
@@ -211,7 +214,7 @@ def _existing(path: Path, base: Path, where: str) -> Path:
     if not full.is_file():
         hint = ""
         try:
-            recipe = full.absolute().relative_to(REPO / "guests" / "out").parts[0]
+            recipe = full.relative_to(REPO / "guests" / "out").parts[0]
             hint = f" (build it with `python -m guests.build {recipe}`)"
         except (ValueError, IndexError):
             pass

@@ -725,6 +725,8 @@ async def _run_async(cfg: Any, timeout: float | None, report: Path | None) -> in
     timed_out = False
     async with Host.from_config(cfg) as host:
         boards = await build_config(host, cfg)
+        for board in boards:
+            _log.debug("%s: built: %s", board.config.name, json.dumps(board.describe()))
         exporter = None
         if cfg.metrics.enabled:  # prometheus-client is imported only for a run that exports
             from avmm.obs.exporter import exporter_from_config

@@ -16,9 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import attrs
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from avmm import logs
 from avmm.errors import AvmmError, ConfigError
@@ -316,11 +314,18 @@ def _build_stat(stat: argparse.ArgumentParser) -> None:
 def _do_stat(args: argparse.Namespace) -> int:
     from avmm.obs import stat
 
-    return stat.main(args.url, args.interval, args.once, args.sort)
+    url = stat.normalize_url(args.url)
+    if args.once or not (sys.stdout.isatty() and sys.stdin.isatty()):
+        return stat.run_once(url, args.interval, args.sort)
+    from avmm.obs import statview  # rich: only for the live view
+
+    try:
+        return statview.live(url, args.interval, args.sort)
+    except KeyboardInterrupt:
+        return 0
 
 
-@attrs.frozen
-class Command:
+class Command(NamedTuple):
     """One subcommand: its help line, examples, arguments and what it does.
 
     The table below is the one place to add a subcommand (``avmm ctl`` and

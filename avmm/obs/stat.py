@@ -243,7 +243,7 @@ def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
 
 
 def render(frame: Frame, url: str, width: int = 100) -> list[str]:
-    """The frame as text lines (the curses view and ``--once`` print the same)."""
+    """The frame as text lines (what ``--once`` prints)."""
     every = "" if frame.interval is None else f", rates over {frame.interval:.1f} s"
     mips = frame.instructions.rate
     lines = [
@@ -305,16 +305,3 @@ def run_once(url: str, interval: float, sort: str = "rate", out: TextIO | None =
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
     return 0
-
-
-def main(url: str | None, interval: float, once: bool = False, sort: str = "rate") -> int:
-    """``avmm stat`` (the CLI parses the arguments)."""
-    full = normalize_url(url)
-    if once or not (sys.stdout.isatty() and sys.stdin.isatty()):
-        return run_once(full, interval, sort)
-    from avmm.obs import statview  # rich, only for the live view
-
-    try:
-        return statview.live(full, interval, sort)
-    except KeyboardInterrupt:
-        return 0

@@ -8,6 +8,7 @@ sleep.
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -86,7 +87,7 @@ def test_halted_share_stays_between_0_and_1_while_a_vcpu_sleeps(
         for _ in range(6):
             reads.append(halt_seconds(m[1]))
             time.sleep(0.4)
-        for (t0, before), (t1, after) in zip(reads, reads[1:]):
+        for (t0, before), (t1, after) in itertools.pairwise(reads):
             for vcpu in ("0", "1"):
                 share = (after[vcpu] - before[vcpu]) / (t1 - t0)
                 # The host's scheduling of this process and the scrape itself blur

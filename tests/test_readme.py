@@ -82,18 +82,28 @@ def _trimmed_sweep(name: str, tmp: Path) -> Path:
     import tomllib
 
     source = REPO / "configs" / "experiments" / name
-    data = tomllib.loads(source.read_text())
+    assert tomllib.loads(source.read_text())["axes"], name
     lines = []
+    section = ""
     for raw in source.read_text().splitlines():
+        if raw.startswith("["):
+            section = raw.strip()
         m = re.match(r"^(\S+)\s*=\s*\[(.*)\]\s*(#.*)?$", raw)
-        if m and m[1] in data.get("axes", {}):
-            last = m[2].split(",")[-1].strip()
-            raw = f"{m[1]} = [{last}]"
+        if m and section == "[axes]":
+            first = m[2].split(",")[0].strip()
+            raw = f"{m[1]} = [{first}]"
         raw = re.sub(r"^count\s*=\s*\d+", "count = 1", raw)  # [repetitions]
         raw = re.sub(r'^base\s*=\s*"(.*)"', lambda b: f'base = "{source.parent / b[1]}"', raw)
         lines.append(raw)
     out = tmp / name
     out.write_text("\n".join(lines) + "\n")
+    axes = tomllib.loads(out.read_text())["axes"]
+    values = [
+        v
+        for table in axes.values()
+        for v in (table.values() if isinstance(table, dict) else [table])
+    ]
+    assert all(len(v) == 1 for v in values), axes  # one point
     return out
 
 

@@ -128,6 +128,7 @@ def test_every_command_example_in_the_readme_runs(tmp_path: Path) -> None:
     try:
         for example in examples:
             args = shlex.split(example.removesuffix("&").strip())
+            is_run = args[:2] == ["avmm", "run"]
             if args[:3] == ["python", "-m", "guests.build"]:
                 cmd = [sys.executable, *args[1:]]
             else:
@@ -140,7 +141,14 @@ def test_every_command_example_in_the_readme_runs(tmp_path: Path) -> None:
                             assert sweep_file, example
                             args[i] = sweep_file
                         elif args[i - 1] in ("--out", "--report"):
-                            sweep_out = sweep_out if arg == "DIR" else str(tmp_path / arg)
+                            # DIR: the last sweep's folder where the example reuses
+                            # one (--resume, --report), else a new one.
+                            reuse = arg == "DIR" and (
+                                "--resume" in args or args[i - 1] == "--report"
+                            )
+                            if not reuse:
+                                sweep_out = str(tmp_path / f"{arg}-{len(background)}-{i}")
+                            assert sweep_out, example
                             args[i] = sweep_out
                 if args[0] == "stat":
                     assert metrics_url, f"{example}: no avmm with metrics runs before it"
@@ -174,14 +182,14 @@ def test_every_command_example_in_the_readme_runs(tmp_path: Path) -> None:
                     assert metrics_url, example
                     time.sleep(2)  # a few slices to show
                 continue
-            if cmd[len(avmm)] == "run":
+            if is_run:
                 cmd += RUN_LIMIT
             out = subprocess.run(
                 cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600, check=False
             )
             said = f"{example}\n{out.stderr[-3000:]}"
             assert "Traceback" not in out.stderr, said
-            if cmd[len(avmm)] == "run" and out.returncode == 1:
+            if is_run and out.returncode == 1:
                 assert "stopped by --timeout" in out.stderr, said  # it ran until stopped
             else:
                 assert out.returncode == 0, said

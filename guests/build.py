@@ -44,8 +44,19 @@ def cache_root() -> Path:
     return Path(os.environ.get("AVMM_CACHE", Path.home() / ".cache" / "avmm")) / "guests"
 
 
+# Seconds between "still ..." lines while a command runs or a lock is held by
+# another build: a minutes-long kernel compile must not look like a hang.
+HEARTBEAT = float(os.environ.get("AVMM_BUILD_HEARTBEAT", "30"))
+
+
+def _say(recipe: str, message: str, elapsed: float) -> None:
+    print(f"[guests] {recipe}: {message} ({elapsed:.0f}s)", file=sys.stderr, flush=True)
+
+
 class Step:
-    """Runs a recipe's commands with a log file and a progress line."""
+    """Runs a recipe's commands with a log file and progress lines: each phase
+    as it starts, and a "still running" line every :data:`HEARTBEAT` seconds
+    of a long command, with the build log's last line."""
 
     def __init__(self, recipe: str, outdir: Path, log: Path, quiet: bool) -> None:
         self.recipe = recipe
@@ -56,10 +67,16 @@ class Step:
 
     def progress(self, message: str) -> None:
         if not self._quiet:
-            elapsed = time.monotonic() - self._start
-            print(
-                f"[guests] {self.recipe}: {message} ({elapsed:.0f}s)", file=sys.stderr, flush=True
-            )
+            _say(self.recipe, message, time.monotonic() - self._start)
+
+    def _last_log_line(self) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+                lines = log.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1].strip()[:100] if lines else ""
 
     def run(
         self,
@@ -72,14 +89,29 @@ class Step:
         with self.log_path.open("ab") as log:
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 cmd,
                 cwd=cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
-                check=False,
             )
+            started = time.monotonic()
+            while True:
+                try:
+                    proc.wait(timeout=HEARTBEAT)
+                    break
+                except subprocess.TimeoutExpired:
+                    last = self._last_log_line()
+                    self.progress(
+                        f"still running {Path(cmd[0]).name} "
+                        f"({time.monotonic() - started:.0f}s so far)"
+                        + (f": {last}" if last else "")
+                    )
+                except BaseException:
+                    proc.kill()
+                    proc.wait()
+                    raise
         if proc.returncode != 0:
             tail = self.log_path.read_text(errors="replace").splitlines()[-25:]
             raise GuestBuildError(
@@ -145,10 +177,28 @@ def load_recipes() -> dict[str, Recipe]:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, recipe: str = "", quiet: bool = True) -> Iterator[None]:
+    """Hold ``path``'s lock; while another build holds it, say so (unless quiet)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as fd:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        start = time.monotonic()
+        told = None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                now = time.monotonic()
+                if not quiet and (told is None or now - told >= HEARTBEAT):
+                    told = now
+                    _say(
+                        recipe,
+                        f"waiting for another build of {recipe} to finish (lock {path})",
+                        now - start,
+                    )
+                time.sleep(0.2)
+        if told is not None:
+            _say(recipe, "the other build is done", time.monotonic() - start)
         try:
             yield
         finally:
@@ -188,7 +238,7 @@ def build(recipe: Recipe | str, *, force: bool = False, quiet: bool = False) -> 
         recipe = recipes[recipe]
     root = cache_root()
     final = root / f"{recipe.name}-{recipe.key()}"
-    with _locked(root / f".{recipe.name}.lock"):
+    with _locked(root / f".{recipe.name}.lock", recipe.name, quiet):
         if force and final.exists():
             shutil.rmtree(final)
         if not final.exists():

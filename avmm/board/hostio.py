@@ -9,7 +9,8 @@ own bounded buffers. Switches are shared by name across every VM of a config.
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -81,8 +82,9 @@ class ConsolePort:
 
 
 def tell_user(message: str) -> None:
-    """Where a running VMM tells its user things (a console's address): stderr."""
-    print(message, file=sys.stderr, flush=True)
+    """Where a running VMM tells its user things (a console's address): the
+    ``avmm`` log (stderr, prefixed ``avmm:``; see :mod:`avmm.logs`)."""
+    logging.getLogger("avmm.board").info("%s", message.removeprefix("avmm: "))
 
 
 async def open_console(
@@ -112,8 +114,26 @@ async def open_console(
         backend = TcpChar(config.listen, config.port, name=f"console:{vm}")
         await backend.start()
         where = f"tcp {config.listen}:{backend.port}"
-        notify(f"avmm: {vm}: console on tcp {config.listen}:{backend.port}")
+        if config.wait:
+            notify(
+                f"avmm: {vm}: console on tcp {config.listen}:{backend.port}: "
+                "waiting for a client before the guest starts"
+            )
+            await _first_client(backend)
+            notify(f"avmm: {vm}: console client connected")
+        else:
+            notify(f"avmm: {vm}: console on tcp {config.listen}:{backend.port}")
     return backend, where
+
+
+async def _first_client(backend: TcpChar) -> None:
+    """Wait until the console has a client (QEMU's ``server,wait``).
+
+    Polled, not signalled: the backend keeps no waiters, and a person
+    connecting does not notice 50 ms.
+    """
+    while not backend.connected:
+        await asyncio.sleep(0.05)
 
 
 class Switches:

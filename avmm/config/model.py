@@ -130,6 +130,7 @@ class ConsoleConfig:
     path: Path | None = None  # file backend
     listen: str = "127.0.0.1"  # tcp backend
     port: int = attrs.field(default=0, validator=_port)  # tcp backend
+    wait: bool = False  # tcp backend: the guest starts once a client connected (QEMU's server,wait)
 
 
 _GDB_LISTEN = re.compile(r"^(unix:.+|(tcp:)?([\w.\-]*|\[[0-9a-fA-F:]+\]):?\d{1,5})$")

@@ -17,6 +17,7 @@ cattrs and building its converter would be about a tenth of its start-up.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -298,7 +299,9 @@ def _new_file(path: Path | None, base: Path, where: str) -> Path | None:
 
 
 def _resolve(path: Path, base: Path) -> Path:
-    return path if path.is_absolute() else (base / path)
+    """``path`` against the config's folder, absolute and without ``..``: the
+    form messages and ``avmm validate`` show, and the one the build hint needs."""
+    return Path(os.path.abspath(path if path.is_absolute() else (base / path)))
 
 
 def _existing(path: Path, base: Path, where: str) -> Path:
@@ -306,7 +309,7 @@ def _existing(path: Path, base: Path, where: str) -> Path:
     if not _probe(full, where).is_file():
         hint = ""
         try:
-            recipe = full.absolute().relative_to(REPO / "guests" / "out").parts[0]
+            recipe = full.relative_to(REPO / "guests" / "out").parts[0]
             hint = f" (build it with `python -m guests.build {recipe}`)"
         except (ValueError, IndexError):
             pass

@@ -231,7 +231,9 @@ class GuestErrorLog:
         if now - start >= self._period:
             start, emitted = now, 0
         if emitted < self._burst:
-            self._log.warning("guest error: %s: %s", self.device, message)
+            # "DEVICE: guest error: ...": the log's prefix adds the VM's name
+            # (once: a VM's own errors have the VM as their device).
+            self._log.warning("%s: guest error: %s", self.device, message)
         windows[key] = (start, emitted + 1)
 
 

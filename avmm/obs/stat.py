@@ -1,38 +1,44 @@
 """``avmm stat``: a running avmm's exit rates, refreshed like ``kvm_stat`` / ``top``.
 
-    avmm stat [URL] [--interval SECONDS] [--once]
+    avmm stat [URL] [--interval SECONDS] [--once] [--sort rate|total|name]
 
 Reads the Prometheus endpoint of a running avmm (default
 ``http://127.0.0.1:9464/metrics``; ``host:port`` is enough) every interval
-and shows, per exit reason and per vCPU, the totals and the rates between
-the last two reads. Full screen (curses); ``q`` quits. ``--once`` prints a
-single text snapshot (two reads an interval apart) and exits: for scripts.
+and shows, per exit reason, per vCPU and per VM, the totals and the rates
+between the last two reads. The live view (:mod:`avmm.obs.statview`, on
+rich) scrolls, sorts and draws each reason's recent rates as a sparkline;
+``--once`` prints a single text snapshot (two reads an interval apart) and
+exits: for scripts and pipes.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import curses
+import os
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import TextIO
 
 import attrs
 from prometheus_client.parser import text_string_to_metric_families
 
 DEFAULT_URL = "http://127.0.0.1:9464/metrics"
-QUIT_KEYS = (ord("q"), ord("Q"))
+SORTS = ("rate", "total", "name")
+# Said when nothing answers: a user's first `avmm stat` usually meets an avmm
+# that exports nothing, because metrics are off unless asked for.
+NOT_LISTENING_HINT = (
+    "is an avmm running with metrics on? They are off by default: "
+    "--set metrics.enabled=true, or [metrics] enabled = true"
+)
 
 # (sample name, sorted label pairs) -> value
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
 class FetchError(Exception):
-    """The endpoint could not be read or parsed."""
+    """The endpoint could not be read or parsed, or is not an avmm's."""
 
 
 @attrs.frozen
@@ -75,8 +81,17 @@ def fetch(url: str, timeout: float = 5.0) -> Sample:
             text = response.read().decode("utf-8", errors="replace")
     except (urllib.error.URLError, OSError, ValueError) as err:
         reason = getattr(err, "reason", err)
-        raise FetchError(f"cannot read {url}: {reason}") from err
-    return parse(text, time.monotonic())
+        hint = ""
+        if isinstance(reason, ConnectionRefusedError):
+            hint = f" ({NOT_LISTENING_HINT})"
+        raise FetchError(f"cannot read {url}: {reason}{hint}") from err
+    sample = parse(text, time.monotonic())
+    if not any(name.startswith("avmm_") for name, _ in sample.values):
+        raise FetchError(
+            f"{url} is not an avmm metrics endpoint (it exports no avmm_* metric); "
+            "give the address avmm printed as `avmm: metrics at URL`"
+        )
+    return sample
 
 
 # ---------------------------------------------------------------- the view
@@ -121,8 +136,9 @@ def _rate(cur: float, prev: float | None, dt: float | None) -> float | None:
     return delta / dt
 
 
-def compute(prev: Sample | None, cur: Sample) -> Frame:
-    """Totals and the rates between ``prev`` and ``cur`` (None when ``prev`` is)."""
+def compute(prev: Sample | None, cur: Sample, sort: str = "rate") -> Frame:
+    """Totals and the rates between ``prev`` and ``cur`` (None when ``prev`` is);
+    reasons ordered by ``sort`` (rate, total or name)."""
     dt = cur.time - prev.time if prev is not None else None
 
     def before(name: str, labels: tuple[tuple[str, str], ...]) -> float | None:
@@ -144,7 +160,7 @@ def compute(prev: Sample | None, cur: Sample) -> Frame:
     reasons = tuple(
         sorted(
             (Row(r, t, rate if known else None) for r, (t, rate, known) in by_reason.items()),
-            key=lambda row: (-(row.rate or 0.0), -row.total, row.name),
+            key=_ORDER[sort],
         )
     )
     instr = cur.series("avmm_vcpu_instructions_total")
@@ -184,6 +200,39 @@ def compute(prev: Sample | None, cur: Sample) -> Frame:
     )
 
 
+_ORDER: dict[str, Callable[[Row], tuple[float | str, ...]]] = {
+    "rate": lambda row: (-(row.rate or 0.0), -row.total, row.name),
+    "total": lambda row: (-row.total, -(row.rate or 0.0), row.name),
+    "name": lambda row: (row.name,),
+}
+
+
+def vm_rows(frame: Frame) -> tuple[VcpuRow, ...]:
+    """The vCPU rows summed per VM (halt: the mean share of its vCPUs)."""
+    groups: dict[str, list[VcpuRow]] = {}
+    for row in frame.vcpu_rows:
+        groups.setdefault(row.name.split("/", 1)[0], []).append(row)
+
+    def total(values: list[float | None]) -> float | None:
+        return None if any(v is None for v in values) else sum(v or 0.0 for v in values)
+
+    out = []
+    for vm, rows in groups.items():
+        halts = [r.halt for r in rows]
+        halt = total(halts)
+        reasons = {k for r in rows for k in r.reasons}
+        out.append(
+            VcpuRow(
+                name=f"{vm} ({len(rows)})",
+                mips=total([r.mips for r in rows]),
+                exits=total([r.exits for r in rows]),
+                halt=None if halt is None else halt / len(rows),
+                reasons={k: total([r.reasons.get(k, 0.0) for r in rows]) for k in reasons},
+            )
+        )
+    return tuple(out)
+
+
 def _vcpu_order(labels: tuple[tuple[str, str], ...]) -> tuple[str, int]:
     index = _label(labels, "vcpu")
     return _label(labels, "vm"), int(index) if index.isdigit() else -1
@@ -194,7 +243,7 @@ def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
 
 
 def render(frame: Frame, url: str, width: int = 100) -> list[str]:
-    """The frame as text lines (the curses view and ``--once`` print the same)."""
+    """The frame as text lines (what ``--once`` prints)."""
     every = "" if frame.interval is None else f", rates over {frame.interval:.1f} s"
     mips = frame.instructions.rate
     lines = [
@@ -235,7 +284,8 @@ def render(frame: Frame, url: str, width: int = 100) -> list[str]:
 # ---------------------------------------------------------------- front ends
 
 
-def run_once(url: str, interval: float, out: TextIO | None = None) -> int:
+def run_once(url: str, interval: float, sort: str = "rate", out: TextIO | None = None) -> int:
+    """Two reads ``interval`` apart, one text frame on stdout; 1 on a read error."""
     stream = out if out is not None else sys.stdout
     try:
         first = fetch(url)
@@ -244,74 +294,14 @@ def run_once(url: str, interval: float, out: TextIO | None = None) -> int:
     except FetchError as err:
         print(f"avmm stat: {err}", file=sys.stderr)
         return 1
-    for line in render(compute(first, second), url, width=200):
-        print(line.rstrip(), file=stream)
-    return 0
-
-
-def _draw(screen: curses.window, lines: list[str], status: str) -> None:
-    height, width = screen.getmaxyx()
-    # clear(), not erase(): a full repaint each refresh keeps every line whole on
-    # the terminal, whatever the previous frame left there.
-    screen.clear()
-    for y, line in enumerate(lines[: max(height - 1, 0)]):
-        screen.addnstr(y, 0, line, max(width - 1, 0))
-    if height > 1:
-        screen.addnstr(height - 1, 0, status, max(width - 1, 0), curses.A_REVERSE)
-    screen.refresh()
-
-
-def _live(screen: curses.window, url: str, interval: float) -> int:
-    with contextlib.suppress(curses.error):  # a terminal without cursor control
-        curses.curs_set(0)
-    screen.timeout(100)  # poll the keyboard between reads
-    prev: Sample | None = None
-    lines: list[str] = [f"avmm stat  {url}", "waiting for the first read ..."]
-    status = ""
-    next_read = 0.0
-    while True:
-        now = time.monotonic()
-        if now >= next_read:
-            next_read = now + interval
-            try:
-                cur = fetch(url, timeout=max(interval, 1.0))
-            except FetchError as err:
-                status = f" {err} -- retrying; q quits "
-            else:
-                lines = render(compute(prev, cur), url, width=screen.getmaxyx()[1])
-                prev = cur
-                status = f" every {interval:g} s -- q quits "
-            _draw(screen, lines, status)
-        key = screen.getch()
-        if key in QUIT_KEYS:
-            return 0
-        if key == curses.KEY_RESIZE:
-            _draw(screen, lines, status)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``avmm stat`` (the CLI's subcommand calls this with its arguments)."""
-    parser = argparse.ArgumentParser(
-        prog="avmm stat", description="Exit rates of a running avmm, per reason and per vCPU."
-    )
-    parser.add_argument(
-        "url", nargs="?", help=f"the metrics endpoint (default {DEFAULT_URL}; host:port will do)"
-    )
-    parser.add_argument(
-        "-d", "--interval", type=float, default=1.0, help="seconds between reads (default 1)"
-    )
-    parser.add_argument("--once", action="store_true", help="print one text snapshot and exit")
-    args = parser.parse_args(argv)
-    if args.interval <= 0:
-        parser.error("--interval must be positive")
-    url = normalize_url(args.url)
-    if args.once or not sys.stdout.isatty():
-        return run_once(url, args.interval)
     try:
-        return curses.wrapper(_live, url, args.interval)
-    except KeyboardInterrupt:
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        for line in render(compute(first, second, sort), url, width=200):
+            print(line.rstrip(), file=stream)
+        stream.flush()
+    except BrokenPipeError:
+        # `avmm stat --once | head -3`: the reader has what it wanted. Point
+        # stdout at /dev/null so the interpreter's final flush is quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    return 0

@@ -373,10 +373,14 @@ class Host:
                 f"{sum(vm.sbi_calls.values())} SBI calls"
             )
             for v in vm.vcpus:
-                busy = {k: n for k, n in v.exits.items() if n and k != "budget"}
+                busy = ", ".join(
+                    f"{k} {n}"
+                    for k, n in sorted(v.exits.items(), key=lambda kv: -kv[1])
+                    if n and k != "budget"
+                )
                 lines.append(
                     f"    vcpu{v.vcpu}: {v.instret} instructions, {v.slices} slices, "
-                    f"exits {busy or '-'}, halted {v.halt_wait_seconds:.3f}s"
+                    f"halted {v.halt_wait_seconds:.3f} s, exits: {busy or 'none'}"
                 )
         return "\n".join(lines)
 

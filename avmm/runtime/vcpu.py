@@ -117,6 +117,7 @@ class Vcpu:
         self.counters = VcpuCounters()
         self._hsm = HsmState.STARTED
         self._start: tuple[int, int] | None = None  # HSM start / resume (addr, opaque)
+        self._sleep_t0: float | None = None  # perf_counter() when the current sleep began
         self._halted = False  # in WFI (or an HSM suspend) until an interrupt is pending
         self._requests = 0
         self._flushes: list[TlbFlush] = []
@@ -316,7 +317,7 @@ class Vcpu:
     async def _sleep(self) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._wake = fut
-        t0 = time.perf_counter()
+        t0 = self._sleep_t0 = time.perf_counter()
         self.vm.vcpu_sleeps(self)
         # On the host clock a deadline may have passed since _may_run() looked:
         # vcpu_sleeps() arms no timer for it, so look again before waiting.
@@ -329,6 +330,19 @@ class Vcpu:
             self.vm.vcpu_wakes(self)
             self.counters.halt_wakeups += 1
             self.counters.halt_wait_seconds += time.perf_counter() - t0
+            self._sleep_t0 = None
+
+    @property
+    def halt_wait_seconds(self) -> float:
+        """Host seconds slept halted so far, the sleep going on now included.
+
+        The counter is credited when a sleep ends; a scrape in the middle of a
+        long WFI must still see the time pass (else a dashboard's "halted
+        share" stays at 0 for the whole sleep and then jumps past 100%).
+        """
+        t0 = self._sleep_t0
+        done = self.counters.halt_wait_seconds
+        return done if t0 is None else done + (time.perf_counter() - t0)
 
     @property
     def sleeping(self) -> bool:
@@ -668,7 +682,7 @@ class Vcpu:
             slices=c.slices,
             exits=exits,
             halt_wakeups=c.halt_wakeups,
-            halt_wait_seconds=c.halt_wait_seconds,
+            halt_wait_seconds=self.halt_wait_seconds,
             signal_exits=c.signal_exits,
             directed_yields=c.directed_yields,
             pause_exits=c.pause_exits,

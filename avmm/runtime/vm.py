@@ -33,6 +33,7 @@ from avmm.constants import (
 )
 from avmm.devices.base import CharBackend, GuestErrorLog, IrqLine, MmioDevice
 from avmm.errors import ConfigError
+from avmm.logs import VM_NAME
 from avmm.runtime.bus import BusStatistics, MmioBus, all_ones
 from avmm.runtime.clock import Sleeper, VmClock, VmWallClock, WallAlarm, WallAlarmDevice
 from avmm.runtime.console import CaptureConsole, VmmConsole
@@ -499,6 +500,8 @@ class Vm:
         if not self.memory_slots:
             raise ConfigError(f"{self.name}.memory", "a VM needs at least one memory slot")
         self.result = None
+        # Every task the vCPUs start inherits this: log lines name their VM.
+        VM_NAME.set(self.name)
         tasks = [
             asyncio.create_task(self._vcpu_main(v), name=f"{self.name}/vcpu{v.index}")
             for v in self.vcpus

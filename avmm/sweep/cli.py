@@ -23,6 +23,15 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+EXAMPLES = """\
+examples:
+  avmm sweep configs/experiments/sweep-spinlock.toml --out results/spinlock
+  avmm sweep configs/experiments/sweep-spinlock.toml --out results/spinlock --resume
+  avmm sweep configs/experiments/sweep-spinlock.toml --out results/spinlock --ray local
+  avmm sweep --report results/spinlock   # plots and summary.md again from the table
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
@@ -34,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
         prog="avmm sweep",
         description="Run every point of an experiment file (axes x repetitions), each as "
         "its own `avmm run`, into DIR: results.csv, results.parquet, plots/, summary.md.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("experiment", nargs="?", type=Path, metavar="FILE", help="experiment TOML")
     p.add_argument("--out", type=Path, metavar="DIR", help="where the results go")

@@ -174,7 +174,7 @@ def _run(task: Task, cfg: Path, report: Path, errlog: Path) -> Outcome:
         rep = None
     code = proc.returncode
     status: Status
-    if killed or "avmm: error: timeout:" in stderr:
+    if killed or "avmm: error: --timeout: stopped" in stderr:
         status = "timeout"
     elif code == 0:
         status = "ok"

@@ -1,4 +1,4 @@
-"""``avmm stat``: exit rates of a running avmm, as text and as a live curses view."""
+"""``avmm stat``: exit rates of a running avmm, as text and as a live view (rich)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import fcntl
 import os
 import pty
 import re
+import shlex
 import struct
 import sys
 import termios
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +23,7 @@ from avmm.obs.stat import DEFAULT_URL, Sample, compute, normalize_url, parse, re
 from avmm.runtime.host import Host
 from tests.obs.busy import busy_vm, running
 
-STAT = (sys.executable, "-m", "avmm.obs.stat")
+STAT = (sys.executable, "-m", "avmm", "stat")
 
 
 @pytest.fixture
@@ -72,34 +75,33 @@ async def test_an_unreachable_endpoint_is_reported() -> None:
     assert proc.returncode == 1
     assert out == b""
     assert err.decode().startswith(f"avmm stat: cannot read {url}: ")
+    assert "metrics.enabled=true" in err.decode()  # metrics are off by default: say so
 
 
 _ESCAPE = re.compile(rb"\x1b(\[[0-9;?]*[A-Za-z@]|[()][0-9A-B]|[=>78])")
 
 
-async def test_live_view_in_a_terminal_shows_nonzero_rates_and_quits_on_q(
-    exporter: Exporter,
-) -> None:
+async def _read_until(master: int, pattern: re.Pattern[bytes], screen: bytearray) -> bytes:
+    """Read the pty until the screen text so far (escapes blanked) matches ``pattern``."""
+    while True:
+        chunk = await asyncio.wait_for(asyncio.to_thread(os.read, master, 65536), 60)
+        screen += chunk
+        text = _ESCAPE.sub(b" ", bytes(screen))
+        if pattern.search(text):
+            return text
+
+
+@contextlib.asynccontextmanager
+async def _stat_in_a_terminal(url: str, rows: int, cols: int) -> AsyncIterator[tuple[int, Any]]:
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 110, 0, 0))
-    env = {**os.environ, "TERM": "xterm", "LINES": "30", "COLUMNS": "110"}
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {**os.environ, "TERM": "xterm", "LINES": str(rows), "COLUMNS": str(cols)}
     proc = await asyncio.create_subprocess_exec(
-        *STAT, exporter.url, "--interval", "0.3", stdin=slave, stdout=slave, stderr=slave, env=env
+        *STAT, url, "--interval", "0.3", stdin=slave, stdout=slave, stderr=slave, env=env
     )
     os.close(slave)
-    screen = b""
     try:
-        wfi = re.compile(rb"wfi +[\d,]+ +([\d,]+)")
-        rates: list[int] = []
-        while not any(rates):
-            chunk = await asyncio.wait_for(asyncio.to_thread(os.read, master, 65536), 60)
-            screen += chunk
-            text = _ESCAPE.sub(b" ", screen)
-            rates = [int(m.group(1).replace(b",", b"")) for m in wfi.finditer(text)]
-        assert b"busy/0" in text and b"busy/1" in text
-        assert b"q quits" in text
-        os.write(master, b"q")
-        assert await asyncio.wait_for(proc.wait(), 60) == 0
+        yield master, proc
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -108,6 +110,85 @@ async def test_live_view_in_a_terminal_shows_nonzero_rates_and_quits_on_q(
             while os.read(master, 65536):  # drain until the child's side is gone
                 pass
         os.close(master)
+
+
+async def test_live_view_in_a_terminal_shows_nonzero_rates_and_quits_on_q(
+    exporter: Exporter,
+) -> None:
+    async with _stat_in_a_terminal(exporter.url, 30, 110) as (master, proc):
+        screen = bytearray()
+        text = await _read_until(master, re.compile(rb"wfi +[\d,]+ +[1-9][\d,]* "), screen)
+        assert b"busy/0" in text and b"busy/1" in text
+        assert b"q quits" in text
+        os.write(master, b"v")  # the per-VM table
+        await _read_until(master, re.compile(rb"busy \(2\)"), screen)
+        os.write(master, b"q")
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+
+
+async def test_rows_that_do_not_fit_are_scrolled_to_not_cut() -> None:
+    async with Host(pcpus=1) as host:
+        busy_vm(host, vcpus=16)
+        with start_exporter(host, port=0) as exporter:
+            async with running(host), _stat_in_a_terminal(exporter.url, 20, 100) as (m, proc):
+                screen = bytearray()
+                text = await _read_until(m, re.compile(rb"rows 1-(\d+) of 16"), screen)
+                shown = int(re.findall(rb"rows 1-(\d+) of 16", text)[-1])
+                assert 1 <= shown < 16
+                assert b"busy/15" not in text
+                os.write(m, b"\x1b[6~")  # PgDn, as many times as it takes
+                os.write(m, b"\x1b[6~")
+                os.write(m, b"\x1b[6~")
+                text = await _read_until(m, re.compile(rb"rows \d+-16 of 16"), screen)
+                assert b"busy/15" in text
+                os.write(m, b"q")
+                assert await asyncio.wait_for(proc.wait(), 60) == 0
+
+
+async def test_once_into_a_pipe_that_closes_early_is_quiet(exporter: Exporter) -> None:
+    # `true` exits before the two reads are done: every write meets a closed pipe.
+    proc = await asyncio.create_subprocess_shell(
+        f"{shlex.join(STAT)} {exporter.url} --once --interval 0.3 | true; "
+        f"{shlex.join(STAT)} {exporter.url} --once --interval 0.3 | head -1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert out.decode().startswith("avmm stat  ") and len(out.splitlines()) == 1
+    assert err == b""  # no BrokenPipeError traceback
+
+
+async def test_an_endpoint_that_is_not_avmm_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "metrics").write_text("# TYPE up gauge\nup 1\n")
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "http.server",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert server.stdout is not None
+        line = await asyncio.wait_for(server.stdout.readline(), 30)
+        port = int(re.findall(rb"port (\d+)", line)[0])
+        url = f"http://127.0.0.1:{port}/metrics"
+        proc = await asyncio.create_subprocess_exec(
+            *STAT, url, "--once", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await proc.communicate()
+    finally:
+        server.terminate()
+        await server.wait()
+    assert proc.returncode == 1
+    assert out == b""
+    assert err.decode().strip() == (
+        f"avmm stat: {url} is not an avmm metrics endpoint (it exports no avmm_* metric); "
+        "give the address avmm printed as `avmm: metrics at URL`"
+    )
 
 
 # ---------------------------------------------------------------- the arithmetic
@@ -177,3 +258,13 @@ def test_urls_default_and_complete_themselves() -> None:
     assert normalize_url("10.0.0.2:9999") == "http://10.0.0.2:9999/metrics"
     assert normalize_url("http://h:1") == "http://h:1/metrics"
     assert normalize_url("http://h:1/other") == "http://h:1/other"
+
+
+def test_the_sort_orders_reasons_by_total_or_name() -> None:
+    first = sample(10.0, w0=100, b0=5, w1=0, i0=1e6, i1=0, h0=1.0)
+    second = sample(12.0, w0=110, b0=500, w1=0, i0=5e6, i1=2e6, h0=2.5)
+    assert [r.name for r in compute(first, second, "rate").reasons] == ["budget", "wfi"]
+    assert [r.name for r in compute(first, second, "name").reasons] == ["budget", "wfi"]
+    third = sample(14.0, w0=2000, b0=501, w1=0, i0=5e6, i1=2e6, h0=2.5)
+    assert [r.name for r in compute(second, third, "total").reasons] == ["wfi", "budget"]
+    assert [r.name for r in compute(second, third, "name").reasons] == ["budget", "wfi"]

@@ -222,7 +222,7 @@ def test_a_point_past_its_timeout_is_stopped_and_recorded(tmp_path: Path) -> Non
     (row,) = read_csv(tmp_path / "out")
     assert row["status"] == "timeout"
     assert (
-        "timeout: stopped after 1 s"
+        "avmm: error: --timeout: stopped after 1 s"
         in (tmp_path / "out" / "runs" / row["point"] / "stderr.log").read_text()
     )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -363,6 +364,40 @@ async def _console(ctl: Controller, args: dict[str, Any]) -> Any:
     return {"vm": vm.name, "bytes": len(data)}
 
 
+def _file(path: str) -> Path:
+    """A path the client named, relative to avmm's own folder, made absolute."""
+    if not path or "\0" in path:
+        raise ApiError(INVALID_ARGUMENT, f"path: {path!r} is not a file name")
+    return Path(path).expanduser().absolute()
+
+
+async def _snapshot(ctl: Controller, args: dict[str, Any]) -> Any:
+    from avmm.snapshot import save_snapshot
+
+    return plain(await save_snapshot(ctl.vm(args.get("vm")), _file(args["path"])))
+
+
+async def _restore(ctl: Controller, args: dict[str, Any]) -> Any:
+    from avmm.snapshot import restore_snapshot
+
+    return plain(await restore_snapshot(ctl.vm(args.get("vm")), _file(args["path"])))
+
+
+async def _migrate(ctl: Controller, args: dict[str, Any]) -> Any:
+    from avmm.snapshot.migrate import migrate_out, parse_address
+
+    vm = ctl.vm(args.get("vm"))
+    try:
+        parse_address(args["address"], "address")
+    except ConfigError as err:
+        raise ApiError(INVALID_ARGUMENT, str(err)) from None
+    rounds = args.get("max_rounds")
+    if rounds is not None and not 1 <= rounds <= 1000:
+        raise ApiError(INVALID_ARGUMENT, f"max_rounds: {rounds} is out of range (1..1000)")
+    info = await migrate_out(vm, args["address"], max_rounds=rounds or 30)
+    return plain(info)
+
+
 async def _capabilities(ctl: Controller, args: dict[str, Any]) -> Any:
     raise AssertionError("the server answers capabilities itself")  # pragma: no cover
 
@@ -428,14 +463,28 @@ COMMANDS: dict[str, Command] = {
             "send bytes to the VM's console input, as if typed",
             {"vm": _VM, "data": Arg(str, 'text (UTF-8), e.g. "ls\\r"', required=True)},
         ),
-        # Snapshots, restore and migration (issue 12's other half) join the table
-        # here, each a few lines around the runtime's call, e.g.:
-        #   async def _snapshot(ctl, args):
-        #       return _plain(await save_snapshot(ctl.vm(args["vm"]), args["path"]))
-        #   Command("snapshot", _snapshot, "save the VM to a file",
-        #           {"vm": _VM, "path": Arg(str, "the file", required=True)}),
-        # and likewise "restore" (restore_snapshot(vm, path)) and "migrate"
-        # (migrate_out(vm, address)). An AvmmError they raise is an error reply.
+        Command(
+            "snapshot",
+            _snapshot,
+            "save the VM (all vCPUs, RAM, devices, clocks) to a file at a slice boundary",
+            {"vm": _VM, "path": Arg(str, "the snapshot file to write", required=True)},
+        ),
+        Command(
+            "restore",
+            _restore,
+            "replace the VM's state with a snapshot of a VM of the same shape",
+            {"vm": _VM, "path": Arg(str, "the snapshot file to read", required=True)},
+        ),
+        Command(
+            "migrate",
+            _migrate,
+            "move the VM to the avmm waiting with --incoming ADDR; this one stops",
+            {
+                "vm": _VM,
+                "address": Arg(str, "HOST:PORT, :PORT or unix:PATH", required=True),
+                "max_rounds": Arg(int, "pre-copy rounds at most (default 30)"),
+            },
+        ),
     )
 }
 

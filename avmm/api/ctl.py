@@ -176,6 +176,21 @@ def _done(value: Any) -> list[str]:
     return [", ".join(f"{k} {_word(v)}" for k, v in value.items())]
 
 
+def _saved(value: Any) -> list[str]:
+    return [
+        f"{value['vm']}: {value['path']}, {value['file_bytes'] / 2**20:.1f} MiB "
+        f"({value['ram_bytes'] / 2**20:.1f} MiB of RAM), {value['seconds']:.2f} s"
+    ]
+
+
+def _migrated(value: Any) -> list[str]:
+    return [
+        f"{value['vm']}: migrated to {value['address']} in {value['seconds']:.2f} s, "
+        f"{value['rounds']} round(s), {value['bytes_sent'] / 2**20:.1f} MiB sent, "
+        f"downtime {value['downtime'] * 1000:.1f} ms"
+    ]
+
+
 def _word(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -192,4 +207,7 @@ _RENDER = {
     "commands": _commands,
     "irq": _done,
     "console": _done,
+    "snapshot": _saved,
+    "restore": _saved,
+    "migrate": _migrated,
 }

@@ -450,6 +450,24 @@ class Scheduler:
         fut.set_result(self._place(vcpu))
         self.dispatch_seconds += time.perf_counter() - t0
 
+    def placement(self, names: dict[int, int]) -> dict[str, Any]:
+        """The pCPUs' modelled loads and each vCPU's last pCPU (``names``: key ->
+        index), which decide where the next slices run (a snapshot keeps them)."""
+        return {
+            "loads": [p.load for p in self.pcpus],
+            "last": {names[k]: p.index for k, p in self._last_pcpu.items() if k in names},
+        }
+
+    def restore_placement(self, saved: dict[str, Any], keys: dict[int, int]) -> None:
+        """Take back :meth:`placement` (``keys``: index -> key), if the pCPUs match."""
+        loads, last = saved["loads"], saved["last"]
+        if len(loads) != len(self.pcpus):
+            return  # another host shape: placement starts afresh
+        for pcpu, load in zip(self.pcpus, loads, strict=True):
+            pcpu.load = int(load)
+        for index, pcpu_index in last.items():
+            self._last_pcpu[keys[int(index)]] = self.pcpus[int(pcpu_index)]
+
     def _place(self, vcpu: Schedulable) -> Pcpu:
         if len(self.pcpus) == 1:
             return self.pcpus[0]

@@ -41,6 +41,7 @@ class StealMeter:
         self._since: dict[int, float] = {}  # waiting vCPU key -> its VM's _acc on joining
         self._stolen: dict[int, float] = {}  # vCPU key -> steal so far (ticks)
         self._rate = 0.0  # charge per waiter per tick, given the queue now
+        self._resume: dict[int, float] = {}  # restored vCPU key -> its mark, once queued
 
     def add_vm(self, vm_key: int, ticks: Callable[[], int]) -> None:
         self._clocks[vm_key] = ticks
@@ -57,7 +58,7 @@ class StealMeter:
         if vm is None:
             return
         self._integrate(len(self._since) + 1)
-        self._since[vcpu_key] = self._acc[vm]
+        self._since[vcpu_key] = self._resume.pop(vcpu_key, self._acc[vm])
 
     def granted(self, vcpu_key: int) -> None:
         """The vCPU left the queue (granted a pCPU, or it gave up waiting)."""
@@ -90,3 +91,35 @@ class StealMeter:
     def stolen_ticks(self, vcpu_key: int) -> float:
         """Guest ticks ``vcpu_key`` waited without a pCPU, up to its last grant."""
         return self._stolen.get(vcpu_key, 0.0)
+
+    def state(self, vm_key: int, names: dict[int, int]) -> dict[str, object]:
+        """One VM's share of the meter as plain data (a snapshot): its integral, and
+        per vCPU (``names``: key -> index) the steal so far and, for a waiting one,
+        the integral when it joined the queue."""
+        self._integrate(len(self._since))  # up to now; the queue, so the rate, unchanged
+        return {
+            "acc": self._acc[vm_key],
+            "stolen": {names[k]: v for k, v in self._stolen.items() if k in names},
+            "waiting": {names[k]: v for k, v in self._since.items() if k in names},
+        }
+
+    def restore(self, vm_key: int, state: dict[str, object], keys: dict[int, int]) -> None:
+        """Take back :meth:`state` (``keys``: index -> key) at the same guest time. A
+        vCPU that was waiting goes on waiting from its old mark, now or when it
+        queues again, so its steal is the one an uninterrupted run would show."""
+        acc, stolen, waiting = state["acc"], state["stolen"], state["waiting"]
+        if not isinstance(acc, float | int) or not isinstance(stolen, dict):
+            raise ValueError("steal state: acc or stolen has the wrong type")
+        if not isinstance(waiting, dict):
+            raise ValueError("steal state: waiting has the wrong type")
+        self._integrate(len(self._since))
+        self._acc[vm_key] = float(acc)
+        self._last[vm_key] = self._clocks[vm_key]()
+        for index, ticks in stolen.items():
+            self._stolen[keys[int(index)]] = float(ticks)
+        for index, since in waiting.items():
+            key = keys[int(index)]
+            if key in self._since:
+                self._since[key] = float(since)
+            else:
+                self._resume[key] = float(since)

@@ -453,6 +453,7 @@ class Vcpu:
             "flushes": [[f.kind, f.start, f.size, f.asid] for f in self._flushes],
             "read_owed": self._read_owed,
             "counters": attrs.asdict(c),
+            "para": self.para.state(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -470,6 +471,10 @@ class Vcpu:
         ]
         self._read_owed = bool(state["read_owed"])
         self.counters = VcpuCounters(**state["counters"])
+        if "para" in state:  # snapshots before the paravirtual SBI have none
+            self.para.restore(state["para"])
+        else:
+            self.para.reset()
         self._hsm = HsmState(int(state["hsm"]))
         self._cancel_timer()
         self._wake_now()

@@ -193,14 +193,21 @@ class VcpuPara:
             "sta": self.sta,
             "sta_steal_ns": self.sta_steal_ns,
             "sta_preempted": self.sta_preempted,
+            "sta_mark": self.sta_mark,
             "page": self.page,
             "yields": self.yields,
         }
 
     def restore(self, state: dict[str, int | bool | None]) -> None:
         """Take back :meth:`state`'s data. Steal goes on from the value the record
-        held (the next update adds only what accrues after the restore)."""
+        held: with ``sta_mark`` (the vCPU's steal total at the record's last update,
+        which a snapshot carries with the vCPU's steal) the next update adds what
+        accrued since, as it would have; without it, only what accrues after the
+        restore."""
         sta, page = state["sta"], state["page"]
+        mark = state.get("sta_mark")
+        if not (mark is None or (isinstance(mark, int) and not isinstance(mark, bool))):
+            raise ValueError(f"para state: sta_mark {mark!r} is not a count")
         steal, preempted, yields = state["sta_steal_ns"], state["sta_preempted"], state["yields"]
         if not (sta is None or (isinstance(sta, int) and not isinstance(sta, bool))):
             raise ValueError(f"para state: sta {sta!r} is not an address")
@@ -219,6 +226,6 @@ class VcpuPara:
         self.sta = sta
         self.sta_steal_ns = steal
         self.sta_preempted = preempted
-        self.sta_mark = None
+        self.sta_mark = mark if sta is not None else None
         self.page = page
         self.yields = yields

@@ -23,6 +23,7 @@ from avmm.constants import PAGE_SIZE
 from avmm.devices.backends import OverlayImage, RawImage
 from avmm.devices.virtio import VirtioBlk, VirtioMmio
 from avmm.errors import AvmmError, SnapshotError
+from avmm.sbi.para import VcpuPara
 from avmm.snapshot.fileformat import nonzero_runs
 from avmm.version import __version__
 
@@ -163,6 +164,7 @@ def _sched_state(vm: Vm) -> dict[str, Any] | None:
         "policy": sched.policy.name,
         "state": sched.policy.state(names),
         "next": names.get(held.key) if held is not None else None,
+        "placement": sched.placement(names),
     }
 
 
@@ -175,6 +177,8 @@ def _load_sched(saved: dict[str, Any] | None, vm: Vm) -> None:
         return
     keys = {v.index: v.key for v in vm.vcpus}
     sched.policy.restore(saved["state"], keys)
+    if "placement" in saved:
+        sched.restore_placement(saved["placement"], keys)
     if saved["next"] is not None:
         sched.grant_first(vm.vcpus[int(saved["next"])])
 
@@ -207,6 +211,7 @@ def capture(vm: Vm) -> dict[str, Any]:
         "disks": [_disk_state(name, disk) for name, disk in _disks(vm)],
         "counters": vm.save_counters(),
         "sched": _sched_state(vm),
+        "steal": host.scheduler.steal.state(vm.key, {v.key: v.index for v in vm.vcpus}),
         # recorded, not restored: the restoring host allocates the VM's VMID
         "vmid": [vm.vmid_tag.vmid, vm.vmid_tag.generation],
     }
@@ -226,6 +231,12 @@ def check(state: dict[str, Any], vm: Vm, where: str) -> None:
             if hasattr(device, "state") and name not in names:
                 raise SnapshotError(f"{where}: snapshot has no state for device {name}")
         check_disks(state["disks"], vm, where)
+        for index, saved in enumerate(state["vcpus"]):
+            if "para" in saved:
+                try:
+                    VcpuPara().restore(saved["para"])  # on a scratch record: checks only
+                except ValueError as err:
+                    raise SnapshotError(f"{where}: corrupt snapshot (vcpu{index}: {err})") from None
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise SnapshotError(f"{where}: corrupt snapshot (state lacks {err})") from None
 
@@ -275,6 +286,9 @@ def apply(state: dict[str, Any], vm: Vm, where: str) -> None:
         machine.instret = int(clock["instret"])
         machine.time = int(clock["time"])
         vm.load_counters(state["counters"])
+        if "steal" in state:  # after the clock: the meter reads the restored guest time
+            keys = {v.index: v.key for v in vm.vcpus}
+            vm.host.scheduler.steal.restore(vm.key, state["steal"], keys)
         _load_sched(state["sched"], vm)
     except AvmmError as err:
         raise SnapshotError(f"{where}: cannot restore: {err}") from None

@@ -65,7 +65,7 @@ def test_stop_ends_the_process_cleanly_with_its_summary(running: Running) -> Non
     assert out.stdout == "vm: stopping\n"
     assert running.proc.wait(timeout=GUARD) == 0
     err = running.stderr.read_text()
-    assert "avmm: vm: stopped (stop), exit code 0" in err
+    assert "avmm: vm: stopped, exit code 0" in err
     assert "avmm: 1 VM(s) on 1 pCPU(s)" in err
     assert not running.socket.exists()  # the socket file goes with the process
 

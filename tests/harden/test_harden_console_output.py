@@ -81,7 +81,7 @@ def test_a_stdio_console_on_a_pipe_nobody_reads_does_not_stop_the_vmm(
         assert avmm.wait() == 0
     finally:
         avmm.kill()
-    assert "avmm: vm: stopped (signal)" in avmm.stderr
+    assert "avmm: vm: stopped by a signal" in avmm.stderr
 
 
 @pytest.mark.slow
@@ -95,7 +95,7 @@ def test_a_console_file_on_a_full_filesystem_is_one_warning(flood: Path) -> None
     warnings = [line for line in avmm.lines if "console output to /dev/full failed" in line]
     assert len(warnings) == 1, avmm.stderr
     assert "No space left on device" in warnings[0]
-    assert "avmm: error: timeout: stopped after 1 s" in avmm.stderr
+    assert "avmm: error: --timeout: stopped after 1 s; exit status 1" in avmm.stderr
     avmm.kill()
 
 
@@ -113,5 +113,5 @@ def test_a_console_piped_to_a_reader_that_leaves_stops_the_run_with_one_line(
     pipe_lines = [line for line in avmm.lines if "broken pipe" in line]
     assert len(pipe_lines) == 1, avmm.stderr
     assert "stopping" in pipe_lines[0]
-    assert "avmm: vm: stopped (stop)" in avmm.stderr
+    assert "avmm: vm: stopped" in avmm.stderr
     avmm.kill()

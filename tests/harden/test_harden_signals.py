@@ -51,7 +51,7 @@ def test_a_stop_signal_ends_the_run_with_the_summary_and_the_report(
         assert avmm.wait() == 0, avmm.stderr
     finally:
         avmm.kill()
-    assert "avmm: vm: stopped (signal), exit code 0" in avmm.stderr
+    assert "avmm: vm: stopped by a signal, exit code 0" in avmm.stderr
     assert "vcpu0:" in avmm.stderr  # the summary
     data = json.loads(report.read_text())
     assert data["exit_status"] == 0
@@ -69,7 +69,7 @@ def test_sigquit_writes_the_stacks_then_stops_in_order(hostile: Path, tmp_path: 
     finally:
         avmm.kill()
     assert "(most recent call first)" in avmm.stderr
-    assert "avmm: vm: stopped (signal), exit code 0" in avmm.stderr
+    assert "avmm: vm: stopped by a signal, exit code 0" in avmm.stderr
     assert json.loads(report.read_text())["exit_status"] == 0
 
 
@@ -84,7 +84,7 @@ def test_sigpipe_is_ignored(hostile: Path, tmp_path: Path) -> None:
         assert avmm.wait() == 0, avmm.stderr
     finally:
         avmm.kill()
-    assert "avmm: vm: stopped (signal), exit code 0" in avmm.stderr
+    assert "avmm: vm: stopped by a signal, exit code 0" in avmm.stderr
 
 
 def _raw(fd: int) -> bool:
@@ -158,7 +158,7 @@ def test_tstp_gives_the_terminal_back_and_cont_makes_it_raw_again(
         assert avmm.wait() == 0, avmm.stderr
         assert json.loads(report.read_text())["vms"]["vm"]["exit"]["kind"] == "Interrupted"
         assert avmm.proc.returncode == 0
-        assert "stopped (signal)" in avmm.stderr
+        assert "stopped by a signal" in avmm.stderr
         assert not _raw(slave)  # restored at exit
     finally:
         avmm.kill()

@@ -219,16 +219,23 @@ def test_para_state_round_trips_as_plain_data(vm: Vm) -> None:
         "sta": STA_REC,
         "sta_steal_ns": 777,
         "sta_preempted": False,
+        "sta_mark": 0,  # the vCPU's steal total when the record was last written
         "page": PAGE,
         "yields": 0,
     }
     other = VcpuPara()
     other.restore(state)
     assert other.state() == state
-    # steal goes on from the restored value: only what accrues later is added
+    # steal goes on from the restored value and the mark: the vCPU's steal total
+    # (restored with it) grew by 5 ns since the record's last update
     info = v.para_info()
-    other.run(vm.guest_memory, attrs_evolve(info, steal_ns=10**9))
-    other.run(vm.guest_memory, attrs_evolve(info, steal_ns=10**9 + 5))
+    other.run(vm.guest_memory, attrs_evolve(info, steal_ns=5))
+    assert struct.unpack("<Q", vm.machine.read_phys(STA_REC + 8, 8))[0] == 782
+    # a snapshot without a mark: only what accrues after the restore is added
+    older = VcpuPara()
+    older.restore({k: val for k, val in state.items() if k != "sta_mark"})
+    older.run(vm.guest_memory, attrs_evolve(info, steal_ns=10**9))
+    older.run(vm.guest_memory, attrs_evolve(info, steal_ns=10**9 + 5))
     assert struct.unpack("<Q", vm.machine.read_phys(STA_REC + 8, 8))[0] == 782
 
 
@@ -239,6 +246,7 @@ def test_para_state_round_trips_as_plain_data(vm: Vm) -> None:
         ("page", PAGE + 64),
         ("sta", "0x1000"),
         ("sta_steal_ns", -1),
+        ("sta_mark", "soon"),
         ("yields", True),
         ("sta_preempted", 1),
     ],

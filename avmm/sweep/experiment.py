@@ -90,6 +90,7 @@ class _File:
     description: str = ""
     base: Path | None = None
     config: dict[str, Any] | None = None
+    snapshot: Path | None = None
     set: dict[str, Any] = attrs.Factory(dict)
     axes: dict[str, Any] = attrs.Factory(dict)
     repetitions: _Repetitions | None = None
@@ -278,6 +279,9 @@ def from_dict(
 
     config, config_dir = _base(spec, here)
     fixed = tuple(_flatten(spec.set, "set", leaf=_is_scalar))
+    snapshot = _snapshot(spec.snapshot, here, config)
+    if snapshot is not None:
+        fixed += (("vm.restore", str(snapshot)),)
     try:
         _validate(config, config_dir, list(fixed))
     except ConfigError as err:
@@ -350,6 +354,18 @@ def _base(spec: _File, here: Path) -> tuple[dict[str, Any], Path]:
     except ConfigError as err:
         raise ConfigError("base", err.reason) from None
     return data, path.resolve().parent
+
+
+def _snapshot(path: Path | None, here: Path, config: Mapping[str, Any]) -> Path | None:
+    """``snapshot = PATH``: every point starts from it (its VM's ``restore`` key)."""
+    if path is None:
+        return None
+    full = path if path.is_absolute() else here / path
+    if not full.is_file():
+        raise ConfigError("snapshot", f"{full} does not exist (make one with avmm run --snapshot)")
+    if not isinstance(config.get("vm"), dict):
+        raise ConfigError("snapshot", "a snapshot is of one VM: the base config must have one [vm]")
+    return full.resolve()
 
 
 def _is_scalar(value: object) -> bool:

@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-NUM = r"-?[\d.]+"
+NUM = r"[-+]?[\d.]+"
 
 
 def bench(name: str, *args: str) -> str:

@@ -18,6 +18,7 @@ import pytest
 from avmm.cli import main as avmm
 
 REPO = Path(__file__).resolve().parents[2]
+AVMM_RUN = [sys.executable, "-m", "avmm.cli", "run"]
 AXES = ["vm.vcpus", "sched.pause_exit"]
 DETERMINISTIC = [
     "point",
@@ -314,6 +315,56 @@ series_interval = 0.01
     plot = out / "plots" / "series-avmm_vcpu_instructions_total.png"
     assert plot.stat().st_size > 0 and is_png(plot)
     assert "(plots/series-avmm_vcpu_instructions_total.png)" in (out / "summary.md").read_text()
+
+
+def test_every_point_can_start_from_one_snapshot(demo: Path, tmp_path: Path) -> None:
+    """Boot once, save, sweep from the warm state: each run restores the snapshot
+    (its console starts where the saved run stopped) and finishes the demo."""
+    config = tmp_path / "demo.toml"
+    config.write_text(
+        f"""\
+version = 1
+sched = {{ policy = "deterministic", clock = "virtual" }}
+[vm]
+vcpus = 2
+memory = "64MiB"
+boot = {{ mode = "firmware", firmware = "{demo / "smp-demo.elf"}" }}
+"""
+    )
+    snap = tmp_path / "warm.snap"
+    saved = subprocess.run(
+        [*AVMM_RUN, str(config), "--snapshot", str(snap), "--snapshot-at", "1500000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert saved.returncode == 0, saved.stderr
+    assert "hart 0: up after" in saved.stdout  # the boot is in the snapshot
+    exp = tmp_path / "warm.toml"
+    exp.write_text(
+        """\
+version = 1
+base = "demo.toml"
+snapshot = "warm.snap"
+axes = { "sched.slice" = [2000, 20000] }
+[measures]
+report = ["instructions"]
+[measures.console]
+harts = 'smp-demo: PASS (\\d+) harts'
+"""
+    )
+    out = tmp_path / "out"
+    assert sweep(exp, "--out", out) == 0
+    rows = read_csv(out)
+    assert [(r["status"], r["harts"]) for r in rows] == [("ok", "2"), ("ok", "2")]
+    for r in rows:
+        run = out / "runs" / r["point"]
+        assert "hart 0: up after" not in (run / "console.log").read_text()
+        assert f"restore = {json.dumps(str(snap.resolve()))}" in (run / "config.toml").read_text()
+    missing = tmp_path / "missing.toml"
+    missing.write_text(exp.read_text().replace("warm.snap", "cold.snap"))
+    assert sweep(missing, "--out", tmp_path / "o2") == 2
 
 
 # ------------------------------------------------------------------- Ray

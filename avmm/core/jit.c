@@ -62,7 +62,7 @@ const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host",
 #define JIT_HOT_BITS 12
 #define JIT_HOT 2          /* executions of an entry before it is translated (README) */
 #define JIT_MAX_INSNS 64   /* guest instructions per block */
-#define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 200 + 4096) /* host bytes a block may need, at most */
+#define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 400 + 4096) /* host bytes a block may need, at most */
 #define JIT_JC_SIZE 1024   /* jump cache entries (a power of two) */
 #define JIT_SMC_LIMIT 16   /* a page whose blocks stores dropped this often in a row stays interpreted */
 
@@ -132,6 +132,8 @@ void jit_note_host_write(machine_t *m, uint64_t pa, uint64_t len)
 #define HITS ((int32_t)offsetof(hart_t, st.fc_hits) - XB)
 #define F(r) ((int32_t)(offsetof(hart_t, f) + 8 * (r)) - XB)
 #define MSTATUS ((int32_t)offsetof(hart_t, mstatus) - XB)
+#define FFLAGS ((int32_t)offsetof(hart_t, fflags) - XB)
+#define FRM ((int32_t)offsetof(hart_t, frm) - XB)
 _Static_assert(sizeof(fc_entry_t) == 16, "the fast-cache index is scaled by 16");
 _Static_assert(offsetof(hart_t, x) == 0, "guest registers at the start of the hart");
 _Static_assert(offsetof(jit_run_t, n) == 0 && offsetof(jit_run_t, chunk_end) == 8 &&
@@ -224,7 +226,7 @@ static jit_t *jit_get(machine_t *m)
     const char *env = getenv("AVMM_JIT_CODE_SIZE");
     if (env && *env) {
         unsigned long long want = strtoull(env, NULL, 0);
-        size_t min = 4 * JIT_BLOCK_ROOM;
+        size_t min = 2 * JIT_BLOCK_ROOM;
         size = want < min ? min : want > JIT_CODE_SIZE ? JIT_CODE_SIZE : (size_t)want;
         size = (size + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
     }
@@ -632,6 +634,14 @@ typedef struct emit {
         unsigned idx, off, nmem;
     } side[2 * JIT_MAX_INSNS]; /* FP loads and stores have two */
     unsigned nside;
+    struct cold {          /* an inline F/D operation's call to h_fop, out of line */
+        uint8_t *fix[8];   /* jumps to it */
+        unsigned nfix;
+        uint8_t *ret;      /* where the inline code goes on */
+        uint64_t p;        /* h_fop's argument */
+        unsigned idx, off, nmem;
+    } cold[JIT_MAX_INSNS];
+    unsigned ncold;
 } emit_t;
 
 static void ld(emit_t *e, int reg, unsigned r)
@@ -1152,6 +1162,148 @@ static void call2(emit_t *e, const dinsn_t *d, uint64_t (*fn)(uint64_t, uint64_t
     st(e, d->rd, RAX);
 }
 
+/* h_fop's argument for a decoded F/D instruction */
+static uint64_t fop_arg(const dinsn_t *d)
+{
+    return (uint64_t)d->op | (uint64_t)d->rd << 8 | (uint64_t)d->rs1 << 16 |
+           (uint64_t)d->rs2 << 24 | (uint64_t)(uint32_t)d->imm << 32;
+}
+
+/* call h_fop(h, p); nonzero (illegal) leaves the block before instruction
+ * idx, with nmem fast-path accesses of the block done by then */
+static void emit_fop_call(emit_t *e, uint64_t p, unsigned idx, unsigned off, unsigned nmem)
+{
+    xbuf_t *b = &e->b;
+    x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
+    x_mov_ri(b, RSI, p);
+    x_call_abs(b, (const void *)h_fop);
+    x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
+    unsigned saved = e->nmem;
+    e->nmem = nmem;
+    side_exit(e, CC_NE, idx, off);
+    e->nmem = saved;
+}
+
+/* to the operation's out-of-line h_fop call when condition cc holds */
+static void cold_jcc(emit_t *e, struct cold *c, int cc)
+{
+    c->fix[c->nfix++] = x_jcc(&e->b, cc);
+}
+
+/* to the cold path unless the exponent field of the double in reg is in
+ * [lo, hi]; the field is left in ereg (rdi is clobbered) */
+static void exp_in(emit_t *e, struct cold *c, int reg, int ereg, int32_t lo, int32_t hi)
+{
+    xbuf_t *b = &e->b;
+    x_mov(b, ereg, reg);
+    x_shift_i(b, 1, SH_SHR, ereg, 52);
+    x_alu_ri(b, 0, ALU_AND, ereg, 0x7ff);
+    x_mem(b, 0, 0, 0x8d, RDI, ereg, NOIDX, -lo); /* lea edi, [ereg - lo] */
+    x_alu_ri(b, 0, ALU_CMP, RDI, hi - lo);
+    cold_jcc(e, c, CC_A);
+}
+
+/* The common double-precision operations inline, in SSE2/FMA3 host code, on
+ * exactly the conditions under which h_fop's host paths answer with fflags
+ * already holding NX (d_fast and d_fma_fast with nx: the operand and result
+ * exponent ranges that exclude every flag but NX, round-to-nearest-even from
+ * the instruction or frm) and on no other: anything else (NX clear, so the
+ * inexact test must run; another rounding mode; NaN, infinite, zero,
+ * subnormal or extreme operands or results) calls h_fop out of line, which
+ * computes it exactly as before. fcvt.d.w/wu are exact on the host whatever
+ * the mode, fsgnj.d is bit manipulation. Only the interpreter's checks stay
+ * in front: mstatus.FS (fp_check) and an invalid dynamic frm (h_fop says
+ * illegal, the block is left before the instruction). false: not inlined. */
+static bool emit_fd_inline(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
+{
+    xbuf_t *b = &e->b;
+    unsigned op = d->op, rm = (unsigned)d->imm & 7;
+    bool arith = op >= OP_FADD_D && op <= OP_FMA_D;
+    bool cvt = op == OP_FCVT_D_X && (d->imm >> 3) < 2; /* from a 32-bit integer */
+    if (!arith && !cvt && op != OP_FSGNJ_D)
+        return false;
+    if (op == OP_FMA_D && !host_fma)
+        return false;
+    if (rm != 7 && ((arith && rm != RM_RNE) || (cvt && rm > 4)))
+        return false; /* the helper: another rounding mode, or illegal */
+    fp_check(e, idx, off);
+    struct cold *c = &e->cold[e->ncold++];
+    c->nfix = 0;
+    c->p = fop_arg(d);
+    c->idx = idx;
+    c->off = off;
+    c->nmem = e->nmem;
+    if ((arith || cvt) && rm == 7) { /* dynamic: frm must be RNE (arith) or valid */
+        x_mem(b, 0, 0, 0x83, ALU_CMP, RBX, NOIDX, FRM);  /* cmp dword [frm], imm8 */
+        x_b(b, arith ? RM_RNE : 4);
+        cold_jcc(e, c, arith ? CC_NE : CC_A);
+    }
+    if (arith) {
+        x_mem(b, 0, 0, 0xf6, 0, RBX, NOIDX, FFLAGS); /* test byte [fflags], NX */
+        x_b(b, FF_NX);
+        cold_jcc(e, c, CC_E);
+    }
+    if (cvt) {
+        if ((d->imm >> 3) == 0) {
+            x_sd_mem(b, 0x2a, XMM0, RBX, X(d->rs1)); /* cvtsi2sd xmm0, dword [x] */
+        } else {
+            x_mem(b, 0, 0, 0x8b, RAX, RBX, NOIDX, X(d->rs1)); /* mov eax, dword [x] */
+            x_cvtsi2sd64(b, XMM0, RAX);
+        }
+        x_sd_mem(b, 0x11, XMM0, RBX, F(d->rd));
+    } else if (op == OP_FSGNJ_D) {
+        x_load64(b, RAX, RBX, F(d->rs1));
+        x_load64(b, RDX, RBX, F(d->rs2));
+        if (d->imm == 2)
+            x_rr(b, 1, 0x31, RAX, RDX); /* xor rdx, rax: fsgnjx */
+        else if (d->imm == 1)
+            x_rr(b, 1, 0xf7, 2, RDX); /* not rdx: fsgnjn */
+        x_shift_i(b, 1, SH_SHR, RDX, 63);
+        x_shift_i(b, 1, SH_SHL, RDX, 63);
+        x_shift_i(b, 1, SH_SHL, RAX, 1);
+        x_shift_i(b, 1, SH_SHR, RAX, 1);
+        x_rr(b, 1, 0x09, RDX, RAX); /* or rax, rdx */
+        x_store64(b, RBX, F(d->rd), RAX);
+    } else if (op == OP_FMA_D) {
+        static const uint8_t fma_ops[4] = {0xb9, 0xbd, 0xbb, 0xbf}; /* by neg: d_fma_fast */
+        x_load64(b, RAX, RBX, F(d->rs1));
+        x_load64(b, RDX, RBX, F(d->rs2));
+        x_load64(b, RSI, RBX, F(d->imm >> 5));
+        exp_in(e, c, RAX, RCX, 256, 1790);
+        exp_in(e, c, RDX, R8, 256, 1790);
+        x_mem(b, 0, 0, 0x8d, RDI, RCX, R8, -(1023 + 256)); /* lea edi, [ecx + r8d - ...] */
+        x_alu_ri(b, 0, ALU_CMP, RDI, 1790 - 256);
+        cold_jcc(e, c, CC_A);
+        x_mov(b, RDI, RSI);
+        x_rr(b, 1, 0x01, RDI, RDI); /* add rdi, rdi: zero (either sign) is fine */
+        uint8_t *zero = x_jcc(b, CC_E);
+        exp_in(e, c, RSI, RCX, 256, 1790);
+        x_fix(zero, b->p);
+        x_movq_xr(b, XMM0, RAX);
+        x_movq_xr(b, XMM1, RDX);
+        x_movq_xr(b, XMM2, RSI);
+        x_fma231sd(b, fma_ops[(d->imm >> 3) & 3], XMM2, XMM0, XMM1);
+        x_movq_rx(b, RAX, XMM2);
+        exp_in(e, c, RAX, RCX, 256, 1790);
+        x_store64(b, RBX, F(d->rd), RAX);
+    } else { /* add, sub, mul, div */
+        static const uint8_t sse_ops[4] = {0x58, 0x5c, 0x59, 0x5e};
+        int32_t lo1 = op <= OP_FSUB_D ? 1 : 128, lo2 = op == OP_FMUL_D ? 128 : 1;
+        x_load64(b, RAX, RBX, F(d->rs1));
+        x_load64(b, RDX, RBX, F(d->rs2));
+        exp_in(e, c, RAX, RCX, lo1, 0x7fe);
+        exp_in(e, c, RDX, RCX, lo2, 0x7fe);
+        x_movq_xr(b, XMM0, RAX);
+        x_sd_mem(b, sse_ops[op - OP_FADD_D], XMM0, RBX, F(d->rs2));
+        x_movq_rx(b, RAX, XMM0);
+        exp_in(e, c, RAX, RCX, lo1, 0x7fe); /* d_fast's min_e: 1 for add/sub, 128 else */
+        x_store64(b, RBX, F(d->rd), RAX);
+    }
+    x_alu_mi(b, ALU_OR, RBX, MSTATUS, (int32_t)MSTATUS_FS); /* FS = Dirty */
+    c->ret = b->p;
+    return true;
+}
+
 /* one instruction that is not the last of a block */
 static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
 {
@@ -1217,17 +1369,15 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         return;
     default:
         if (d->op == OP_FP || (d->op >= OP_FADD_S && d->op <= OP_FMV_D_X)) {
-            x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
             if (d->op == OP_FP) {
+                x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
                 x_mov_ri(b, RSI, d->raw);
                 x_call_abs(b, (const void *)h_fp);
-            } else {
-                x_mov_ri(b, RSI, (uint64_t)d->op | (uint64_t)d->rd << 8 | (uint64_t)d->rs1 << 16 |
-                                     (uint64_t)d->rs2 << 24 | (uint64_t)(uint32_t)d->imm << 32);
-                x_call_abs(b, (const void *)h_fop);
+                x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
+                side_exit(e, CC_NE, idx, off);
+            } else if (!emit_fd_inline(e, d, idx, off)) {
+                emit_fop_call(e, fop_arg(d), idx, off, e->nmem);
             }
-            x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
-            side_exit(e, CC_NE, idx, off);
             return;
         }
         break;
@@ -1449,6 +1599,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     e->page = host - e->start;
     e->nmem = 0;
     e->nside = 0;
+    e->ncold = 0;
     e->rax_reg = -1;
 
     unsigned L = 0, off = e->start;
@@ -1506,6 +1657,15 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
         } else {
             exit_to(e, end);
         }
+    }
+    /* inline F/D operations that could not answer: the helper does, then the
+     * code goes on after the operation (or leaves before it: illegal) */
+    for (unsigned k = 0; k < e->ncold; k++) {
+        struct cold *c = &e->cold[k];
+        for (unsigned i = 0; i < c->nfix; i++)
+            x_fix(c->fix[i], b->p);
+        emit_fop_call(e, c->p, c->idx, c->off, c->nmem);
+        x_fix(x_jmp(b), c->ret);
     }
     /* side exits: leave before instruction idx, which did not run */
     for (unsigned k = 0; k < e->nside; k++) {

@@ -212,6 +212,7 @@ const char *jit_unavailable_reason(void)
 
 static const uint8_t *jit_lookup_fast(hart_t *h, uint64_t pc);
 static void emit_trampoline(jit_t *j);
+static void perfmap_note(const uint8_t *code, size_t len, uint64_t pc);
 static bool host_fma;
 
 static jit_t *jit_get(machine_t *m)
@@ -598,6 +599,7 @@ static void emit_trampoline(jit_t *j)
 
     j->enter = (jit_enter_fn)(uintptr_t)j->rx;
     j->tramp = j->used = (size_t)(b.p - j->rw + 15) & ~(size_t)15;
+    perfmap_note(j->rx, j->tramp, UINT64_MAX);
 }
 
 enum { K_NO, K_PLAIN, K_END };
@@ -1561,6 +1563,35 @@ static jit_block_t *new_block(jit_t *j, const uint8_t *host)
     return b;
 }
 
+/* AVMM_JIT_PERFMAP=1: every block's code range and guest pc go into
+ * /tmp/perf-PID.map, the file `perf report` reads to name code it cannot
+ * find in any binary (opened at the first translation, flushed per block,
+ * left to the process's exit; blocks of a flushed cache keep their lines) */
+static void perfmap_note(const uint8_t *code, size_t len, uint64_t pc)
+{
+    static int state; /* 0 unknown, 1 writing, 2 off */
+    static FILE *f;
+    if (state == 0) {
+        const char *env = getenv("AVMM_JIT_PERFMAP");
+        state = 2;
+        if (env && strcmp(env, "1") == 0) {
+            char path[64];
+            snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+            f = fopen(path, "a");
+            if (f)
+                state = 1;
+        }
+    }
+    if (state != 1)
+        return;
+    if (pc == UINT64_MAX)
+        fprintf(f, "%lx %zx avmm-jit:trampoline\n", (unsigned long)(uintptr_t)code, len);
+    else
+        fprintf(f, "%lx %zx avmm-jit:0x%llx\n", (unsigned long)(uintptr_t)code, len,
+                (unsigned long long)pc);
+    fflush(f);
+}
+
 static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t *host)
 {
     machine_t *m = h->m;
@@ -1691,6 +1722,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     s->jit_pages[pg] = j->nblocks;
     free(e);
 
+    perfmap_note(blk->code, used, pc);
     j->st.blocks++;
     j->st.insns += L;
     j->st.translate_ns += host_ns() - t0;

@@ -644,11 +644,53 @@ typedef struct emit {
         unsigned idx, off, nmem;
     } cold[JIT_MAX_INSNS];
     unsigned ncold;
+    int8_t hreg[33];     /* host register caching guest x[i] in this block, -1: none */
+    uint8_t *loop;       /* after the cached registers' loads: where the block jumps to itself */
 } emit_t;
+
+/* Guest registers cached in host registers, block by block: the most read
+ * ones are loaded at the block's entry into r8-r11 and read from there;
+ * writes go to the hart structure as always and to the host register too
+ * (write-through), so memory is current wherever the block is left and
+ * nothing needs writing back. A C call clobbers r8-r11 and may write x[]
+ * (h_fop, h_fp): the cached registers are loaded again after it. */
+#define JIT_HREGS 4
+static const int cache_hosts[JIT_HREGS] = {R8, R9, R10, R11};
 
 static void ld(emit_t *e, int reg, unsigned r)
 {
+    if (r < 32 && e->hreg[r] >= 0) {
+        if (reg != e->hreg[r])
+            x_mov(&e->b, reg, e->hreg[r]);
+        return;
+    }
     x_load64(&e->b, reg, RBX, X(r));
+}
+/* op reg, x[r] (op is the "reg, r/m" form: ext * 8 + 3 for ALU ops, 0f af imul) */
+static void op_x(emit_t *e, int w, uint32_t op, int reg, unsigned r)
+{
+    if (r < 32 && e->hreg[r] >= 0)
+        x_rr(&e->b, w, op, reg, e->hreg[r]);
+    else
+        x_mem(&e->b, 0, w, op, reg, RBX, NOIDX, X(r));
+}
+static void reload_cached(emit_t *e)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if (e->hreg[r] >= 0)
+            x_load64(&e->b, e->hreg[r], RBX, X(r));
+}
+static void call_fn(emit_t *e, const void *fn)
+{
+    x_call_abs(&e->b, fn);
+    reload_cached(e);
+}
+/* x[r] = simm32 */
+static void st_imm(emit_t *e, unsigned r, int32_t imm)
+{
+    x_store_imm(&e->b, RBX, X(r), imm);
+    if (r < 32 && e->hreg[r] >= 0)
+        x_mov_ri(&e->b, e->hreg[r], (uint64_t)(int64_t)imm);
 }
 /* the first operand of a template into rax: nothing to do when rax still holds
  * it (the previous instruction's result, see emit_t.rax_reg) */
@@ -660,8 +702,11 @@ static void ld_rs1(emit_t *e, unsigned r)
 }
 static void st(emit_t *e, unsigned r, int reg)
 {
-    if (r != 0 && r < 32)
+    if (r != 0 && r < 32) {
         x_store64(&e->b, RBX, X(r), reg);
+        if (e->hreg[r] >= 0)
+            x_mov(&e->b, e->hreg[r], reg);
+    }
 }
 static void add_imm(emit_t *e, int reg, int64_t v)
 {
@@ -693,7 +738,7 @@ static void exit_to(emit_t *e, int64_t rel)
     }
     const uint8_t *th = e->page + t;
     if (th == e->host) {
-        x_fix(x_jmp(&e->b), e->entry);
+        x_fix(x_jmp(&e->b), e->loop);
         j->st.chain_links++;
         return;
     }
@@ -1160,7 +1205,7 @@ static void call2(emit_t *e, const dinsn_t *d, uint64_t (*fn)(uint64_t, uint64_t
 {
     ld(e, RDI, d->rs1);
     ld(e, RSI, d->rs2);
-    x_call_abs(&e->b, (const void *)fn);
+    call_fn(e, (const void *)fn);
     st(e, d->rd, RAX);
 }
 
@@ -1178,7 +1223,7 @@ static void emit_fop_call(emit_t *e, uint64_t p, unsigned idx, unsigned off, uns
     xbuf_t *b = &e->b;
     x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
     x_mov_ri(b, RSI, p);
-    x_call_abs(b, (const void *)h_fop);
+    call_fn(e, (const void *)h_fop);
     x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
     unsigned saved = e->nmem;
     e->nmem = nmem;
@@ -1270,12 +1315,12 @@ static bool emit_fd_inline(emit_t *e, const dinsn_t *d, unsigned idx, unsigned o
         static const uint8_t fma_ops[4] = {0xb9, 0xbd, 0xbb, 0xbf}; /* by neg: d_fma_fast */
         x_load64(b, RAX, RBX, F(d->rs1));
         x_load64(b, RDX, RBX, F(d->rs2));
-        x_load64(b, RSI, RBX, F(d->imm >> 5));
         exp_in(e, c, RAX, RCX, 256, 1790);
-        exp_in(e, c, RDX, R8, 256, 1790);
-        x_mem(b, 0, 0, 0x8d, RDI, RCX, R8, -(1023 + 256)); /* lea edi, [ecx + r8d - ...] */
+        exp_in(e, c, RDX, RSI, 256, 1790);
+        x_mem(b, 0, 0, 0x8d, RDI, RCX, RSI, -(1023 + 256)); /* lea edi, [ecx + esi - ...] */
         x_alu_ri(b, 0, ALU_CMP, RDI, 1790 - 256);
         cold_jcc(e, c, CC_A);
+        x_load64(b, RSI, RBX, F(d->imm >> 5));
         x_mov(b, RDI, RSI);
         x_rr(b, 1, 0x01, RDI, RDI); /* add rdi, rdi: zero (either sign) is fine */
         uint8_t *zero = x_jcc(b, CC_E);
@@ -1374,7 +1419,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
             if (d->op == OP_FP) {
                 x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
                 x_mov_ri(b, RSI, d->raw);
-                x_call_abs(b, (const void *)h_fp);
+                call_fn(e, (const void *)h_fp);
                 x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
                 side_exit(e, CC_NE, idx, off);
             } else if (!emit_fd_inline(e, d, idx, off)) {
@@ -1388,7 +1433,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         return; /* everything else only writes rd */
     switch (d->op) {
     case OP_LUI:
-        x_store_imm(b, RBX, X(rd), imm);
+        st_imm(e, rd, imm);
         return;
     case OP_AUIPC:
         x_mov(b, RAX, R15);
@@ -1398,7 +1443,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         int ext = d->op == OP_ADDI ? ALU_ADD : d->op == OP_XORI ? ALU_XOR
                   : d->op == OP_ORI ? ALU_OR : ALU_AND;
         if (d->rs1 == 0) {
-            x_store_imm(b, RBX, X(rd), ext == ALU_AND ? 0 : imm);
+            st_imm(e, rd, ext == ALU_AND ? 0 : imm);
             return;
         }
         ld_rs1(e, d->rs1);
@@ -1419,7 +1464,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         int ext = d->op == OP_ADD ? ALU_ADD : d->op == OP_SUB ? ALU_SUB
                   : d->op == OP_XOR ? ALU_XOR : d->op == OP_OR ? ALU_OR : ALU_AND;
         ld_rs1(e, d->rs1);
-        x_alu_rm(b, 1, ext, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 1, (uint32_t)(ext * 8 + 3), RAX, d->rs2);
         break;
     }
     case OP_SLL: case OP_SRL: case OP_SRA:
@@ -1429,7 +1474,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         break;
     case OP_SLT: case OP_SLTU:
         ld_rs1(e, d->rs1);
-        x_alu_rm(b, 1, ALU_CMP, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 1, ALU_CMP * 8 + 3, RAX, d->rs2);
         x_setcc(b, d->op == OP_SLT ? CC_L : CC_B, RAX);
         break;
     case OP_ADDIW:
@@ -1446,7 +1491,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         break;
     case OP_ADDW: case OP_SUBW:
         ld_rs1(e, d->rs1);
-        x_alu_rm(b, 0, d->op == OP_ADDW ? ALU_ADD : ALU_SUB, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 0, d->op == OP_ADDW ? ALU_ADD * 8 + 3 : ALU_SUB * 8 + 3, RAX, d->rs2);
         x_movsxd(b, RAX, RAX);
         break;
     case OP_SLLW: case OP_SRLW: case OP_SRAW:
@@ -1457,16 +1502,16 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         break;
     case OP_MUL:
         ld_rs1(e, d->rs1);
-        x_mem(b, 0, 1, 0x0faf, RAX, RBX, NOIDX, X(d->rs2)); /* imul rax, [rs2] */
+        op_x(e, 1, 0x0faf, RAX, d->rs2); /* imul rax, rs2 */
         break;
     case OP_MULW:
         ld_rs1(e, d->rs1);
-        x_mem(b, 0, 0, 0x0faf, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 0, 0x0faf, RAX, d->rs2);
         x_movsxd(b, RAX, RAX);
         break;
     case OP_MULH: case OP_MULHU:
         ld_rs1(e, d->rs1);
-        x_mem(b, 0, 1, 0xf7, d->op == OP_MULH ? 5 : 4, RBX, NOIDX, X(d->rs2)); /* rdx:rax */
+        op_x(e, 1, 0xf7, d->op == OP_MULH ? 5 : 4, d->rs2); /* rdx:rax */
         st(e, rd, RDX);
         return;
     case OP_MULHSU: call2(e, d, h_mulhsu); return;
@@ -1519,7 +1564,7 @@ static void emit_end(emit_t *e, const dinsn_t *d, unsigned off)
         static const int ccs[6] = {CC_E, CC_NE, CC_L, CC_GE, CC_B, CC_AE};
         count_hits(e);
         ld_rs1(e, d->rs1);
-        x_alu_rm(b, 1, ALU_CMP, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 1, ALU_CMP * 8 + 3, RAX, d->rs2);
         uint8_t *taken = x_jcc(b, ccs[d->op - OP_BEQ]);
         exit_to(e, next);
         x_fix(taken, b->p);
@@ -1527,6 +1572,21 @@ static void emit_end(emit_t *e, const dinsn_t *d, unsigned off)
         return;
     }
     }
+}
+
+/* reads[r] += the times d reads x[r] (for the choice of cached registers) */
+static void count_reads(const dinsn_t *d, unsigned *reads)
+{
+    unsigned op = d->op;
+    bool r1 = op == OP_JALR || (op >= OP_LB && op <= OP_LWU) || (op >= OP_ADDI && op <= OP_SRAI) ||
+              (op >= OP_ADDIW && op <= OP_SRAIW) || (op >= OP_FLW && op <= OP_FSD) ||
+              op == OP_FMV_D_X || op == OP_FCVT_D_X;
+    bool r2 = (op >= OP_ADD && op <= OP_AND) || (op >= OP_ADDW && op <= OP_SRAW) ||
+              (op >= OP_MUL && op <= OP_REMUW) || (op >= OP_BEQ && op <= OP_SD);
+    if ((r1 || r2) && d->rs1 < 32)
+        reads[d->rs1]++;
+    if (r2 && d->rs2 < 32)
+        reads[d->rs2]++;
 }
 
 static ram_slot_t *slot_of(machine_t *m, const uint8_t *host)
@@ -1666,6 +1726,28 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     e->entry = j->rw + j->used;
     e->b.p = e->entry;
     xbuf_t *b = &e->b;
+
+    /* the most read guest registers into host registers (a block that jumps
+     * to itself keeps them across iterations, so one read is enough) */
+    unsigned reads[33] = {0};
+    for (unsigned i = 0; i < L; i++)
+        count_reads(&ins[i], reads);
+    reads[0] = 0; /* x0 reads as zero from the hart structure */
+    const dinsn_t *lastd = &ins[L - 1];
+    bool self_loop = last == K_END && lastd->op != OP_JALR && offs[L - 1] + lastd->imm == 0;
+    memset(e->hreg, -1, sizeof(e->hreg));
+    for (unsigned k = 0; k < JIT_HREGS; k++) {
+        unsigned best = 0;
+        for (unsigned r = 1; r < 32; r++)
+            if (e->hreg[r] < 0 && reads[r] > reads[best])
+                best = r;
+        if (!best || reads[best] < (self_loop ? 1u : 2u))
+            break;
+        e->hreg[best] = (int8_t)cache_hosts[k];
+        reads[best] = 0;
+    }
+    reload_cached(e);
+    e->loop = b->p;
 
     /* budget: run only if n + L <= chunk_end */
     x_mem(b, 0, 1, 0x8d, RAX, R12, NOIDX, (int32_t)L); /* lea rax, [r12 + L] */

@@ -624,3 +624,41 @@ def test_fd_operations_translated_inline_match_the_interpreter(
     assert a.x(18) == 3000
     assert a.x(20) > 0  # s4: invalid dynamic rounding modes trapped
     assert slice_ < 1000 or jit_insns(a) > a.hart.instret // 2  # long blocks need long slices
+
+
+CACHED = """
+    li t0, 1 << 13
+    csrs mstatus, t0
+    li a1, 3000
+    li a3, 7
+1:  fcvt.d.w fa0, a1
+    fcvt.l.d a2, fa0, rtz    # the C helper writes a2 in the hart structure
+    add a3, a3, a2
+    xor a3, a3, a2
+    lui a2, 5                # an immediate into a register read below
+    add a3, a3, a2
+    addi a4, a2, 1
+    div a5, a3, a1           # a C call in the middle of the block
+    add a3, a3, a5
+    sub a3, a3, a4
+    add a3, a3, a1
+    li a2, -3
+    mul a3, a3, a2
+    addi a1, a1, -1
+    bnez a1, 1b
+    j .
+"""
+
+
+@pytest.mark.parametrize("slice_", [5, 19, 100_000])
+def test_registers_cached_in_host_registers_stay_exact(rig: RigFactory, slice_: int) -> None:
+    """A block keeps its most read guest registers in host registers: writes
+    by C helpers, immediates and results in the middle of a block, and calls
+    that clobber host registers, are all seen by the instructions after them."""
+    a, b = both(rig, CACHED)
+    for _ in range(500_000 // slice_):
+        assert a.run(slice_) == b.run(slice_)
+        assert (a.hart.pc, a.hart.instret) == (b.hart.pc, b.hart.instret)
+    same_state(a, b)
+    assert a.x(11) == 0  # a1: the loop ran to its end
+    assert slice_ < 1000 or jit_insns(a) > a.hart.instret // 2

@@ -1188,8 +1188,12 @@ static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsig
                       unsigned off)
 {
     xbuf_t *b = &e->b;
-    ld_rs1(e, d->rs1);
-    add_imm(e, RAX, d->imm);
+    if (d->rs1 < 32 && e->hreg[d->rs1] >= 0) {
+        x_mem(b, 0, 1, 0x8d, RAX, e->hreg[d->rs1], NOIDX, d->imm); /* lea rax, [rs1 + imm] */
+    } else {
+        ld_rs1(e, d->rs1);
+        add_imm(e, RAX, d->imm);
+    }
     x_mov(b, RCX, RAX);
     x_shift_i(b, 1, SH_SHR, RCX, 12 - 4);
     x_alu_ri(b, 0, ALU_AND, RCX, (int32_t)(FC_MASK << 4));
@@ -1563,8 +1567,18 @@ static void emit_end(emit_t *e, const dinsn_t *d, unsigned off)
     default: {
         static const int ccs[6] = {CC_E, CC_NE, CC_L, CC_GE, CC_B, CC_AE};
         count_hits(e);
-        ld_rs1(e, d->rs1);
-        op_x(e, 1, ALU_CMP * 8 + 3, RAX, d->rs2);
+        int r1 = RAX;
+        if (d->rs1 < 32 && e->hreg[d->rs1] >= 0)
+            r1 = e->hreg[d->rs1];
+        else
+            ld_rs1(e, d->rs1);
+        op_x(e, 1, ALU_CMP * 8 + 3, r1, d->rs2);
+        if ((int64_t)off + d->imm == 0) { /* back to the block's start: one jcc */
+            x_fix(x_jcc(b, ccs[d->op - OP_BEQ]), e->loop);
+            e->j->st.chain_links++;
+            exit_to(e, next);
+            return;
+        }
         uint8_t *taken = x_jcc(b, ccs[d->op - OP_BEQ]);
         exit_to(e, next);
         x_fix(taken, b->p);

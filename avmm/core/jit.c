@@ -1450,6 +1450,10 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
             st_imm(e, rd, ext == ALU_AND ? 0 : imm);
             return;
         }
+        if (ext == ALU_ADD && e->hreg[d->rs1] >= 0) {
+            x_mem(b, 0, 1, 0x8d, RAX, e->hreg[d->rs1], NOIDX, imm); /* lea rax, [rs1 + imm] */
+            break;
+        }
         ld_rs1(e, d->rs1);
         if (imm || ext == ALU_AND)
             x_alu_ri(b, 1, ext, RAX, imm);
@@ -1763,11 +1767,10 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     reload_cached(e);
     e->loop = b->p;
 
-    /* budget: run only if n + L <= chunk_end */
-    x_mem(b, 0, 1, 0x8d, RAX, R12, NOIDX, (int32_t)L); /* lea rax, [r12 + L] */
-    x_rr(b, 1, 0x3b, RAX, R13);                       /* cmp rax, r13 */
-    x_fix(x_jcc(b, CC_A), to_rw(j, j->x_budget));
-    x_mov(b, R12, RAX);
+    /* budget: run only if n + L <= chunk_end (n is put back out of line) */
+    x_alu_ri(b, 1, ALU_ADD, R12, (int32_t)L);
+    x_rr(b, 1, 0x3b, R12, R13); /* cmp r12, r13 */
+    uint8_t *over = x_jcc(b, CC_A);
 
     for (unsigned i = 0; i < L; i++) {
         if (i == L - 1 && last == K_END)
@@ -1785,6 +1788,9 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
             exit_to(e, end);
         }
     }
+    x_fix(over, b->p);
+    x_alu_ri(b, 1, ALU_SUB, R12, (int32_t)L);
+    x_fix(x_jmp(b), to_rw(j, j->x_budget));
     /* inline F/D operations that could not answer: the helper does, then the
      * code goes on after the operation (or leaves before it: illegal) */
     for (unsigned k = 0; k < e->ncold; k++) {

@@ -40,7 +40,9 @@
  * Host registers in translated code: rbx = hart + XB (guest x[i] at a one-byte
  * displacement), r12 = step count n, r13 = chunk_end, r14 = jit_run_t *,
  * r15 = virtual pc of the block start, rbp = fast-cache hits of this run (added
- * to the hart's counter on the way out); rax, rcx, rdx, rsi, rdi are scratch.
+ * to the hart's counter on the way out); r8-r11 = up to four guest registers
+ * the block reads most (write-through copies, see JIT_HREGS); rax, rcx, rdx,
+ * rsi, rdi and xmm0-2 are scratch.
  */
 #define _GNU_SOURCE
 #include "jit.h"

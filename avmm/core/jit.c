@@ -40,7 +40,9 @@
  * Host registers in translated code: rbx = hart + XB (guest x[i] at a one-byte
  * displacement), r12 = step count n, r13 = chunk_end, r14 = jit_run_t *,
  * r15 = virtual pc of the block start, rbp = fast-cache hits of this run (added
- * to the hart's counter on the way out); rax, rcx, rdx, rsi, rdi are scratch.
+ * to the hart's counter on the way out); r8-r11 = up to four guest registers
+ * the block reads most (write-through copies, see JIT_HREGS); rax, rcx, rdx,
+ * rsi, rdi and xmm0-2 are scratch.
  */
 #define _GNU_SOURCE
 #include "jit.h"
@@ -62,7 +64,7 @@ const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host",
 #define JIT_HOT_BITS 12
 #define JIT_HOT 2          /* executions of an entry before it is translated (README) */
 #define JIT_MAX_INSNS 64   /* guest instructions per block */
-#define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 200 + 4096) /* host bytes a block may need, at most */
+#define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 400 + 4096) /* host bytes a block may need, at most */
 #define JIT_JC_SIZE 1024   /* jump cache entries (a power of two) */
 #define JIT_SMC_LIMIT 16   /* a page whose blocks stores dropped this often in a row stays interpreted */
 
@@ -132,6 +134,8 @@ void jit_note_host_write(machine_t *m, uint64_t pa, uint64_t len)
 #define HITS ((int32_t)offsetof(hart_t, st.fc_hits) - XB)
 #define F(r) ((int32_t)(offsetof(hart_t, f) + 8 * (r)) - XB)
 #define MSTATUS ((int32_t)offsetof(hart_t, mstatus) - XB)
+#define FFLAGS ((int32_t)offsetof(hart_t, fflags) - XB)
+#define FRM ((int32_t)offsetof(hart_t, frm) - XB)
 _Static_assert(sizeof(fc_entry_t) == 16, "the fast-cache index is scaled by 16");
 _Static_assert(offsetof(hart_t, x) == 0, "guest registers at the start of the hart");
 _Static_assert(offsetof(jit_run_t, n) == 0 && offsetof(jit_run_t, chunk_end) == 8 &&
@@ -210,6 +214,7 @@ const char *jit_unavailable_reason(void)
 
 static const uint8_t *jit_lookup_fast(hart_t *h, uint64_t pc);
 static void emit_trampoline(jit_t *j);
+static void perfmap_note(const uint8_t *code, size_t len, uint64_t pc);
 static bool host_fma;
 
 static jit_t *jit_get(machine_t *m)
@@ -224,7 +229,7 @@ static jit_t *jit_get(machine_t *m)
     const char *env = getenv("AVMM_JIT_CODE_SIZE");
     if (env && *env) {
         unsigned long long want = strtoull(env, NULL, 0);
-        size_t min = 4 * JIT_BLOCK_ROOM;
+        size_t min = 2 * JIT_BLOCK_ROOM;
         size = want < min ? min : want > JIT_CODE_SIZE ? JIT_CODE_SIZE : (size_t)want;
         size = (size + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
     }
@@ -596,6 +601,7 @@ static void emit_trampoline(jit_t *j)
 
     j->enter = (jit_enter_fn)(uintptr_t)j->rx;
     j->tramp = j->used = (size_t)(b.p - j->rw + 15) & ~(size_t)15;
+    perfmap_note(j->rx, j->tramp, UINT64_MAX);
 }
 
 enum { K_NO, K_PLAIN, K_END };
@@ -632,11 +638,61 @@ typedef struct emit {
         unsigned idx, off, nmem;
     } side[2 * JIT_MAX_INSNS]; /* FP loads and stores have two */
     unsigned nside;
+    struct cold {          /* an inline F/D operation's call to h_fop, out of line */
+        uint8_t *fix[8];   /* jumps to it */
+        unsigned nfix;
+        uint8_t *ret;      /* where the inline code goes on */
+        uint64_t p;        /* h_fop's argument */
+        unsigned idx, off, nmem;
+    } cold[JIT_MAX_INSNS];
+    unsigned ncold;
+    int8_t hreg[33];     /* host register caching guest x[i] in this block, -1: none */
+    uint8_t *loop;       /* after the cached registers' loads: where the block jumps to itself */
 } emit_t;
+
+/* Guest registers cached in host registers, block by block: the most read
+ * ones are loaded at the block's entry into r8-r11 and read from there;
+ * writes go to the hart structure as always and to the host register too
+ * (write-through), so memory is current wherever the block is left and
+ * nothing needs writing back. A C call clobbers r8-r11 and may write x[]
+ * (h_fop, h_fp): the cached registers are loaded again after it. */
+#define JIT_HREGS 4
+static const int cache_hosts[JIT_HREGS] = {R8, R9, R10, R11};
 
 static void ld(emit_t *e, int reg, unsigned r)
 {
+    if (r < 32 && e->hreg[r] >= 0) {
+        if (reg != e->hreg[r])
+            x_mov(&e->b, reg, e->hreg[r]);
+        return;
+    }
     x_load64(&e->b, reg, RBX, X(r));
+}
+/* op reg, x[r] (op is the "reg, r/m" form: ext * 8 + 3 for ALU ops, 0f af imul) */
+static void op_x(emit_t *e, int w, uint32_t op, int reg, unsigned r)
+{
+    if (r < 32 && e->hreg[r] >= 0)
+        x_rr(&e->b, w, op, reg, e->hreg[r]);
+    else
+        x_mem(&e->b, 0, w, op, reg, RBX, NOIDX, X(r));
+}
+static void reload_cached(emit_t *e)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if (e->hreg[r] >= 0)
+            x_load64(&e->b, e->hreg[r], RBX, X(r));
+}
+static void call_fn(emit_t *e, const void *fn)
+{
+    x_call_abs(&e->b, fn);
+    reload_cached(e);
+}
+/* x[r] = simm32 */
+static void st_imm(emit_t *e, unsigned r, int32_t imm)
+{
+    x_store_imm(&e->b, RBX, X(r), imm);
+    if (r < 32 && e->hreg[r] >= 0)
+        x_mov_ri(&e->b, e->hreg[r], (uint64_t)(int64_t)imm);
 }
 /* the first operand of a template into rax: nothing to do when rax still holds
  * it (the previous instruction's result, see emit_t.rax_reg) */
@@ -648,8 +704,11 @@ static void ld_rs1(emit_t *e, unsigned r)
 }
 static void st(emit_t *e, unsigned r, int reg)
 {
-    if (r != 0 && r < 32)
+    if (r != 0 && r < 32) {
         x_store64(&e->b, RBX, X(r), reg);
+        if (e->hreg[r] >= 0)
+            x_mov(&e->b, e->hreg[r], reg);
+    }
 }
 static void add_imm(emit_t *e, int reg, int64_t v)
 {
@@ -681,7 +740,7 @@ static void exit_to(emit_t *e, int64_t rel)
     }
     const uint8_t *th = e->page + t;
     if (th == e->host) {
-        x_fix(x_jmp(&e->b), e->entry);
+        x_fix(x_jmp(&e->b), e->loop);
         j->st.chain_links++;
         return;
     }
@@ -1131,8 +1190,12 @@ static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsig
                       unsigned off)
 {
     xbuf_t *b = &e->b;
-    ld_rs1(e, d->rs1);
-    add_imm(e, RAX, d->imm);
+    if (d->rs1 < 32 && e->hreg[d->rs1] >= 0) {
+        x_mem(b, 0, 1, 0x8d, RAX, e->hreg[d->rs1], NOIDX, d->imm); /* lea rax, [rs1 + imm] */
+    } else {
+        ld_rs1(e, d->rs1);
+        add_imm(e, RAX, d->imm);
+    }
     x_mov(b, RCX, RAX);
     x_shift_i(b, 1, SH_SHR, RCX, 12 - 4);
     x_alu_ri(b, 0, ALU_AND, RCX, (int32_t)(FC_MASK << 4));
@@ -1148,8 +1211,150 @@ static void call2(emit_t *e, const dinsn_t *d, uint64_t (*fn)(uint64_t, uint64_t
 {
     ld(e, RDI, d->rs1);
     ld(e, RSI, d->rs2);
-    x_call_abs(&e->b, (const void *)fn);
+    call_fn(e, (const void *)fn);
     st(e, d->rd, RAX);
+}
+
+/* h_fop's argument for a decoded F/D instruction */
+static uint64_t fop_arg(const dinsn_t *d)
+{
+    return (uint64_t)d->op | (uint64_t)d->rd << 8 | (uint64_t)d->rs1 << 16 |
+           (uint64_t)d->rs2 << 24 | (uint64_t)(uint32_t)d->imm << 32;
+}
+
+/* call h_fop(h, p); nonzero (illegal) leaves the block before instruction
+ * idx, with nmem fast-path accesses of the block done by then */
+static void emit_fop_call(emit_t *e, uint64_t p, unsigned idx, unsigned off, unsigned nmem)
+{
+    xbuf_t *b = &e->b;
+    x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
+    x_mov_ri(b, RSI, p);
+    call_fn(e, (const void *)h_fop);
+    x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
+    unsigned saved = e->nmem;
+    e->nmem = nmem;
+    side_exit(e, CC_NE, idx, off);
+    e->nmem = saved;
+}
+
+/* to the operation's out-of-line h_fop call when condition cc holds */
+static void cold_jcc(emit_t *e, struct cold *c, int cc)
+{
+    c->fix[c->nfix++] = x_jcc(&e->b, cc);
+}
+
+/* to the cold path unless the exponent field of the double in reg is in
+ * [lo, hi]; the field is left in ereg (rdi is clobbered) */
+static void exp_in(emit_t *e, struct cold *c, int reg, int ereg, int32_t lo, int32_t hi)
+{
+    xbuf_t *b = &e->b;
+    x_mov(b, ereg, reg);
+    x_shift_i(b, 1, SH_SHR, ereg, 52);
+    x_alu_ri(b, 0, ALU_AND, ereg, 0x7ff);
+    x_mem(b, 0, 0, 0x8d, RDI, ereg, NOIDX, -lo); /* lea edi, [ereg - lo] */
+    x_alu_ri(b, 0, ALU_CMP, RDI, hi - lo);
+    cold_jcc(e, c, CC_A);
+}
+
+/* The common double-precision operations inline, in SSE2/FMA3 host code, on
+ * exactly the conditions under which h_fop's host paths answer with fflags
+ * already holding NX (d_fast and d_fma_fast with nx: the operand and result
+ * exponent ranges that exclude every flag but NX, round-to-nearest-even from
+ * the instruction or frm) and on no other: anything else (NX clear, so the
+ * inexact test must run; another rounding mode; NaN, infinite, zero,
+ * subnormal or extreme operands or results) calls h_fop out of line, which
+ * computes it exactly as before. fcvt.d.w/wu are exact on the host whatever
+ * the mode, fsgnj.d is bit manipulation. Only the interpreter's checks stay
+ * in front: mstatus.FS (fp_check) and an invalid dynamic frm (h_fop says
+ * illegal, the block is left before the instruction). false: not inlined. */
+static bool emit_fd_inline(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
+{
+    xbuf_t *b = &e->b;
+    unsigned op = d->op, rm = (unsigned)d->imm & 7;
+    bool arith = op >= OP_FADD_D && op <= OP_FMA_D;
+    bool cvt = op == OP_FCVT_D_X && (d->imm >> 3) < 2; /* from a 32-bit integer */
+    if (!arith && !cvt && op != OP_FSGNJ_D)
+        return false;
+    if (op == OP_FMA_D && !host_fma)
+        return false;
+    if (rm != 7 && ((arith && rm != RM_RNE) || (cvt && rm > 4)))
+        return false; /* the helper: another rounding mode, or illegal */
+    fp_check(e, idx, off);
+    struct cold *c = &e->cold[e->ncold++];
+    c->nfix = 0;
+    c->p = fop_arg(d);
+    c->idx = idx;
+    c->off = off;
+    c->nmem = e->nmem;
+    if ((arith || cvt) && rm == 7) { /* dynamic: frm must be RNE (arith) or valid */
+        x_mem(b, 0, 0, 0x83, ALU_CMP, RBX, NOIDX, FRM);  /* cmp dword [frm], imm8 */
+        x_b(b, arith ? RM_RNE : 4);
+        cold_jcc(e, c, arith ? CC_NE : CC_A);
+    }
+    if (arith) {
+        x_mem(b, 0, 0, 0xf6, 0, RBX, NOIDX, FFLAGS); /* test byte [fflags], NX */
+        x_b(b, FF_NX);
+        cold_jcc(e, c, CC_E);
+    }
+    if (cvt) {
+        if ((d->imm >> 3) == 0) {
+            x_sd_mem(b, 0x2a, XMM0, RBX, X(d->rs1)); /* cvtsi2sd xmm0, dword [x] */
+        } else {
+            x_mem(b, 0, 0, 0x8b, RAX, RBX, NOIDX, X(d->rs1)); /* mov eax, dword [x] */
+            x_cvtsi2sd64(b, XMM0, RAX);
+        }
+        x_sd_mem(b, 0x11, XMM0, RBX, F(d->rd));
+    } else if (op == OP_FSGNJ_D) {
+        x_load64(b, RAX, RBX, F(d->rs1));
+        x_load64(b, RDX, RBX, F(d->rs2));
+        if (d->imm == 2)
+            x_rr(b, 1, 0x31, RAX, RDX); /* xor rdx, rax: fsgnjx */
+        else if (d->imm == 1)
+            x_rr(b, 1, 0xf7, 2, RDX); /* not rdx: fsgnjn */
+        x_shift_i(b, 1, SH_SHR, RDX, 63);
+        x_shift_i(b, 1, SH_SHL, RDX, 63);
+        x_shift_i(b, 1, SH_SHL, RAX, 1);
+        x_shift_i(b, 1, SH_SHR, RAX, 1);
+        x_rr(b, 1, 0x09, RDX, RAX); /* or rax, rdx */
+        x_store64(b, RBX, F(d->rd), RAX);
+    } else if (op == OP_FMA_D) {
+        static const uint8_t fma_ops[4] = {0xb9, 0xbd, 0xbb, 0xbf}; /* by neg: d_fma_fast */
+        x_load64(b, RAX, RBX, F(d->rs1));
+        x_load64(b, RDX, RBX, F(d->rs2));
+        exp_in(e, c, RAX, RCX, 256, 1790);
+        exp_in(e, c, RDX, RSI, 256, 1790);
+        x_mem(b, 0, 0, 0x8d, RDI, RCX, RSI, -(1023 + 256)); /* lea edi, [ecx + esi - ...] */
+        x_alu_ri(b, 0, ALU_CMP, RDI, 1790 - 256);
+        cold_jcc(e, c, CC_A);
+        x_load64(b, RSI, RBX, F(d->imm >> 5));
+        x_mov(b, RDI, RSI);
+        x_rr(b, 1, 0x01, RDI, RDI); /* add rdi, rdi: zero (either sign) is fine */
+        uint8_t *zero = x_jcc(b, CC_E);
+        exp_in(e, c, RSI, RCX, 256, 1790);
+        x_fix(zero, b->p);
+        x_movq_xr(b, XMM0, RAX);
+        x_movq_xr(b, XMM1, RDX);
+        x_movq_xr(b, XMM2, RSI);
+        x_fma231sd(b, fma_ops[(d->imm >> 3) & 3], XMM2, XMM0, XMM1);
+        x_movq_rx(b, RAX, XMM2);
+        exp_in(e, c, RAX, RCX, 256, 1790);
+        x_store64(b, RBX, F(d->rd), RAX);
+    } else { /* add, sub, mul, div */
+        static const uint8_t sse_ops[4] = {0x58, 0x5c, 0x59, 0x5e};
+        int32_t lo1 = op <= OP_FSUB_D ? 1 : 128, lo2 = op == OP_FMUL_D ? 128 : 1;
+        x_load64(b, RAX, RBX, F(d->rs1));
+        x_load64(b, RDX, RBX, F(d->rs2));
+        exp_in(e, c, RAX, RCX, lo1, 0x7fe);
+        exp_in(e, c, RDX, RCX, lo2, 0x7fe);
+        x_movq_xr(b, XMM0, RAX);
+        x_sd_mem(b, sse_ops[op - OP_FADD_D], XMM0, RBX, F(d->rs2));
+        x_movq_rx(b, RAX, XMM0);
+        exp_in(e, c, RAX, RCX, lo1, 0x7fe); /* d_fast's min_e: 1 for add/sub, 128 else */
+        x_store64(b, RBX, F(d->rd), RAX);
+    }
+    x_alu_mi(b, ALU_OR, RBX, MSTATUS, (int32_t)MSTATUS_FS); /* FS = Dirty */
+    c->ret = b->p;
+    return true;
 }
 
 /* one instruction that is not the last of a block */
@@ -1217,17 +1422,15 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         return;
     default:
         if (d->op == OP_FP || (d->op >= OP_FADD_S && d->op <= OP_FMV_D_X)) {
-            x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
             if (d->op == OP_FP) {
+                x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
                 x_mov_ri(b, RSI, d->raw);
-                x_call_abs(b, (const void *)h_fp);
-            } else {
-                x_mov_ri(b, RSI, (uint64_t)d->op | (uint64_t)d->rd << 8 | (uint64_t)d->rs1 << 16 |
-                                     (uint64_t)d->rs2 << 24 | (uint64_t)(uint32_t)d->imm << 32);
-                x_call_abs(b, (const void *)h_fop);
+                call_fn(e, (const void *)h_fp);
+                x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
+                side_exit(e, CC_NE, idx, off);
+            } else if (!emit_fd_inline(e, d, idx, off)) {
+                emit_fop_call(e, fop_arg(d), idx, off, e->nmem);
             }
-            x_rr(b, 0, 0x85, RAX, RAX); /* test eax, eax */
-            side_exit(e, CC_NE, idx, off);
             return;
         }
         break;
@@ -1236,7 +1439,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         return; /* everything else only writes rd */
     switch (d->op) {
     case OP_LUI:
-        x_store_imm(b, RBX, X(rd), imm);
+        st_imm(e, rd, imm);
         return;
     case OP_AUIPC:
         x_mov(b, RAX, R15);
@@ -1246,8 +1449,12 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         int ext = d->op == OP_ADDI ? ALU_ADD : d->op == OP_XORI ? ALU_XOR
                   : d->op == OP_ORI ? ALU_OR : ALU_AND;
         if (d->rs1 == 0) {
-            x_store_imm(b, RBX, X(rd), ext == ALU_AND ? 0 : imm);
+            st_imm(e, rd, ext == ALU_AND ? 0 : imm);
             return;
+        }
+        if (ext == ALU_ADD && e->hreg[d->rs1] >= 0) {
+            x_mem(b, 0, 1, 0x8d, RAX, e->hreg[d->rs1], NOIDX, imm); /* lea rax, [rs1 + imm] */
+            break;
         }
         ld_rs1(e, d->rs1);
         if (imm || ext == ALU_AND)
@@ -1267,7 +1474,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         int ext = d->op == OP_ADD ? ALU_ADD : d->op == OP_SUB ? ALU_SUB
                   : d->op == OP_XOR ? ALU_XOR : d->op == OP_OR ? ALU_OR : ALU_AND;
         ld_rs1(e, d->rs1);
-        x_alu_rm(b, 1, ext, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 1, (uint32_t)(ext * 8 + 3), RAX, d->rs2);
         break;
     }
     case OP_SLL: case OP_SRL: case OP_SRA:
@@ -1277,7 +1484,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         break;
     case OP_SLT: case OP_SLTU:
         ld_rs1(e, d->rs1);
-        x_alu_rm(b, 1, ALU_CMP, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 1, ALU_CMP * 8 + 3, RAX, d->rs2);
         x_setcc(b, d->op == OP_SLT ? CC_L : CC_B, RAX);
         break;
     case OP_ADDIW:
@@ -1294,7 +1501,7 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         break;
     case OP_ADDW: case OP_SUBW:
         ld_rs1(e, d->rs1);
-        x_alu_rm(b, 0, d->op == OP_ADDW ? ALU_ADD : ALU_SUB, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 0, d->op == OP_ADDW ? ALU_ADD * 8 + 3 : ALU_SUB * 8 + 3, RAX, d->rs2);
         x_movsxd(b, RAX, RAX);
         break;
     case OP_SLLW: case OP_SRLW: case OP_SRAW:
@@ -1305,16 +1512,16 @@ static void emit_plain(emit_t *e, const dinsn_t *d, unsigned idx, unsigned off)
         break;
     case OP_MUL:
         ld_rs1(e, d->rs1);
-        x_mem(b, 0, 1, 0x0faf, RAX, RBX, NOIDX, X(d->rs2)); /* imul rax, [rs2] */
+        op_x(e, 1, 0x0faf, RAX, d->rs2); /* imul rax, rs2 */
         break;
     case OP_MULW:
         ld_rs1(e, d->rs1);
-        x_mem(b, 0, 0, 0x0faf, RAX, RBX, NOIDX, X(d->rs2));
+        op_x(e, 0, 0x0faf, RAX, d->rs2);
         x_movsxd(b, RAX, RAX);
         break;
     case OP_MULH: case OP_MULHU:
         ld_rs1(e, d->rs1);
-        x_mem(b, 0, 1, 0xf7, d->op == OP_MULH ? 5 : 4, RBX, NOIDX, X(d->rs2)); /* rdx:rax */
+        op_x(e, 1, 0xf7, d->op == OP_MULH ? 5 : 4, d->rs2); /* rdx:rax */
         st(e, rd, RDX);
         return;
     case OP_MULHSU: call2(e, d, h_mulhsu); return;
@@ -1366,8 +1573,18 @@ static void emit_end(emit_t *e, const dinsn_t *d, unsigned off)
     default: {
         static const int ccs[6] = {CC_E, CC_NE, CC_L, CC_GE, CC_B, CC_AE};
         count_hits(e);
-        ld_rs1(e, d->rs1);
-        x_alu_rm(b, 1, ALU_CMP, RAX, RBX, NOIDX, X(d->rs2));
+        int r1 = RAX;
+        if (d->rs1 < 32 && e->hreg[d->rs1] >= 0)
+            r1 = e->hreg[d->rs1];
+        else
+            ld_rs1(e, d->rs1);
+        op_x(e, 1, ALU_CMP * 8 + 3, r1, d->rs2);
+        if ((int64_t)off + d->imm == 0) { /* back to the block's start: one jcc */
+            x_fix(x_jcc(b, ccs[d->op - OP_BEQ]), e->loop);
+            e->j->st.chain_links++;
+            exit_to(e, next);
+            return;
+        }
         uint8_t *taken = x_jcc(b, ccs[d->op - OP_BEQ]);
         exit_to(e, next);
         x_fix(taken, b->p);
@@ -1375,6 +1592,21 @@ static void emit_end(emit_t *e, const dinsn_t *d, unsigned off)
         return;
     }
     }
+}
+
+/* reads[r] += the times d reads x[r] (for the choice of cached registers) */
+static void count_reads(const dinsn_t *d, unsigned *reads)
+{
+    unsigned op = d->op;
+    bool r1 = op == OP_JALR || (op >= OP_LB && op <= OP_LWU) || (op >= OP_ADDI && op <= OP_SRAI) ||
+              (op >= OP_ADDIW && op <= OP_SRAIW) || (op >= OP_FLW && op <= OP_FSD) ||
+              op == OP_FMV_D_X || op == OP_FCVT_D_X;
+    bool r2 = (op >= OP_ADD && op <= OP_AND) || (op >= OP_ADDW && op <= OP_SRAW) ||
+              (op >= OP_MUL && op <= OP_REMUW) || (op >= OP_BEQ && op <= OP_SD);
+    if ((r1 || r2) && d->rs1 < 32)
+        reads[d->rs1]++;
+    if (r2 && d->rs2 < 32)
+        reads[d->rs2]++;
 }
 
 static ram_slot_t *slot_of(machine_t *m, const uint8_t *host)
@@ -1409,6 +1641,35 @@ static jit_block_t *new_block(jit_t *j, const uint8_t *host)
     j->hash[hs] = j->nblocks;
     j->st.live_blocks++;
     return b;
+}
+
+/* AVMM_JIT_PERFMAP=1: every block's code range and guest pc go into
+ * /tmp/perf-PID.map, the file `perf report` reads to name code it cannot
+ * find in any binary (opened at the first translation, flushed per block,
+ * left to the process's exit; blocks of a flushed cache keep their lines) */
+static void perfmap_note(const uint8_t *code, size_t len, uint64_t pc)
+{
+    static int state; /* 0 unknown, 1 writing, 2 off */
+    static FILE *f;
+    if (state == 0) {
+        const char *env = getenv("AVMM_JIT_PERFMAP");
+        state = 2;
+        if (env && strcmp(env, "1") == 0) {
+            char path[64];
+            snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+            f = fopen(path, "a");
+            if (f)
+                state = 1;
+        }
+    }
+    if (state != 1)
+        return;
+    if (pc == UINT64_MAX)
+        fprintf(f, "%lx %zx avmm-jit:trampoline\n", (unsigned long)(uintptr_t)code, len);
+    else
+        fprintf(f, "%lx %zx avmm-jit:0x%llx\n", (unsigned long)(uintptr_t)code, len,
+                (unsigned long long)pc);
+    fflush(f);
 }
 
 static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t *host)
@@ -1449,6 +1710,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     e->page = host - e->start;
     e->nmem = 0;
     e->nside = 0;
+    e->ncold = 0;
     e->rax_reg = -1;
 
     unsigned L = 0, off = e->start;
@@ -1485,11 +1747,32 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     e->b.p = e->entry;
     xbuf_t *b = &e->b;
 
-    /* budget: run only if n + L <= chunk_end */
-    x_mem(b, 0, 1, 0x8d, RAX, R12, NOIDX, (int32_t)L); /* lea rax, [r12 + L] */
-    x_rr(b, 1, 0x3b, RAX, R13);                       /* cmp rax, r13 */
-    x_fix(x_jcc(b, CC_A), to_rw(j, j->x_budget));
-    x_mov(b, R12, RAX);
+    /* the most read guest registers into host registers (a block that jumps
+     * to itself keeps them across iterations, so one read is enough) */
+    unsigned reads[33] = {0};
+    for (unsigned i = 0; i < L; i++)
+        count_reads(&ins[i], reads);
+    reads[0] = 0; /* x0 reads as zero from the hart structure */
+    const dinsn_t *lastd = &ins[L - 1];
+    bool self_loop = last == K_END && lastd->op != OP_JALR && offs[L - 1] + lastd->imm == 0;
+    memset(e->hreg, -1, sizeof(e->hreg));
+    for (unsigned k = 0; k < JIT_HREGS; k++) {
+        unsigned best = 0;
+        for (unsigned r = 1; r < 32; r++)
+            if (e->hreg[r] < 0 && reads[r] > reads[best])
+                best = r;
+        if (!best || reads[best] < (self_loop ? 1u : 2u))
+            break;
+        e->hreg[best] = (int8_t)cache_hosts[k];
+        reads[best] = 0;
+    }
+    reload_cached(e);
+    e->loop = b->p;
+
+    /* budget: run only if n + L <= chunk_end (n is put back out of line) */
+    x_alu_ri(b, 1, ALU_ADD, R12, (int32_t)L);
+    x_rr(b, 1, 0x3b, R12, R13); /* cmp r12, r13 */
+    uint8_t *over = x_jcc(b, CC_A);
 
     for (unsigned i = 0; i < L; i++) {
         if (i == L - 1 && last == K_END)
@@ -1506,6 +1789,18 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
         } else {
             exit_to(e, end);
         }
+    }
+    x_fix(over, b->p);
+    x_alu_ri(b, 1, ALU_SUB, R12, (int32_t)L);
+    x_fix(x_jmp(b), to_rw(j, j->x_budget));
+    /* inline F/D operations that could not answer: the helper does, then the
+     * code goes on after the operation (or leaves before it: illegal) */
+    for (unsigned k = 0; k < e->ncold; k++) {
+        struct cold *c = &e->cold[k];
+        for (unsigned i = 0; i < c->nfix; i++)
+            x_fix(c->fix[i], b->p);
+        emit_fop_call(e, c->p, c->idx, c->off, c->nmem);
+        x_fix(x_jmp(b), c->ret);
     }
     /* side exits: leave before instruction idx, which did not run */
     for (unsigned k = 0; k < e->nside; k++) {
@@ -1531,6 +1826,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     s->jit_pages[pg] = j->nblocks;
     free(e);
 
+    perfmap_note(blk->code, used, pc);
     j->st.blocks++;
     j->st.insns += L;
     j->st.translate_ns += host_ns() - t0;

@@ -18,6 +18,8 @@ enum { NOIDX = -1 };
 
 /* condition codes (the low nibble of jcc / setcc) */
 enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_L = 0xc, CC_GE = 0xd };
+/* SSE registers (only the low three are used) */
+enum { XMM0, XMM1, XMM2 };
 
 /* group-1 ALU extensions (0x81 /ext) and their r/m forms (op reg, r/m) */
 enum { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
@@ -214,6 +216,39 @@ static inline void x_jmp_reg(xbuf_t *b, int reg)
     x_rex(b, 0, 0, 0, reg);
     x_b(b, 0xff);
     x_b(b, 0xe0 + (unsigned)(reg & 7));
+}
+/* movq xmm, r64 / movq r64, xmm */
+static inline void x_movq_xr(xbuf_t *b, int xmm, int reg)
+{
+    x_b(b, 0x66);
+    x_rr(b, 1, 0x0f6e, xmm, reg);
+}
+static inline void x_movq_rx(xbuf_t *b, int reg, int xmm)
+{
+    x_b(b, 0x66);
+    x_rr(b, 1, 0x0f7e, xmm, reg);
+}
+/* scalar double op xmm, [base + disp] (F2 0F op: 10 movsd load, 11 movsd
+ * store, 2a cvtsi2sd from a 32-bit integer, 58 add, 59 mul, 5c sub, 5e div) */
+static inline void x_sd_mem(xbuf_t *b, uint32_t op, int xmm, int base, int32_t disp)
+{
+    x_mem(b, 0xf2, 0, 0x0f00 | op, xmm, base, NOIDX, disp);
+}
+/* cvtsi2sd xmm, r64 */
+static inline void x_cvtsi2sd64(xbuf_t *b, int xmm, int reg)
+{
+    x_b(b, 0xf2);
+    x_rr(b, 1, 0x0f2a, xmm, reg);
+}
+/* VEX.LIG.66.0F38.W1 op: dst = +-(src1 * src2) +- dst, one rounding (b9
+ * vfmadd231sd, bb vfmsub231sd, bd vfnmadd231sd, bf vfnmsub231sd); xmm0-7 */
+static inline void x_fma231sd(xbuf_t *b, unsigned op, int dst, int src1, int src2)
+{
+    x_b(b, 0xc4);
+    x_b(b, 0xe2);                                        /* R X B inverted, map 0F38 */
+    x_b(b, 0x81 | (unsigned)((~src1 & 15) << 3));        /* W1, vvvv = ~src1, L0, pp 66 */
+    x_b(b, op);
+    x_b(b, 0xc0 | (unsigned)((dst & 7) << 3) | (unsigned)(src2 & 7));
 }
 static inline void x_push(xbuf_t *b, int reg)
 {

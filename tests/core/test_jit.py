@@ -405,7 +405,7 @@ def test_a_core_built_without_the_translator_interprets(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_full_cache_is_flushed_and_translation_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    # AVMM_JIT_CODE_SIZE shrinks the cache (to its minimum here, about 68 KiB):
+    # AVMM_JIT_CODE_SIZE shrinks the cache (to its minimum here, about 60 KiB):
     # the CoreMark-class guest needs more, so the cache fills and is flushed
     # while blocks are linked to each other
     monkeypatch.setenv("AVMM_JIT_CODE_SIZE", "1")
@@ -469,3 +469,196 @@ def test_code_and_data_in_one_page_end_up_interpreted(rig: RigFactory) -> None:
     same_state(a, b)
     assert a.x(10) == 2000 and a.read64(a.x(5)) == 2000  # t0: the data word
     assert 16 <= a.machine.jit_stats()["flushes"]["smc"] <= 20
+
+
+# ------------------------------------------------------------ F/D inline
+
+FD_VALUES = [
+    "0x3ff8000000000000",  # 1.5
+    "0xc002000000000000",  # -2.25
+    "0x000000000000dead",  # subnormal
+    "0x7ff8000000000000",  # quiet NaN
+    "0x7ff0000000000001",  # signalling NaN
+    "0x7ff0000000000000",  # infinity
+    "0x8000000000000000",  # -0
+    "0x0000000000000000",  # +0
+    "0x7e37e43c8800759c",  # 1e300
+    "0x01a56e1fc2f8f359",  # 1e-300
+    "0x4008000000000000",  # 3
+    "0x7fefffffffffffff",  # the largest double
+    "0xc01e000000000000",  # -7.5
+    "0x0170000000000000",  # 2^-1000 (exponent field 23)
+    "0x1ec16f38ba5e6d44",  # 1e-160 (exponent field 492)
+    "0x40fe240c9fbe76c9",  # 123456.789
+]
+
+FD_LOOP = f"""
+.option norvc
+    li t0, 1 << 13
+    csrs mstatus, t0
+    la t0, handler
+    csrw mtvec, t0
+    li s0, 3000
+    la s1, vals
+    li s2, 0
+    li s3, 0
+    li s4, 0
+1:  andi t0, s2, 15
+    slli t0, t0, 3
+    add t0, t0, s1
+    fld fa0, 0(t0)
+    slli t1, s2, 1
+    add t1, t1, s2
+    addi t1, t1, 5
+    andi t1, t1, 15
+    slli t1, t1, 3
+    add t1, t1, s1
+    fld fa1, 0(t1)
+    slli t2, s2, 2
+    add t2, t2, s2
+    addi t2, t2, 1
+    andi t2, t2, 15
+    slli t2, t2, 3
+    add t2, t2, s1
+    fld fa2, 0(t2)
+    li t3, -12345
+    mul t3, t3, s2
+    fadd.d fa3, fa0, fa1
+    fsub.d fa4, fa0, fa2
+    fmul.d fa5, fa1, fa2
+    fdiv.d fa6, fa0, fa1
+    fmadd.d fa7, fa0, fa1, fa2
+    fmsub.d ft0, fa0, fa1, fa2
+    fnmadd.d ft1, fa1, fa2, fa0
+    fnmsub.d ft2, fa2, fa0, fa1
+    fadd.d ft3, fa0, fa1, rtz
+    fmul.d ft4, fa0, fa2, rne
+    fcvt.d.w ft5, t3
+    fcvt.d.wu ft6, t3
+    .word 0xd2090353         # fcvt.d.w ft7, s2 with rm = rne (binutils gives dyn)
+    fsgnj.d ft8, fa0, fa1
+    fsgnjn.d ft9, fa1, fa2
+    fsgnjx.d ft10, fa2, fa0
+    fneg.d ft11, fa1
+    fmul.d fs0, fa0, fa0     # overflows from 1e300, underflows from 1e-160
+    fadd.d fs1, fa0, fa0     # overflows from the largest double
+    fmv.x.d t4, fa3
+    xor s3, s3, t4
+    fmv.x.d t4, fa4
+    add s3, s3, t4
+    fmv.x.d t4, fa5
+    xor s3, s3, t4
+    fmv.x.d t4, fa6
+    add s3, s3, t4
+    fmv.x.d t4, fa7
+    xor s3, s3, t4
+    fmv.x.d t4, ft0
+    add s3, s3, t4
+    fmv.x.d t4, ft1
+    xor s3, s3, t4
+    fmv.x.d t4, ft2
+    add s3, s3, t4
+    fmv.x.d t4, ft3
+    xor s3, s3, t4
+    fmv.x.d t4, ft4
+    add s3, s3, t4
+    fmv.x.d t4, ft5
+    xor s3, s3, t4
+    fmv.x.d t4, ft6
+    add s3, s3, t4
+    fmv.x.d t4, ft7
+    xor s3, s3, t4
+    fmv.x.d t4, ft8
+    add s3, s3, t4
+    fmv.x.d t4, ft9
+    xor s3, s3, t4
+    fmv.x.d t4, ft10
+    add s3, s3, t4
+    fmv.x.d t4, ft11
+    xor s3, s3, t4
+    fmv.x.d t4, fs0
+    add s3, s3, t4
+    fmv.x.d t4, fs1
+    xor s3, s3, t4
+    andi t5, s2, 63
+    bnez t5, 2f
+    csrr t5, fflags
+    add s3, s3, t5
+    csrw fflags, zero
+    srli t6, s2, 6
+    andi t6, t6, 7
+    fsrm t6                  # 5, 6 and 7 are invalid: dynamic-rounding ops trap
+2:  addi s2, s2, 1
+    bne s2, s0, 1b
+    csrr t5, fflags
+    j .
+handler:
+    addi s4, s4, 1
+    csrr a6, mepc
+    addi a6, a6, 4
+    csrw mepc, a6
+    mret
+.align 3
+vals:
+    .dword {", ".join(FD_VALUES)}
+"""
+
+
+@pytest.mark.parametrize("slice_", [7, 64, 1000, 100_000])
+def test_fd_operations_translated_inline_match_the_interpreter(
+    rig: RigFactory, slice_: int
+) -> None:
+    """F/D arithmetic, fused multiply-add, conversions from 32-bit integers and
+    sign injection run inline in translated code where the host gives
+    softfloat's answer and call softfloat otherwise: NaNs (quiet and
+    signalling), infinities, zeros, subnormals and extreme exponents, NX clear
+    and set, every rounding mode static and dynamic, and invalid dynamic modes
+    (illegal instruction, trapped and skipped) give the interpreter's state."""
+    a, b = both(rig, FD_LOOP)
+    for _ in range(3_000_000 // slice_):
+        assert a.run(slice_) == b.run(slice_)
+        assert (a.hart.pc, a.hart.instret) == (b.hart.pc, b.hart.instret)
+        if a.x(18) == 3000:  # s2: the loop is done
+            break
+    same_state(a, b)
+    assert a.x(18) == 3000
+    assert a.x(20) > 0  # s4: invalid dynamic rounding modes trapped
+    assert slice_ < 1000 or jit_insns(a) > a.hart.instret // 2  # long blocks need long slices
+
+
+CACHED = """
+    li t0, 1 << 13
+    csrs mstatus, t0
+    li a1, 3000
+    li a3, 7
+1:  fcvt.d.w fa0, a1
+    fcvt.l.d a2, fa0, rtz    # the C helper writes a2 in the hart structure
+    add a3, a3, a2
+    xor a3, a3, a2
+    lui a2, 5                # an immediate into a register read below
+    add a3, a3, a2
+    addi a4, a2, 1
+    div a5, a3, a1           # a C call in the middle of the block
+    add a3, a3, a5
+    sub a3, a3, a4
+    add a3, a3, a1
+    li a2, -3
+    mul a3, a3, a2
+    addi a1, a1, -1
+    bnez a1, 1b
+    j .
+"""
+
+
+@pytest.mark.parametrize("slice_", [5, 19, 100_000])
+def test_registers_cached_in_host_registers_stay_exact(rig: RigFactory, slice_: int) -> None:
+    """A block keeps its most read guest registers in host registers: writes
+    by C helpers, immediates and results in the middle of a block, and calls
+    that clobber host registers, are all seen by the instructions after them."""
+    a, b = both(rig, CACHED)
+    for _ in range(500_000 // slice_):
+        assert a.run(slice_) == b.run(slice_)
+        assert (a.hart.pc, a.hart.instret) == (b.hart.pc, b.hart.instret)
+    same_state(a, b)
+    assert a.x(11) == 0  # a1: the loop ran to its end
+    assert slice_ < 1000 or jit_insns(a) > a.hart.instret // 2

@@ -458,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         _error(str(err))
         for note in getattr(err, "__notes__", []):
-            print(f"avmm: error: {note}", file=sys.stderr)
+            _error(note)
         return EXIT_USAGE
     except SnapshotError as err:  # a bad snapshot file: nothing ran
         _error(str(err))
@@ -481,7 +481,11 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def _error(message: str) -> None:
-    print(f"avmm: error: {message}", file=sys.stderr)
+    """``avmm: error: MESSAGE``, in order with the other lines (the log's writer)."""
+    if logs.configured():
+        _log.error("%s", message)
+    else:  # before logging is set up (a bad --log-file)
+        print(f"avmm: error: {message}", file=sys.stderr)
 
 
 # ------------------------------------------------------------------- config
@@ -798,10 +802,10 @@ def _snapshot_args(cfg: Any, args: argparse.Namespace) -> Any:
 
 async def _restore(boards: Sequence[Any]) -> None:
     """Each VM with a ``restore`` file takes its state before anything runs."""
-    from avmm.snapshot import restore_snapshot
-
     for board in boards:
         if board.config.restore is not None:
+            from avmm.snapshot import restore_snapshot  # only a restoring run loads it
+
             info = await restore_snapshot(board.vm, board.config.restore)
             _log.info(
                 "%s: restored from %s (%.1f MiB, %.2f s)",

@@ -21,6 +21,7 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 
+from avmm import logs
 from avmm.devices.base import Metric as DeviceMetric
 from avmm.runtime.counters import SLICE_BUCKETS
 from avmm.sbi import spec as sbi
@@ -230,6 +231,12 @@ METRICS: tuple[MetricInfo, ...] = (
     _m("avmm_events_published_total", "counter", (), "Events published on the event bus."),
     _m("avmm_events_delivered_total", "counter", (), "Events queued for subscribers."),
     _m("avmm_events_dropped_total", "counter", (), "Events dropped at a full subscriber queue."),
+    _m(
+        "avmm_log_dropped_lines_total",
+        "counter",
+        (),
+        "Log lines dropped because stderr (or the log file) did not take them in time.",
+    ),
     _m("avmm_events_subscribers", "gauge", (), "Event-bus subscribers."),
     _m("avmm_listener_connections", "gauge", ("listener",),
        "Peers connected to an avmm listener now (metrics, console:VM, gdb:VM)."),
@@ -442,6 +449,7 @@ def families(snap: Snapshot, *, scrapes: int = 0, stale_scrapes: int = 0) -> Ite
     f.add("avmm_events_published_total", [], e.published)
     f.add("avmm_events_delivered_total", [], e.delivered)
     f.add("avmm_events_dropped_total", [], e.dropped)
+    f.add("avmm_log_dropped_lines_total", [], logs.dropped())
     f.add("avmm_events_subscribers", [], e.subscribers)
     for li in snap.listeners:
         f.add("avmm_listener_connections", [li.name], li.active)

@@ -123,11 +123,14 @@ def test_every_command_example_in_the_readme_runs(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     avmm = [sys.executable, "-m", "avmm"]
     background: list[subprocess.Popen[str]] = []
+    served: list[subprocess.Popen[str]] = []  # the ones with a control API
     metrics_url: str | None = None
     sweep_file = sweep_out = None
     try:
         for example in examples:
             args = shlex.split(example.removesuffix("&").strip())
+            # the control API's socket: a folder of this test's own
+            args = [re.sub(r"/tmp/(avmm[\w.-]*\.sock)", rf"{tmp_path}/\1", a) for a in args]
             is_run = args[:2] == ["avmm", "run"]
             if args[:3] == ["python", "-m", "guests.build"]:
                 cmd = [sys.executable, *args[1:]]
@@ -181,6 +184,25 @@ def test_every_command_example_in_the_readme_runs(tmp_path: Path) -> None:
                             break
                     assert metrics_url, example
                     time.sleep(2)  # a few slices to show
+                # the examples after it need its control API or its migration listener
+                ready = (
+                    "avmm: control API at"
+                    if "--api" in args
+                    else "waiting for a migration on"
+                    if "--incoming" in args
+                    else None
+                )
+                if ready is not None:
+                    assert proc.stderr is not None
+                    said_lines = []
+                    for line in proc.stderr:
+                        said_lines.append(line)
+                        if ready in line:
+                            break
+                    else:
+                        pytest.fail(f"{example}: never said {ready!r}: {''.join(said_lines)}")
+                if "--api" in args:
+                    served.append(proc)
                 continue
             if is_run:
                 cmd += RUN_LIMIT
@@ -194,7 +216,10 @@ def test_every_command_example_in_the_readme_runs(tmp_path: Path) -> None:
             else:
                 assert out.returncode == 0, said
         for proc in background:  # still running (waiting for gdb, serving metrics)
-            assert proc.poll() is None, proc.communicate()[1]
+            if proc in served:  # the ctl examples end with `stop`: it exits cleanly
+                assert proc.wait(timeout=60) == 0, proc.communicate()[1]
+            else:
+                assert proc.poll() is None, proc.communicate()[1]
     finally:
         for proc in background:
             proc.terminate()

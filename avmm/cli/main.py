@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import resource
 import sys
 import time
@@ -245,6 +244,14 @@ def _is_elf(path: Path) -> bool:
         return False  # config validation names the missing file
 
 
+def _toml(value: object) -> str:
+    """``value`` as a TOML literal for a ``--set`` override: JSON's strings, numbers
+    and arrays read the same in TOML (json is imported only by runs with such flags)."""
+    import json
+
+    return json.dumps(value)
+
+
 def _gdb_overrides(args: argparse.Namespace) -> list[str]:
     """--gdb, --gdb-wait, -s, -S as overrides of the first VM's [vm.gdb]."""
     listen = getattr(args, "gdb", None)
@@ -259,7 +266,7 @@ def _gdb_overrides(args: argparse.Namespace) -> list[str]:
         from avmm.gdb.server import Listen
 
         Listen.parse(listen, "--gdb")  # a bad address is named by its flag
-    out = [f"vm[0].gdb.listen={json.dumps(listen or '127.0.0.1:1234')}"]
+    out = [f"vm[0].gdb.listen={_toml(listen or '127.0.0.1:1234')}"]
     if wait:
         out.append("vm[0].gdb.wait=true")
     return out
@@ -277,17 +284,17 @@ def _trace_overrides(args: argparse.Namespace) -> list[str]:
                 raise ConfigError(
                     "--trace", f'"{name}" is not one of {", ".join(EVENT_NAMES)}, all'
                 )
-        out.append(f"trace.events={json.dumps(names)}")
+        out.append(f"trace.events={_toml(names)}")
     path = getattr(args, "trace_file", None)
     if path is not None:
-        out.append(f"trace.file={json.dumps(str(path.absolute()))}")
+        out.append(f"trace.file={_toml(str(path.absolute()))}")
     vcpus = getattr(args, "trace_vcpus", None)
     if vcpus is not None:
         try:
             numbers = [int(v) for v in vcpus.split(",")]
         except ValueError:
             raise ConfigError("--trace-vcpus", f'"{vcpus}" is not a list like 0,2') from None
-        out.append(f"trace.vcpus={json.dumps(numbers)}")
+        out.append(f"trace.vcpus={_toml(numbers)}")
     span = getattr(args, "trace_range", None)
     if span is not None:
         from avmm.config import parse_range
@@ -296,7 +303,7 @@ def _trace_overrides(args: argparse.Namespace) -> list[str]:
             raise ConfigError(
                 "--trace-range", f'"{span}" is not LO-HI (e.g. 0x80000000-0x80200000)'
             )
-        out.append(f"trace.range={json.dumps(span)}")
+        out.append(f"trace.range={_toml(span)}")
     return out
 
 
@@ -307,7 +314,7 @@ def _console_overrides(spec: str) -> list[str]:
     if kind == "file" and arg:
         return [
             'vm.console.backend="file"',
-            f"vm.console.path={json.dumps(str(Path(arg).absolute()))}",
+            f"vm.console.path={_toml(str(Path(arg).absolute()))}",
         ]
     if kind == "tcp":
         port = arg or "0"
@@ -320,6 +327,8 @@ def _console_overrides(spec: str) -> list[str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import json
+
     from avmm.board.virt import describe_config
     from avmm.config import to_dict
 
@@ -493,6 +502,8 @@ class _Progress:
 def _write_report(
     path: Path, host: Any, boards: Sequence[Any], results: Sequence[Any], status: int, wall: float
 ) -> None:
+    import json
+
     usage = resource.getrusage(resource.RUSAGE_SELF)
     stats = host.statistics()
     vms = {}

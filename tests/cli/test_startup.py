@@ -1,7 +1,8 @@
 """A quick launch loads only what it runs: ``avmm run --kernel`` of a bare-metal
 ELF does not import the metrics, gdb, sweep or trace packages, cattrs, TOML,
 json, pyelftools or the virtio models (each costs start-up time that QEMU's
-``-kernel`` does not pay). Checked on a real run in a child process, through
+``-kernel`` does not pay), nor random and hashlib (only seeded policies
+and networks use them). Checked on a real run in a child process, through
 its ``sys.modules`` at exit; the same check sees those modules when a run
 asks for what needs them, so it can fail. And the editable install of this
 checkout puts it on ``sys.path`` with a plain ``.pth`` line: setuptools' default
@@ -43,12 +44,17 @@ NOT_ON_A_QUICK_LAUNCH = (
     "cattrs",
     "tomllib",
     "json",
+    "random",
+    "hashlib",
     "elftools",
     "curses",
     "avmm.devices.virtio.mmio",
     "avmm.devices.backends.block",
     "avmm.devices.backends.net",
 )
+
+
+DETERMINISTIC = ("--set", "sched.policy=deterministic", "--set", "sched.clock=virtual")
 
 
 def _modules_of_run(tmp_path: Path, *args: str | Path) -> tuple[set[str], str]:
@@ -86,6 +92,8 @@ def test_a_quick_launch_does_not_import_what_it_does_not_use(tmp_path: Path, dem
         (("--set", "metrics.enabled=true", "--set", "metrics.port=0"), "prometheus_client"),
         (("--set", "metrics.enabled=true", "--set", "metrics.port=0"), "cattrs"),
         (("--set", "vm.rng=true"), "avmm.devices.virtio.mmio"),
+        (("--set", "sched.policy=random"), "random"),
+        (DETERMINISTIC, "hashlib"),  # its rng-seed
     ],
 )
 def test_a_run_that_asks_for_more_imports_it(

@@ -12,7 +12,11 @@ started ``--runs`` times, alternating, with stdin and stdout on /dev/null;
 for each the wall-clock seconds from launch to exit and the child's host
 CPU seconds (user + system, from the rusage of the children this process
 waited for) are printed as median and minimum, with the ratio avmm / QEMU
-(here above 1.0 means avmm takes longer). A run that does not exit with 0
+(here above 1.0 means avmm takes longer). A third row, ``floor``, is the
+Python that runs avmm starting, importing argparse, asyncio and uvloop,
+creating an event loop and exiting: what any asyncio command line on this
+interpreter pays before doing anything, the part of avmm's start-up that
+avmm's own code cannot cut. A run that does not exit with 0
 fails the benchmark. Each command runs once untimed first, and avmm's
 children may write byte-code caches even where this process's environment
 says ``PYTHONDONTWRITEBYTECODE`` (an installed package has its ``.pyc``
@@ -31,6 +35,7 @@ the largest cumulative time, the list to work from to cut start-up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
@@ -100,6 +105,26 @@ def avmm_command(avmm: str | None, elf: Path) -> list[str]:
     return [*base, "run", "--kernel", str(elf)]
 
 
+# The floor: what starting this Python and its event loop costs with no avmm code.
+FLOOR = "import argparse, asyncio, uvloop; uvloop.new_event_loop().close()"
+
+
+def interpreter(argv: list[str]) -> list[str]:
+    """The Python command that runs ``argv``: itself when it starts with a Python,
+    else the interpreter line of its script (a console script)."""
+    if argv and "python" in Path(argv[0]).name:
+        return argv[:1]
+    with open(argv[0], "rb") as f:
+        first = f.readline().decode(errors="replace")
+    if not first.startswith("#!"):
+        raise RuntimeError(f"{argv[0]}: not a Python command")
+    return shlex.split(first[2:])
+
+
+def floor_command(avmm: list[str]) -> list[str]:
+    return [*interpreter(avmm), "-c", FLOOR]
+
+
 def timed(argv: list[str]) -> Sample:
     """Run ``argv`` to its end; its wall-clock and CPU seconds."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -124,14 +149,9 @@ def timed(argv: list[str]) -> Sample:
 
 def import_times(argv: list[str]) -> list[Import]:
     """The imports of one run of ``argv`` (a Python command) under ``-X importtime``."""
-    if not argv or "python" not in Path(argv[0]).name:
-        # A console script: run its interpreter with the option.
-        with open(argv[0], "rb") as f:
-            first = f.readline().decode(errors="replace")
-        if not first.startswith("#!"):
-            raise RuntimeError(f"{argv[0]}: not a Python command")
-        argv = [*shlex.split(first[2:]), *argv]
-    argv = [argv[0], "-X", "importtime", *argv[1:]]
+    python = interpreter(argv)
+    rest = argv[1:] if python == argv[:1] else argv  # a script runs as python SCRIPT ...
+    argv = [*python, "-X", "importtime", *rest]
     proc = subprocess.run(
         argv,
         stdin=subprocess.DEVNULL,
@@ -173,10 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     if runs < 1:
         parser.error("need --runs >= 1")
     elf = exit_elf()
-    commands = {
-        "avmm": avmm_command(args.avmm, elf),
-        "QEMU": qemu_command(elf, machine="virt"),
-    }
+    avmm = avmm_command(args.avmm, elf)
+    commands = {"avmm": avmm, "QEMU": qemu_command(elf, machine="virt")}
+    with contextlib.suppress(OSError, RuntimeError):  # --avmm not a Python command: no floor
+        commands["floor"] = floor_command(avmm)
     print(f"start-up to exit of a guest that ends at once ({elf.name}), {runs} runs each")
     for name, cmd in commands.items():
         print(f"{name}: {shlex.join(cmd)}")
@@ -193,11 +213,17 @@ def main(argv: list[str] | None = None) -> int:
         wall, cpu = _stats(got, "wall"), _stats(got, "cpu")
         table[name] = (*wall, *cpu)
         print(f"{name:10} {wall[0]:>12.3f} {wall[1]:>9.3f} {cpu[0]:>11.3f} {cpu[1]:>8.3f}")
-    ratios = [a / q if q > 0 else float("inf") for a, q in zip(*table.values(), strict=True)]
-    print(
-        f"{'avmm/QEMU':10} {ratios[0]:>12.2f} {ratios[1]:>9.2f} {ratios[2]:>11.2f} "
-        f"{ratios[3]:>8.2f}  (time ratio: above 1 = avmm slower)"
-    )
+    for name in ("avmm", "floor"):
+        if name not in table:
+            continue
+        ratios = [
+            a / q if q > 0 else float("inf")
+            for a, q in zip(table[name], table["QEMU"], strict=True)
+        ]
+        print(
+            f"{name + '/QEMU':10} {ratios[0]:>12.2f} {ratios[1]:>9.2f} {ratios[2]:>11.2f} "
+            f"{ratios[3]:>8.2f}  (time ratio: above 1 = {name} slower)"
+        )
 
     imports = import_times(commands["avmm"])
     if not imports:

@@ -14,7 +14,6 @@ validate`` can show the machine a config describes, and the board
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import attrs
@@ -104,6 +103,8 @@ class Layout:
 def mac_address(vm: str, index: int) -> bytes:
     """A stable, locally administered unicast MAC for a VM's nets[index]: QEMU's
     52:54:00 prefix and three bytes from the VM's name, so VMs on one switch differ."""
+    import hashlib  # only boards with networks: a quick launch does not load it
+
     digest = hashlib.sha256(f"{vm}/{index}".encode()).digest()
     return bytes((0x52, 0x54, 0x00)) + digest[:3]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -425,4 +424,6 @@ def rng_seed(host: Host, vm: str, boot_count: int) -> bytes:
     """
     if host.policy_name != "deterministic":
         return os.urandom(RNG_SEED_BYTES)
+    import hashlib  # only the deterministic policy: a quick launch does not load it
+
     return hashlib.sha512(f"avmm rng-seed {host.seed} {vm} {boot_count}".encode()).digest()

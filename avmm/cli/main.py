@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import logging
 import os
 import resource
 import sys
@@ -520,7 +520,7 @@ def _load(args: argparse.Namespace) -> Any:
     overrides += _gdb_overrides(args)
     overrides += _trace_overrides(args)
     if getattr(args, "api", None):
-        overrides.append(f"api.path={json.dumps(str(Path(args.api).absolute()))}")
+        overrides.append(f"api.path={_toml(str(Path(args.api).absolute()))}")
     if args.config is not None:
         if getattr(args, "kernel", None) is not None:
             raise ConfigError(
@@ -624,6 +624,14 @@ def _is_elf(path: Path) -> bool:
         return False  # config validation names the missing file
 
 
+def _toml(value: object) -> str:
+    """``value`` as a TOML literal for a ``--set`` override: JSON's strings, numbers
+    and arrays read the same in TOML (json is imported only by runs with such flags)."""
+    import json
+
+    return json.dumps(value)
+
+
 def _gdb_overrides(args: argparse.Namespace) -> list[str]:
     """--gdb, --gdb-wait, -s, -S as overrides of the first VM's [vm.gdb]."""
     listen = getattr(args, "gdb", None)
@@ -638,7 +646,7 @@ def _gdb_overrides(args: argparse.Namespace) -> list[str]:
         from avmm.gdb.server import Listen
 
         Listen.parse(listen, _typed(args, "gdb"))  # a bad address is named by its flag
-    out = [f"vm[0].gdb.listen={json.dumps(listen or '127.0.0.1:1234')}"]
+    out = [f"vm[0].gdb.listen={_toml(listen or '127.0.0.1:1234')}"]
     if wait:
         out.append("vm[0].gdb.wait=true")
     return out
@@ -660,17 +668,17 @@ def _trace_overrides(args: argparse.Namespace) -> list[str]:
         for name in names:
             if name not in EVENT_NAMES:
                 raise ConfigError(flag, f'"{name}" is not one of {", ".join(EVENT_NAMES)}, all')
-        out.append(f"trace.events={json.dumps(names)}")
+        out.append(f"trace.events={_toml(names)}")
     path = getattr(args, "trace_file", None)
     if path is not None:
-        out.append(f"trace.file={json.dumps(str(path.absolute()))}")
+        out.append(f"trace.file={_toml(str(path.absolute()))}")
     vcpus = getattr(args, "trace_vcpus", None)
     if vcpus is not None:
         try:
             numbers = [int(v) for v in vcpus.split(",")]
         except ValueError:
             raise ConfigError("--trace-vcpus", f'"{vcpus}" is not a list like 0,2') from None
-        out.append(f"trace.vcpus={json.dumps(numbers)}")
+        out.append(f"trace.vcpus={_toml(numbers)}")
     span = getattr(args, "trace_range", None)
     if span is not None:
         from avmm.config import parse_range
@@ -679,7 +687,7 @@ def _trace_overrides(args: argparse.Namespace) -> list[str]:
             raise ConfigError(
                 "--trace-range", f'"{span}" is not LO-HI (e.g. 0x80000000-0x80200000)'
             )
-        out.append(f"trace.range={json.dumps(span)}")
+        out.append(f"trace.range={_toml(span)}")
     return out
 
 
@@ -701,7 +709,7 @@ def _console_overrides(spec: str, flag: str = "--console") -> list[str]:
         path = ",".join([arg, *options])  # a comma is part of a file name
         return [
             'vm.console.backend="file"',
-            f"vm.console.path={json.dumps(str(Path(path).absolute()))}",
+            f"vm.console.path={_toml(str(Path(path).absolute()))}",
         ]
     if kind == "tcp":
         port = arg or "0"
@@ -721,6 +729,8 @@ def _console_overrides(spec: str, flag: str = "--console") -> list[str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import json
+
     from avmm.board.virt import describe_config
     from avmm.config import to_dict
 
@@ -732,6 +742,8 @@ def _validate(args: argparse.Namespace) -> int:
         "metrics": plain["metrics"],
         "vms": [describe_config(vm) for vm in cfg.vm],
     }
+    import json
+
     print(json.dumps(machine, indent=2))
     return 0
 
@@ -884,8 +896,9 @@ async def _run_async(
             boards = await build_config(host, cfg)
         except (BootError, DeviceError) as err:  # a file the run needs: exit 2, one line
             raise ConfigError("", str(err)) from None
-        for board in boards:
-            _log.debug("%s: built: %s", board.config.name, json.dumps(board.describe()))
+        if _log.isEnabledFor(logging.DEBUG):  # -v: what each VM was built as
+            for board in boards:
+                _log.debug("%s: built: %s", board.config.name, _toml(board.describe()))
         ready: list[str] = []  # lines logged once signals are handled: scripts wait on them
         if cfg.api.enabled:  # first: a bad [api] leaves nothing running; closed with the host
             from avmm.api.server import start_api
@@ -1057,6 +1070,8 @@ class _Progress:
 def _write_report(
     path: Path, host: Any, boards: Sequence[Any], results: Sequence[Any], status: int, wall: float
 ) -> None:
+    import json
+
     usage = resource.getrusage(resource.RUSAGE_SELF)
     stats = host.statistics()
     vms = {}
@@ -1101,7 +1116,13 @@ def _write_report(
         },
         "vms": vms,
     }
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    # whole or not at all: written beside it, then renamed over it
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_text(json.dumps(data, indent=2) + "\n")
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -41,6 +40,9 @@ from avmm.constants import POLICIES, PolicyName
 from avmm.errors import ConfigError
 from avmm.runtime.pcpu import Pcpu
 from avmm.runtime.steal import StealMeter
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = ["POLICIES", "PolicyName"]
 
@@ -115,11 +117,19 @@ class RoundRobin:
         pass
 
 
+def _seeded(seed: int) -> random.Random:
+    """A private generator for a seeded policy (random is imported only by the
+    policies that draw: a quick launch under round-robin does not load it)."""
+    import random
+
+    return random.Random(seed)
+
+
 class SeededRandom:
     name = "random"
 
     def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+        self._rng = _seeded(seed)
         self._ready: dict[int, Schedulable] = {}
 
     def add(self, vcpu: Schedulable) -> None:
@@ -150,7 +160,7 @@ class Deterministic:
     name = "deterministic"
 
     def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+        self._rng = _seeded(seed)
         self._ready: dict[int, Schedulable] = {}
         self._ran: set[int] = set()
         self._rank: dict[int, int] = {}

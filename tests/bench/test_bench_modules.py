@@ -58,13 +58,14 @@ def test_core_fails_when_the_peers_checksum_differs(monkeypatch: pytest.MonkeyPa
     assert "QEMU 0000000000000000" in result.problems[0]
 
 
-def test_startup_quick_prints_both_vmms_their_ratio_and_imports(
+def test_startup_quick_prints_both_vmms_the_floor_their_ratios_and_imports(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert bench.startup.main(["--quick", "--top", "3"]) == 0
     out = capsys.readouterr().out
-    for name in ("avmm", "QEMU", "avmm/QEMU"):
+    for name in ("avmm", "QEMU", "floor", "avmm/QEMU", "floor/QEMU"):
         assert re.search(rf"^{name}( +({NUMBER}|inf)){{4}}", out, re.M), out
+    assert "floor: " in out and "import argparse, asyncio, uvloop" in out
     imports = out.split("the 3 largest cumulative:\n", 1)[1].splitlines()[1:]
     assert len(imports) == 3
     assert all(re.fullmatch(r" *[\d.]+ +[\d.]+  \S+ \(\d+\)", line) for line in imports)

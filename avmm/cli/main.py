@@ -742,7 +742,6 @@ def _validate(args: argparse.Namespace) -> int:
         "metrics": plain["metrics"],
         "vms": [describe_config(vm) for vm in cfg.vm],
     }
-    import json
 
     print(json.dumps(machine, indent=2))
     return 0

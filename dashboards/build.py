@@ -463,6 +463,19 @@ def vcpus() -> Dashboard:
         unit="ops",
     )
     d.graph("Halted now", [(f"avmm_vcpu_halted{{{VCPU}}}", lv)], description="1 while in WFI.")
+    d.graph(
+        "Steal share",
+        [
+            (
+                f"{rate('avmm_vcpu_steal_seconds_total', VCPU)}"
+                f" / on(vm) group_left {rate('avmm_vm_guest_time_seconds', VM)}",
+                lv,
+            )
+        ],
+        unit="percentunit",
+        description="Share of its VM's guest time the vCPU was runnable but had no "
+        "modelled pCPU (what SBI STA reports to the guest as steal).",
+    )
     return d
 
 

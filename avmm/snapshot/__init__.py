@@ -13,6 +13,7 @@ with one line naming what is wrong.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,7 +72,13 @@ async def save_snapshot(vm: Vm, path: Path) -> SnapshotInfo:
 def load(path: Path) -> fileformat.Snapshot:
     """Read and check a snapshot file (format, version, structure, checksum)."""
     try:
-        data = Path(path).read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer. A device or a FIFO
+        # (/dev/zero, a pipe) may never end: only a regular file is read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SnapshotError(f"{path}: not a snapshot file (not a regular file)")
+            data = f.read()
     except OSError as err:
         raise SnapshotError(f"{path}: cannot read snapshot: {err.strerror}") from None
     return fileformat.read(data, str(path))

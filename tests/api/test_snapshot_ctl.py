@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -82,6 +83,15 @@ def test_bad_snapshot_and_migration_requests_are_error_replies(
     assert out.stderr == (
         f"avmm: error: restore: {garbage}: not an avmm snapshot (bad magic) (GenericError)\n"
     )
+    fifo = tmp_path / "fifo.snap"
+    os.mkfifo(fifo)
+    for endless in (Path("/dev/zero"), fifo):  # never read to an end: refused at once
+        out = running.ctl("restore", f"path={endless}")
+        assert out.returncode == 1
+        assert out.stderr == (
+            f"avmm: error: restore: {endless}: not a snapshot file (not a regular file) "
+            "(GenericError)\n"
+        )
     out = running.ctl("snapshot", f"path={tmp_path / 'no' / 'such' / 'dir' / 'x.snap'}")
     assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
     out = running.ctl("migrate", "address=nowhere")

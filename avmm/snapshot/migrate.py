@@ -58,6 +58,7 @@ _ROUND = 2
 _STATE = 3
 _RUN = struct.Struct("<QI")
 _MAX_RUN = 256  # pages per record (1 MiB)
+_MAX_SHAPE = 1 << 20  # bytes of the machine description (vCPUs, slots, devices)
 REPLY_TIMEOUT = 60.0  # seconds the source waits for the target to check or restore
 
 _log = logging.getLogger("avmm.migrate")
@@ -267,6 +268,17 @@ async def _refuse(writer: asyncio.StreamWriter, message: str) -> None:
         await writer.drain()
 
 
+async def _bounded(
+    writer: asyncio.StreamWriter, where: str, what: str, size: int, limit: int, unit: str = "bytes"
+) -> None:
+    """Refuse a record the stream says is larger than any a source sends, before
+    buffering it: a peer cannot make the target hold what it likes."""
+    if size > limit:
+        message = f"{what} of {size} {unit} is more than {limit}"
+        await _refuse(writer, message)
+        raise SnapshotError(f"{where}: {message}")
+
+
 async def _receive(
     vm: Vm, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str
 ) -> None:
@@ -280,6 +292,7 @@ async def _receive(
         )
         raise SnapshotError(f"{where}: migration stream version {head[len(MAGIC)]}")
     (length,) = struct.unpack_from("<Q", head, len(MAGIC) + 1)
+    await _bounded(writer, where, "machine description", length, _MAX_SHAPE)
     shape = msgpack.unpackb(await reader.readexactly(length), raw=False, strict_map_key=False)
     try:
         vmstate.check_shape(shape, vm, where)
@@ -294,6 +307,7 @@ async def _receive(
         kind = (await reader.readexactly(1))[0]
         if kind == _PAGES:
             addr, count = _RUN.unpack(await reader.readexactly(_RUN.size))
+            await _bounded(writer, where, "page run", count, _MAX_RUN, unit="pages")
             data = await reader.readexactly(count * PAGE_SIZE)
             for base, end, view in slots:
                 if base <= addr and addr + len(data) <= end:
@@ -306,6 +320,7 @@ async def _receive(
             await reader.readexactly(4)
         elif kind == _STATE:
             (length,) = struct.unpack("<Q", await reader.readexactly(8))
+            await _bounded(writer, where, "state", length, vmstate.state_limit(vm))
             state: dict[str, Any] = msgpack.unpackb(
                 await reader.readexactly(length), raw=False, strict_map_key=False
             )

@@ -101,6 +101,17 @@ def _disks(vm: Vm) -> list[tuple[str, RawImage | OverlayImage]]:
     return out
 
 
+#: The state of a VM without its overlays' blocks is far below this (vCPUs, devices,
+#: queues); a reader refuses a larger one before it buffers it.
+STATE_SLACK = 64 << 20
+
+
+def state_limit(vm: Vm) -> int:
+    """The most bytes a saved state of ``vm`` can take: the slack plus every disk
+    (an overlay's blocks travel in the state), for readers of untrusted streams."""
+    return STATE_SLACK + sum(image.size for _name, image in _disks(vm))
+
+
 def fingerprint(image: RawImage) -> str:
     """BLAKE2b of the image's whole contents (a restore reads every disk once)."""
     digest = hashlib.blake2b(digest_size=20)

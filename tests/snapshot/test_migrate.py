@@ -5,11 +5,13 @@ happened; the stream's address and the target's flags are checked."""
 from __future__ import annotations
 
 import asyncio
+import struct
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from avmm import config as avmm_config
@@ -17,7 +19,8 @@ from avmm.board.virt import Board
 from avmm.errors import ConfigError, SnapshotError
 from avmm.runtime.console import CaptureConsole
 from avmm.runtime.host import Host
-from avmm.snapshot.migrate import migrate_out, parse_address
+from avmm.snapshot import vmstate
+from avmm.snapshot.migrate import MAGIC, VERSION, migrate_out, parse_address
 
 REPO = Path(__file__).resolve().parents[2]
 GUARD = 120.0  # hang guard, not a measurement
@@ -147,6 +150,73 @@ boot = {{ mode = "firmware", firmware = "{demo / "smp-demo.elf"}" }}
         assert "the target refused the machine" in str(outcome)
         assert "machine with 4 vCPUs, VM det has 2" in str(outcome)
         assert moved_output == output and moved_counts == counts
+        assert target.poll() is None, "a refused stream must leave the target waiting"
+    finally:
+        target.kill()
+        target.wait()
+        assert target.stderr is not None
+        target.stderr.close()
+
+
+async def _refusal(address: str, stream: bytes) -> str:
+    """What an avmm --incoming answers a hand-made stream: its refusal's words."""
+    host, port = address.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(stream)
+        await writer.drain()
+        word = await asyncio.wait_for(reader.readexactly(2), GUARD)
+        if word == b"OK":  # the machine description was taken
+            word = await asyncio.wait_for(reader.readexactly(2), GUARD)
+        assert word == b"NO", word
+        (length,) = struct.unpack("<H", await reader.readexactly(2))
+        return (await reader.readexactly(length)).decode()
+    finally:
+        writer.close()
+
+
+async def test_a_stream_announcing_huge_records_is_refused_before_it_is_buffered(
+    demo: Path, tmp_path: Path
+) -> None:
+    """A peer on the migration listener says a record is enormous: the target
+    refuses at once (it would otherwise wait to buffer it all) and keeps waiting."""
+    toml = tmp_path / "det.toml"
+    toml.write_text(
+        f"""version = 1
+[vm]
+name = "det"
+vcpus = 4
+memory = "64MiB"
+console = {{ backend = "null" }}
+boot = {{ mode = "firmware", firmware = "{demo / "smp-demo.elf"}" }}
+"""
+    )
+    target = subprocess.Popen(
+        [sys.executable, "-m", "avmm.cli", "run", str(toml), "--incoming", "127.0.0.1:0"],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert target.stderr is not None
+        line = target.stderr.readline()
+        assert "waiting for a migration on 127.0.0.1:" in line, line
+        address = line.split(" on ")[1].strip()
+        head = MAGIC + bytes([VERSION])
+        said = await _refusal(address, head + struct.pack("<Q", 1 << 40))
+        assert said == f"machine description of {1 << 40} bytes is more than {1 << 20}"
+        async with Host.from_config(_config(demo)) as host:  # the same machine here
+            board = await Board.build(host, _config(demo).vm[0], console=CaptureConsole())
+            assert board.vm is not None
+            shape = msgpack.packb(vmstate.shape(board.vm), use_bin_type=True)
+        run = bytes([1]) + struct.pack("<QI", 0x8000_0000, 1 << 31)  # a page run
+        said = await _refusal(address, head + struct.pack("<Q", len(shape)) + shape + run)
+        assert said == f"page run of {1 << 31} pages is more than 256"
+        state = bytes([3]) + struct.pack("<Q", 1 << 50)
+        said = await _refusal(address, head + struct.pack("<Q", len(shape)) + shape + state)
+        assert said == f"state of {1 << 50} bytes is more than {vmstate.STATE_SLACK}"
         assert target.poll() is None, "a refused stream must leave the target waiting"
     finally:
         target.kill()

@@ -105,16 +105,8 @@ def draw(out: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> lis
                 if len(values) <= 12:
                     ax.set_xticks(values, [_show(v) for v in values])
                     ax.minorticks_off()
-            ax.set_xlabel(x)
-            ax.set_ylabel(measure)
-            ax.set_title(f"{meta['name']}: {measure} vs {x}")
-            ax.grid(True, alpha=0.3)
-            if others:
-                ax.legend(fontsize="small")
-            fig.tight_layout()
             path = folder / f"{_slug(measure)}-vs-{_slug(x)}.png"
-            fig.savefig(path)
-            plt.close(fig)
+            _save(plt, fig, ax, path, x, measure, f"{meta['name']}: {measure} vs {x}", others)
             plots.append(Plot(measure, x, path))
     return plots
 
@@ -159,18 +151,26 @@ def draw_series(out: Path, samples: Sequence[dict[str, Any]], meta: dict[str, An
                 marker=".",
                 label=(label or None) if first else None,
             )
-        ax.set_xlabel("host seconds into the run")
-        ax.set_ylabel(metric)
-        ax.set_title(f"{meta['name']}: {metric} during each run")
-        ax.grid(True, alpha=0.3)
-        if axes:
-            ax.legend(fontsize="small")
-        fig.tight_layout()
         path = folder / f"series-{_slug(metric)}.png"
-        fig.savefig(path)
-        plt.close(fig)
+        title = f"{meta['name']}: {metric} during each run"
+        _save(plt, fig, ax, path, "host seconds into the run", metric, title, axes)
         plots.append(Plot(metric, "t", path))
     return plots
+
+
+def _save(
+    plt: Any, fig: Any, ax: Any, path: Path, x: str, y: str, title: str, legend: Sequence[str]
+) -> None:
+    """Label, grid and write one plot (a legend when other axes tell its lines apart)."""
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if legend:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _positions(x: str, axes: list[dict[str, Any]]) -> Any:

@@ -11,7 +11,6 @@ stopped, its metrics counting one migration with its rounds, bytes and downtime.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import subprocess
@@ -28,28 +27,17 @@ from avmm.runtime.exits import Interrupted
 from avmm.runtime.host import Host
 from avmm.snapshot.migrate import migrate_out
 from tests.consolesession import GUARD, ConsoleSession
+from tests.snapshot.linuxload import PROMPT, expected_md5, verify, wait_for, writes
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-PROMPT = "avmm:/# "
 BLOCKS = 240
-# Each round writes a disk block and 256 KiB of fresh random memory (tmpfs files
-# rewritten in turn), so the guest dirties RAM while its pages are copied.
-WORKLOAD = (
-    f"(i=0; while [ $i -lt {BLOCKS} ]; do printf 'block %04d\\n' $i | "
-    "dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null; "
-    "dd if=/dev/urandom of=/tmp/m$((i % 16)) bs=64k count=4 2>/dev/null; "
-    "[ $((i % 25)) -eq 0 ] && echo w$i; i=$((i + 1)); done; sync; echo WORK-DONE) &"
-)
-# Reads the blocks back from the device (not the page cache) in one go; their digest
-# must be that of every pattern in its sector on a blank disk (EXPECTED_MD5).
-VERIFY = (
-    f"echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 count={BLOCKS} 2>/dev/null | md5sum"
-)
-EXPECTED_MD5 = hashlib.md5(
-    b"".join(f"block {i:04d}\n".encode().ljust(512, b"\0") for i in range(BLOCKS))
-).hexdigest()
+# Each round writes a disk block and 256 KiB of fresh random memory, so the guest
+# dirties RAM while its pages are copied.
+WORKLOAD = writes(BLOCKS, "WORK-DONE", dirty_memory=True)
+VERIFY = verify(BLOCKS)
+EXPECTED_MD5 = expected_md5(BLOCKS)
 
 
 def _toml(tmp: Path, linux: tuple[Path, Path], side: str, console: str) -> Path:
@@ -76,14 +64,6 @@ overlay = "{tmp / f"check-{side}.ovl"}"
 """
     )
     return path
-
-
-async def _wait_for(console: CaptureConsole, text: str) -> None:
-    deadline = time.monotonic() + GUARD
-    while text not in console.text():
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {text!r}; console:\n{console.text()[-3000:]}")
-        await asyncio.sleep(0.01)
 
 
 def _target_lines(proc: subprocess.Popen[bytes]) -> tuple[str, str]:
@@ -135,9 +115,9 @@ async def test_a_linux_vm_moves_while_writing_memory_and_disk(
                 assert board.vm is not None
                 vm = board.vm
                 run = asyncio.create_task(board.run())
-                await _wait_for(console, PROMPT)
+                await wait_for(console, PROMPT)
                 console.feed(WORKLOAD.encode() + b"\r")
-                await _wait_for(console, "w25")
+                await wait_for(console, "w25")
                 rounds: list[tuple[int, int]] = []
                 info = await migrate_out(
                     vm, address, on_round=lambda n, dirty: rounds.append((n, dirty))

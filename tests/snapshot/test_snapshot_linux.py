@@ -32,28 +32,22 @@ from avmm.runtime.console import CaptureConsole
 from avmm.runtime.host import Host
 from avmm.snapshot import save_snapshot
 from tests.consolesession import GUARD, ConsoleSession
+from tests.snapshot.linuxload import (
+    PROMPT,
+    expected_md5,
+    pattern_ok,
+    verify,
+    wait_for,
+    writes,
+)
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-PROMPT = "avmm:/# "
 BLOCKS = 600
-# Writes block i's pattern with its own dd (each a real virtio-blk request), reports
-# progress every 25 blocks, and says when all are on the disk.
-WRITER = (
-    f"(i=0; while [ $i -lt {BLOCKS} ]; do printf 'block %04d\\n' $i | "
-    "dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null; "
-    "[ $((i % 25)) -eq 0 ] && echo w$i; i=$((i + 1)); done; sync; echo WRITES-DONE) &"
-)
-# Reads every block back from the device (not the page cache) and counts mismatches.
-# Reads the blocks back from the device (not the page cache) in one go; their digest
-# must be that of every pattern in its sector on a blank disk (EXPECTED_MD5).
-VERIFY = (
-    f"echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 count={BLOCKS} 2>/dev/null | md5sum"
-)
-EXPECTED_MD5 = hashlib.md5(
-    b"".join(f"block {i:04d}\n".encode().ljust(512, b"\0") for i in range(BLOCKS))
-).hexdigest()
+WRITER = writes(BLOCKS, "WRITES-DONE")
+VERIFY = verify(BLOCKS)
+EXPECTED_MD5 = expected_md5(BLOCKS)
 
 
 def _toml(tmp: Path, linux: tuple[Path, Path], disk: Path, overlay: Path | None) -> Path:
@@ -88,14 +82,6 @@ path = "{check}"
     return path
 
 
-async def _wait_for(console: CaptureConsole, text: str, guard: float = GUARD) -> None:
-    deadline = time.monotonic() + guard
-    while text not in console.text():
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {text!r}; console:\n{console.text()[-3000:]}")
-        await asyncio.sleep(0.01)
-
-
 async def _save_mid_writes(toml: Path, snap: Path) -> str:
     """Boot the guest, start the writer, snapshot it while it writes, stop at once
     (no instruction after the snapshot, so the disk stays as it was saved)."""
@@ -106,9 +92,9 @@ async def _save_mid_writes(toml: Path, snap: Path) -> str:
         assert board.vm is not None
         vm = board.vm
         run = asyncio.create_task(board.run())
-        await _wait_for(console, PROMPT)
+        await wait_for(console, PROMPT)
         console.feed(WRITER.encode() + b"\r")
-        await _wait_for(console, "w50")
+        await wait_for(console, "w50")
         host.scheduler.hold()
         await save_snapshot(vm, snap)
         printed = console.text()
@@ -171,10 +157,6 @@ def _finish_and_check(s: ConsoleSession) -> None:
     s.type("sync; poweroff -f")
 
 
-def _pattern_ok(image: bytes) -> bool:
-    return all(image[i * 512 : i * 512 + 11] == f"block {i:04d}\n".encode() for i in range(BLOCKS))
-
-
 async def test_a_linux_shell_saved_mid_writes_comes_back_in_a_new_process(
     linux: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -183,11 +165,11 @@ async def test_a_linux_shell_saved_mid_writes_comes_back_in_a_new_process(
     toml = _toml(tmp_path, linux, disk, None)
     snap = tmp_path / "shell.snap"
     await _save_mid_writes(toml, snap)
-    assert not _pattern_ok(disk.read_bytes()), "the writes were over before the snapshot"
+    assert not pattern_ok(disk.read_bytes(), BLOCKS), "the writes were over before the snapshot"
     assert snap.stat().st_size < 256 << 20  # sparse: much of RAM is never touched
     with _restored(toml, snap) as (session, _proc):
         _finish_and_check(session)
-    assert _pattern_ok(disk.read_bytes())
+    assert pattern_ok(disk.read_bytes(), BLOCKS)
 
 
 async def test_two_runs_start_from_one_snapshot_and_one_base_image(
@@ -203,7 +185,7 @@ async def test_two_runs_start_from_one_snapshot_and_one_base_image(
         with _restored(_toml(tmp_path, linux, base, overlay), snap) as (session, _proc):
             _finish_and_check(session)
         assert overlay.stat().st_size == base.stat().st_size  # sparse, the base's size
-        assert _pattern_ok(overlay.read_bytes())  # written blocks at their own offsets
+        assert pattern_ok(overlay.read_bytes(), BLOCKS)  # written blocks at their own offsets
     assert hashlib.sha256(base.read_bytes()).hexdigest() == before
 
 

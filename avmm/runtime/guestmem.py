@@ -34,6 +34,28 @@ class Region:
         return self.base + len(self.view)
 
 
+class Window:
+    """A range of guest RAM checked once, for a record the host rewrites often
+    (a vCPU's steal-time record, its para-state page): writes go straight into
+    :attr:`view`, then :meth:`wrote` logs them dirty. RAM regions never move or
+    shrink while a VM lives, so the check holds as long as the window does."""
+
+    __slots__ = ("_off", "_on_write", "addr", "view")
+
+    def __init__(
+        self, addr: int, view: memoryview, off: int, on_write: Callable[[int, int], None] | None
+    ) -> None:
+        self.addr = addr
+        self.view = view
+        self._off = off
+        self._on_write = on_write
+
+    def wrote(self) -> None:
+        """Record a host write into the window (dirty logging)."""
+        if self._on_write is not None:
+            self._on_write(self._off, len(self.view))
+
+
 class GuestMemory:
     """Bounds-checked access to guest-physical RAM."""
 
@@ -80,6 +102,11 @@ class GuestMemory:
         """A zero-copy writable view; callers that write must call :meth:`wrote`."""
         region, off = self._find(addr, length)
         return region.view[off : off + length]
+
+    def window(self, addr: int, length: int) -> Window:
+        """:meth:`view` of ``length`` bytes at ``addr`` kept with its dirty logging."""
+        region, off = self._find(addr, length)
+        return Window(addr, region.view[off : off + length], off, region.on_write)
 
     def wrote(self, addr: int, length: int) -> None:
         """Record a host write through :meth:`view` (dirty logging)."""

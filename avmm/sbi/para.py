@@ -27,7 +27,7 @@ from avmm.errors import GuestMemoryError
 from avmm.sbi.spec import STA_SHMEM_ALIGN, STA_SHMEM_SIZE
 
 if TYPE_CHECKING:
-    from avmm.runtime.guestmem import GuestMemory
+    from avmm.runtime.guestmem import GuestMemory, Window
 
 # ---------------------------------------------------------------- STA record
 # sequence u32 @0 (odd while the VMM updates steal), flags u32 @4 (0),
@@ -53,6 +53,10 @@ PARA_SEQUENCE = 16  # u32, host: odd while the fields below are written
 PARA_BODY = 20
 _BODY = struct.Struct("<IIIQQQQQQ")
 _HEADER = struct.Struct("<II")  # host_version, ret
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_MASK32 = 0xFFFF_FFFF
+_MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 
 
 @attrs.frozen
@@ -80,6 +84,10 @@ class VcpuPara:
     sta_mark: int | None = None
     page: int | None = None  # guest-physical address of the para-state page
     yields: int = 0  # yield_to hints this vCPU made that were passed on
+    # the records' windows into guest RAM, checked once (not state: made again on use)
+    _windows: tuple[GuestMemory, dict[int, Window]] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
 
     @property
     def active(self) -> bool:
@@ -134,9 +142,26 @@ class VcpuPara:
         if self.sta is not None and not self.sta_preempted:
             self.sta_preempted = True
             try:
-                mem.write(self.sta + STA_PREEMPTED, b"\x01")
+                w = self._window(mem, self.sta, STA_SHMEM_SIZE)
             except GuestMemoryError:
                 self.sta = None
+                return
+            w.view[STA_PREEMPTED] = 1
+            w.wrote()
+
+    # These run at every slice of a registered vCPU, so they write through a
+    # window checked once. avmm runs one vCPU at a time: no guest reader can see a
+    # record half-written, so each update is written whole, the sequence counter
+    # already advanced by two (odd-then-even, as the spec's readers expect).
+
+    def _window(self, mem: GuestMemory, addr: int, size: int) -> Window:
+        windows = self._windows
+        if windows is None or windows[0] is not mem:
+            windows = self._windows = (mem, {})
+        w = windows[1].get(addr)
+        if w is None or len(w.view) != size:
+            w = windows[1][addr] = mem.window(addr, size)
+        return w
 
     def _write_sta(self, mem: GuestMemory, steal_ns: int) -> None:
         addr = self.sta
@@ -144,37 +169,41 @@ class VcpuPara:
         mark = self.sta_mark
         self.sta_mark = steal_ns
         grown = 0 if mark is None else max(steal_ns - mark, 0)
+        if not grown and not self.sta_preempted:
+            return
+        w = self._window(mem, addr, STA_SHMEM_SIZE)
+        view = w.view
         if grown:
-            # The sequence protocol: odd while steal is being written, even after.
-            seq = mem.read_u32(addr + STA_SEQUENCE)
-            mem.write_u32(addr + STA_SEQUENCE, seq + 1)
             self.sta_steal_ns += grown
-            mem.write_u64(addr + STA_STEAL, self.sta_steal_ns)
-            mem.write_u32(addr + STA_SEQUENCE, seq + 2)
+            seq = _U32.unpack_from(view, STA_SEQUENCE)[0]
+            _U32.pack_into(view, STA_SEQUENCE, (seq + 2) & _MASK32)
+            _U64.pack_into(view, STA_STEAL, self.sta_steal_ns & _MASK64)
         if self.sta_preempted:
             self.sta_preempted = False
-            mem.write(addr + STA_PREEMPTED, b"\x00")
+            view[STA_PREEMPTED] = 0
+        w.wrote()
 
     def _write_page(self, mem: GuestMemory, info: ParaInfo) -> None:
         addr = self.page
         assert addr is not None
-        odd = mem.read_u32(addr + PARA_SEQUENCE) | 1  # odd while the body is written
-        mem.write_u32(addr + PARA_SEQUENCE, odd)
-        mem.write(
-            addr + PARA_BODY,
-            _BODY.pack(
-                info.vcpu,
-                info.pcpu,
-                0,
-                info.vmid,
-                info.generation,
-                info.exits,
-                info.slices,
-                info.steal_ns,
-                self.yields,
-            ),
+        w = self._window(mem, addr, PARA_RECORD_SIZE)
+        view = w.view
+        odd = _U32.unpack_from(view, PARA_SEQUENCE)[0] | 1  # odd while the body changes
+        _BODY.pack_into(
+            view,
+            PARA_BODY,
+            info.vcpu,
+            info.pcpu,
+            0,
+            info.vmid,
+            info.generation,
+            info.exits & _MASK64,
+            info.slices & _MASK64,
+            info.steal_ns & _MASK64,
+            self.yields & _MASK64,
         )
-        mem.write_u32(addr + PARA_SEQUENCE, odd + 1)
+        _U32.pack_into(view, PARA_SEQUENCE, (odd + 1) & _MASK32)
+        w.wrote()
 
     # ------------------------------------------------ reset, snapshots
 

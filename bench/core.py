@@ -14,7 +14,7 @@ Two bare-metal guests, built through the guest cache:
 
 Each guest runs with several iteration counts (patched into an ELF symbol)
 on avmm's core through :func:`avmm.board.elfrun.run_elf` with the translator on
-(``avmm-jit``) and off (``avmm-interp``), 10,000-instruction slices, and on
+(``avmm-jit``) and off (``avmm-interp``), at avmm's default slice, and on
 QEMU (``-M spike``, the CPU options of guests/lib/qemu.py). A configuration's
 figure is the difference between its largest and its smallest run, so
 start-up (process start, ELF loading, printing) cancels out, and so does the
@@ -55,10 +55,11 @@ from elftools.elf.elffile import ELFFile
 
 from avmm import _core
 from avmm.board.elfrun import ElfRun, run_elf
+from avmm.constants import DEFAULT_SLICE
 from guests.build import build
 from guests.lib.qemu import run_qemu
 
-SLICE = 10_000
+SLICE = DEFAULT_SLICE  # what `avmm run` uses
 _CHECKSUM = re.compile(rb"checksum ([0-9a-f]{16}) iterations (\d+)")
 
 

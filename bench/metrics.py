@@ -3,7 +3,7 @@
     python bench/metrics.py [--iterations N] [--repeat R] [--scrape-interval S]
 
 Runs the CPU benchmark guest (``guests/bench``, the workload of
-bench/core.py) on the runtime (Host, one vCPU, 10,000-instruction slices)
+bench/core.py) on the runtime (Host, one vCPU, the default slice)
 ``R`` times in each of two modes, alternating so that drift and load from
 other jobs hit both alike:
 
@@ -31,12 +31,13 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from avmm.constants import DEFAULT_SLICE
 from avmm.obs.exporter import start_exporter
 from avmm.runtime.host import Host, new_event_loop
 from guests.build import build
 from tests.runtime.guest import bare_metal_vm
 
-SLICE = 10_000
+SLICE = DEFAULT_SLICE
 SCRAPER = """
 import sys, time, urllib.request
 url, interval = sys.argv[1], float(sys.argv[2])

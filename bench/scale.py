@@ -2,7 +2,7 @@
 
 Runs the compute workload of ``bench.elf`` (guests/runtime) on 1, 2, 4, ...
 64 vCPUs (every hart computes; no contention) under round-robin with the
-default 10,000-instruction slice, and prints host CPU seconds per guest
+default slice, and prints host CPU seconds per guest
 instruction and MIPS. Then the scheduler's overhead per slice: the same
 single-vCPU workload through ``vcpu.run()`` against a bare synchronous
 ``hart.run`` loop with the same slice size; the difference divided by the
@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from avmm import _core
+from avmm.constants import DEFAULT_SLICE
 from avmm.runtime.host import Host, new_event_loop
 from tests.runtime.guest import bare_metal_vm, guest_dir
 
@@ -83,7 +84,7 @@ def main() -> None:
     )
     parser.add_argument("--max-vcpus", type=int, default=64)
     parser.add_argument("--pcpus", type=int, default=4)
-    parser.add_argument("--slice", type=int, default=10_000)
+    parser.add_argument("--slice", type=int, default=DEFAULT_SLICE)
     args = parser.parse_args()
     loop = new_event_loop()
     asyncio.set_event_loop(loop)

@@ -23,7 +23,7 @@ import attrs
 
 from avmm import _core
 from avmm.board.loader import load_elf, patch_symbols
-from avmm.constants import CLINT_BASE, RAM_BASE
+from avmm.constants import CLINT_BASE, DEFAULT_SLICE, RAM_BASE
 from avmm.errors import AvmmError, BootError
 from avmm.runtime.guestmem import GuestMemory, Region
 
@@ -223,7 +223,7 @@ class _Runner:
 
     def _run_one(self, slice_: int, limit: int) -> None:
         """:meth:`run` for a lone hart with the least Python per slice (bench.core
-        measures at 10,000-instruction slices, so this loop is part of what it
+        measures at the default slices, so this loop is part of what it
         times). The steps are :meth:`run`'s in the same order; kicks only say
         which other harts to look at, so a lone hart never needs them."""
         hart, tlb, machine = self.harts[0], self.tlb, self.machine
@@ -245,7 +245,7 @@ def run_elf(
     *,
     harts: int = 1,
     memory: int = DEFAULT_MEMORY,
-    slice: int = 10_000,
+    slice: int = DEFAULT_SLICE,
     clock: Literal["virtual", "host"] = "virtual",
     max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
     patch: dict[str, int] | None = None,

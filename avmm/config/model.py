@@ -14,6 +14,7 @@ from typing import Any, Literal
 import attrs
 
 from avmm.constants import (
+    DEFAULT_SLICE,
     MAX_PCPUS,
     MAX_SLICE,
     MAX_VCPUS,
@@ -104,7 +105,7 @@ class SchedConfig:
     """How vCPUs are interleaved on the pCPUs and how guest time passes."""
 
     policy: Policy = "round-robin"
-    slice: int = attrs.field(default=10_000, validator=_in_range(1, MAX_SLICE))
+    slice: int = attrs.field(default=DEFAULT_SLICE, validator=_in_range(1, MAX_SLICE))
     clock: ClockMode = "host"
     ips: int = attrs.field(default=100_000_000, validator=_in_range(1_000, 10**12))
     seed: int = attrs.field(default=0, validator=_in_range(0, 2**64 - 1))

@@ -33,6 +33,7 @@ import attrs
 from avmm.constants import (
     CLOCKS,
     DEFAULT_IPS,
+    DEFAULT_SLICE,
     IRQCHIPS,
     MAX_PCPUS,
     MAX_SLICE,
@@ -115,7 +116,7 @@ class Host:
         seed: int = 0,
         clock: str = "host",
         ips: int = DEFAULT_IPS,
-        slice: int = 10_000,
+        slice: int = DEFAULT_SLICE,
         tlb_entries: int = 1024,
         pause_exit: bool = False,
         pause_window: int = 1,

@@ -102,7 +102,7 @@ def test_bad_requests_get_error_replies_and_the_session_goes_on(running: Running
         # the metrics command needs no HTTP exporter and matches /metrics
         (family,) = api.execute("metrics", names=["avmm_scheduler_slice_instructions"])
         assert family["samples"] == [
-            {"name": "avmm_scheduler_slice_instructions", "labels": {}, "value": 10000}
+            {"name": "avmm_scheduler_slice_instructions", "labels": {}, "value": 30000}
         ]
 
 

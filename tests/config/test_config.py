@@ -48,7 +48,7 @@ def test_minimal_file_gets_documented_defaults(tmp_path: Path, kernel: Path) -> 
     assert vm.boot.kernel == kernel
     assert vm.console.backend == "stdio"
     assert cfg.sched.policy == "round-robin"
-    assert cfg.sched.slice == 10_000
+    assert cfg.sched.slice == 30_000
     assert cfg.sched.clock == "host"
     assert cfg.host.pcpus == 1
     assert cfg.host.vmid_bits == 8

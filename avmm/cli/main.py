@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import resource
@@ -754,17 +755,30 @@ _log = logs.get("cli")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from avmm.runtime import host
-
-    cfg = _snapshot_args(_load(args), args)
-    if args.report is not None:
-        _check_writable(args.report, "--report")
-    save = (args.snapshot.absolute(), args.snapshot_at) if args.snapshot is not None else None
+    # Start-up makes many long-lived objects (modules, classes, the config, the
+    # boards) and no garbage worth a collection: the collector waits until the VMs
+    # start (_start_collector), so it neither walks them now nor on every later pass.
+    gc.disable()
     try:
-        return host.run(_run_async(cfg, args.timeout, args.report, save, args.incoming))
-    except KeyboardInterrupt:  # before the VMs ran (e.g. waiting for a console client)
-        _error("interrupted before the VMs started")
-        return EXIT_INTERNAL
+        from avmm.runtime import host
+
+        cfg = _snapshot_args(_load(args), args)
+        if args.report is not None:
+            _check_writable(args.report, "--report")
+        save = (args.snapshot.absolute(), args.snapshot_at) if args.snapshot is not None else None
+        try:
+            return host.run(_run_async(cfg, args.timeout, args.report, save, args.incoming))
+        except KeyboardInterrupt:  # before the VMs ran (e.g. waiting for a console client)
+            _error("interrupted before the VMs started")
+            return EXIT_INTERNAL
+    finally:
+        gc.enable()
+
+
+def _start_collector() -> None:
+    """What exists now lives for the whole run: freeze it, then collect as usual."""
+    gc.freeze()
+    gc.enable()
 
 
 def _check_writable(path: Path, flag: str) -> None:
@@ -919,6 +933,7 @@ async def _run_async(
         progress = _Progress(host) if _wants_progress(boards) else None
         tracer = _start_trace(host, cfg.trace)
         series = _start_series(host, cfg.series)
+        _start_collector()
         try:
             with SignalHandler(host):
                 for line in ready:

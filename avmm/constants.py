@@ -49,5 +49,5 @@ DEFAULT_IPS = 100_000_000  # virtual clock: guest instructions per guest second
 # loop, the scheduler, the pCPU's flushes, the paravirtual records) is a few
 # microseconds; translated code runs 30,000 instructions in tens of them, so the
 # slice stays well under a millisecond while scheduling stays a small share of a
-# contended run (README "Scheduling": Linux boots against the slice size).
+# contended run (README "Benchmarks": Linux boots against the slice size).
 DEFAULT_SLICE = 30_000

@@ -13,7 +13,9 @@ direct boot (the VMM answers SBI) and/or firmware boot (the same OpenSBI
 kernel's own timestamp of ``smp: Brought up`` (every hart online, seconds
 since the kernel started: firmware time excluded), the wall-clock seconds from
 launch to the check's result line (``avmm-check: PASS`` or ``FAIL``) and to the process's
-exit are printed, with the ratio avmm / QEMU, and avmm's firmware boot's time
+exit and the host CPU seconds the process used (user and system, all its
+threads: QEMU runs a thread per vCPU, avmm every vCPU on one thread) are printed,
+with the ratio avmm / QEMU, and avmm's firmware boot's time
 to bring its harts up against its direct boot's.
 Runs that did not pass are marked. Launch includes each VMM's own start-up
 (Python and avmm's imports; QEMU's process start).
@@ -26,6 +28,7 @@ import contextlib
 import functools
 import os
 import re
+import resource
 import selectors
 import subprocess
 import sys
@@ -54,12 +57,14 @@ class Boot:
     to_smp: float | None  # the kernel's timestamp of "smp: Brought up" (every hart online)
     to_result: float | None  # seconds from launch to the result line
     to_exit: float  # seconds from launch to the process's exit (or the guard)
+    cpu: float  # host CPU seconds the process used (user + system, every thread)
     passed: bool
     returncode: int | None  # None: killed at the guard
 
 
 def timed(argv: list[str], name: str, smp: int) -> Boot:
     """Run ``argv`` with its console on a pipe; time the result line and the exit."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -88,10 +93,12 @@ def timed(argv: list[str], name: str, smp: int) -> Boot:
         proc.kill()
         proc.wait()
     to_exit = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     proc.stdout.close()
     text = out.decode(errors="replace")
     passed = "avmm-check: PASS" in text and f"cpus online={smp} " in text and returncode == 0
-    return Boot(name, smp, to_smp, to_result, to_exit, passed, returncode)
+    return Boot(name, smp, to_smp, to_result, to_exit, cpu, passed, returncode)
 
 
 def qemu(kernel: Path, initrd: Path, smp: int, disk: Path) -> Boot:
@@ -180,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Linux boot to the self-check's result and to exit ({os.cpu_count()} host CPUs)")
     print(f"kernel {kernel}\ninitrd {initrd}\n")
     print(
-        "vcpus  vmm            smp_up_s result_s  exit_s  check "
-        "| ratio avmm/qemu: smp_up result  exit"
+        "vcpus  vmm            smp_up_s result_s  exit_s   cpu_s  check "
+        "| ratio avmm/qemu: smp_up result  exit   cpu"
     )
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,11 +207,12 @@ def main(argv: list[str] | None = None) -> int:
                     ratio = (
                         f" |                  {_ratio(boot.to_smp, peer.to_smp)} "
                         f"{_ratio(boot.to_result, peer.to_result)} "
-                        f"{_ratio(boot.to_exit, peer.to_exit)}"
+                        f"{_ratio(boot.to_exit, peer.to_exit)} "
+                        f"{_ratio(boot.cpu, peer.cpu)}"
                     )
                 print(
                     f"{smp:5}  {boot.vmm:14} {_fmt(boot.to_smp)}   {_fmt(boot.to_result)}  "
-                    f"{_fmt(boot.to_exit)}  {verdict:5}{ratio}",
+                    f"{_fmt(boot.to_exit)}  {_fmt(boot.cpu)}  {verdict:5}{ratio}",
                     flush=True,
                 )
             by_mode = {b.vmm: b for b in rows}

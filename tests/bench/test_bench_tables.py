@@ -75,6 +75,6 @@ def test_sweep_prints_runs_per_minute_for_each_engine() -> None:
 
 def test_boot_boots_linux_on_avmm_and_qemu_to_the_self_check() -> None:
     out = bench("boot", "--smp", "1", "--mode", "direct")
-    assert re.search(rf"^ +1 +qemu +{NUM} +{NUM} +{NUM} +PASS", out, re.M), out
-    row = rf"^ +1 +avmm-direct +{NUM} +{NUM} +{NUM} +PASS +\| +{NUM} +{NUM} +{NUM}$"
+    assert re.search(rf"^ +1 +qemu +{NUM} +{NUM} +{NUM} +{NUM} +PASS", out, re.M), out
+    row = rf"^ +1 +avmm-direct +{NUM} +{NUM} +{NUM} +{NUM} +PASS +\| +{NUM} +{NUM} +{NUM} +{NUM}$"
     assert re.search(row, out, re.M), out

@@ -119,6 +119,7 @@ const char *machine_add_slot(machine_t *m, ram_slot_t *s)
     }
     s->index = m->nslots;
     m->slots[m->nslots++] = s;
+    machine_fc_invalidate(m, false);
     return NULL;
 }
 

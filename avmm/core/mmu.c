@@ -28,6 +28,8 @@ tlb_t *tlb_new(uint32_t entries)
     tlb_t *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
+    static uint64_t serials;
+    t->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     t->entries = entries;
     t->nsets = entries / TLB_WAYS;
     t->e = calloc(entries, sizeof(tlb_entry_t));
@@ -97,6 +99,7 @@ static void tlb_fill(tlb_t *t, uint32_t vmid, uint16_t asid, uint64_t va, int le
 void tlb_flush_all(tlb_t *t)
 {
     t->flush_all++;
+    t->gen++;
     for (uint32_t i = 0; i < t->entries; i++)
         t->e[i].perm = 0;
 }
@@ -104,6 +107,7 @@ void tlb_flush_all(tlb_t *t)
 void tlb_flush_vmid(tlb_t *t, uint32_t vmid)
 {
     t->flush_vmid++;
+    t->gen++;
     for (uint32_t i = 0; i < t->entries; i++)
         if (t->e[i].vmid == vmid)
             t->e[i].perm = 0;
@@ -112,6 +116,7 @@ void tlb_flush_vmid(tlb_t *t, uint32_t vmid)
 void tlb_flush_asid(tlb_t *t, uint32_t vmid, uint16_t asid)
 {
     t->flush_asid++;
+    t->gen++;
     for (uint32_t i = 0; i < t->entries; i++) {
         tlb_entry_t *e = &t->e[i];
         if (e->vmid == vmid && e->asid == asid && !(e->perm & PTE_G))
@@ -122,6 +127,7 @@ void tlb_flush_asid(tlb_t *t, uint32_t vmid, uint16_t asid)
 void tlb_flush_page(tlb_t *t, uint32_t vmid, uint64_t va, int asid)
 {
     t->flush_page++;
+    t->gen++;
     for (int lvl = 0; lvl < 4; lvl++) {
         uint64_t vpn = va >> (12 + 9 * lvl);
         tlb_entry_t *set = &t->e[(size_t)tlb_set(t, vpn, lvl) * TLB_WAYS];

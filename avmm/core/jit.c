@@ -65,7 +65,7 @@ const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host",
 #define JIT_HOT 2          /* executions of an entry before it is translated (README) */
 #define JIT_MAX_INSNS 64   /* guest instructions per block */
 #define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 400 + 4096) /* host bytes a block may need, at most */
-#define JIT_JC_SIZE 1024   /* jump cache entries (a power of two) */
+#define JIT_JC_SIZE 8192   /* jump cache entries (a power of two) */
 #define JIT_SMC_LIMIT 16   /* a page whose blocks stores dropped this often in a row stays interpreted */
 
 typedef struct jit_block {
@@ -89,9 +89,10 @@ struct jit {
     uint64_t gen; /* bumped by every flush */
     uint32_t hash[1u << JIT_HASH_BITS];
     uint8_t hot[1u << JIT_HOT_BITS];
-    /* jump cache: host address of an entry -> its code, probed inline by
-     * translated code for jalr and jumps to other pages (filled by
-     * jit_lookup_fast, cleared whenever a block is dropped) */
+    /* jump cache: host address of an entry -> its code, direct-mapped, probed
+     * first by jit_find (the dispatcher) and inline by translated code for jalr
+     * and jumps to other pages (filled by both lookups, cleared whenever a block
+     * is dropped, so a hit is a live block) */
     struct jc_entry {
         const uint8_t *host;
         const uint8_t *code;
@@ -418,6 +419,11 @@ static inline const uint8_t *fetch_host(hart_t *h, uint64_t pc)
     return (const uint8_t *)(uintptr_t)(pc + e->add);
 }
 
+static inline struct jc_entry *jc_slot(jit_t *j, const uint8_t *host)
+{
+    return &j->jc[((uintptr_t)host >> 1) & (JIT_JC_SIZE - 1)];
+}
+
 /* called from translated code (jalr, jumps to other pages) */
 static const uint8_t *jit_lookup_fast(hart_t *h, uint64_t pc)
 {
@@ -429,7 +435,7 @@ static const uint8_t *jit_lookup_fast(hart_t *h, uint64_t pc)
     jit_block_t *b = hash_find(j, host);
     if (!b || !b->code)
         return NULL;
-    struct jc_entry *c = &j->jc[((uintptr_t)host >> 1) & (JIT_JC_SIZE - 1)];
+    struct jc_entry *c = jc_slot(j, host);
     c->host = host;
     c->code = b->code;
     return b->code;
@@ -457,10 +463,16 @@ const uint8_t *jit_find(hart_t *h, uint64_t pc)
     if (!host)
         return NULL;
     j->st.lookups++;
+    struct jc_entry *c = jc_slot(j, host);
+    if (c->host == host)
+        return c->code;
     jit_block_t *b = hash_find(j, host);
     if (b) {
-        if (b->code)
+        if (b->code) {
+            c->host = host;
+            c->code = b->code;
             return b->code;
+        }
         if (b->raw == raw_at(host, pc))
             return NULL; /* known untranslatable */
         hash_remove(j, (uint32_t)(b - j->blocks) + 1); /* the bits changed: look again */
@@ -469,7 +481,13 @@ const uint8_t *jit_find(hart_t *h, uint64_t pc)
     if (++*hot < JIT_HOT)
         return NULL;
     *hot = 0;
-    return translate(h, j, pc, host);
+    const uint8_t *code = translate(h, j, pc, host);
+    if (code) {
+        c = jc_slot(j, host);
+        c->host = host;
+        c->code = code;
+    }
+    return code;
 }
 
 /* ------------------------------------------------------------ helpers called from code */

@@ -169,16 +169,26 @@ typedef struct tlb_entry {
     uint64_t vpn;  /* va >> (12 + 9 * level) */
     uint64_t ppn;  /* physical page number of the start of the (super)page */
     uint32_t vmid;
+    uint32_t gen;  /* live only while it equals its VMID bucket's gen (mmu.c) */
     uint16_t asid;
     uint8_t level; /* 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB, 3 = 512 GiB */
     uint8_t perm;  /* PTE bits V R W X U G A D; 0 = invalid entry */
 } tlb_entry_t;
 
 #define TLB_WAYS 4
+#define TLB_VBUCKETS 256 /* VMID buckets (vmid % TLB_VBUCKETS) of flush generations */
+typedef struct tlb_vbucket {
+    uint32_t gen;   /* entries of this bucket are live while their gen equals it */
+    uint32_t owner; /* the VMID of the entries filled since gen was set... */
+    bool used;      /* ...if any */
+    bool mixed;     /* entries of several VMIDs filled since gen was set */
+} tlb_vbucket_t;
 typedef struct tlb {
     uint32_t entries, nsets;
     tlb_entry_t *e;  /* nsets * TLB_WAYS */
     uint8_t *victim; /* round-robin replacement pointer per set */
+    tlb_vbucket_t vb[TLB_VBUCKETS];
+    uint32_t next_gen; /* the last generation handed out */
     uint64_t hits, misses, flush_all, flush_vmid, flush_asid, flush_page;
     /* fast caches filled through this TLB stay valid while gen is unchanged
      * (every flush bumps it); serial names this TLB among all ever made */

@@ -56,20 +56,58 @@ static inline uint32_t tlb_set(const tlb_t *t, uint64_t vpn, int level)
     return (uint32_t)k & (t->nsets - 1);
 }
 
-static inline bool tlb_match(const tlb_entry_t *e, uint32_t vmid, uint16_t asid, uint64_t vpn,
-                             int level)
+/* Flushes by VMID (sfence.vma without operands, remote fences, migration
+ * flushes) and whole flushes are O(1) in the common case: an entry is live only
+ * while its gen equals the gen of its VMID's bucket, and such a flush gives the
+ * bucket a new gen, unless entries of several VMIDs were filled into the bucket
+ * since its gen was set, where flush_vmid walks the entries as before. */
+static inline tlb_vbucket_t *tlb_vb(tlb_t *t, uint32_t vmid)
 {
-    return e->perm && e->level == level && e->vpn == vpn && e->vmid == vmid &&
+    return &t->vb[vmid % TLB_VBUCKETS];
+}
+
+static inline bool tlb_live(tlb_t *t, const tlb_entry_t *e)
+{
+    return e->perm && e->gen == tlb_vb(t, e->vmid)->gen;
+}
+
+/* a generation no entry holds */
+static uint32_t tlb_new_gen(tlb_t *t)
+{
+    if (unlikely(++t->next_gen == 0)) {
+        /* wrapped: old entries could match again, so clear them for real */
+        for (uint32_t i = 0; i < t->entries; i++)
+            t->e[i].perm = 0;
+        for (unsigned b = 0; b < TLB_VBUCKETS; b++)
+            t->vb[b].gen = 0;
+        t->next_gen = 1;
+    }
+    return t->next_gen;
+}
+
+static void tlb_vb_renew(tlb_t *t, tlb_vbucket_t *b)
+{
+    uint32_t g = tlb_new_gen(t);
+    b->gen = g;
+    b->used = false;
+    b->mixed = false;
+}
+
+static inline bool tlb_match(const tlb_entry_t *e, uint32_t vmid, uint32_t gen, uint16_t asid,
+                             uint64_t vpn, int level)
+{
+    return e->perm && e->level == level && e->vpn == vpn && e->vmid == vmid && e->gen == gen &&
            (e->asid == asid || (e->perm & PTE_G));
 }
 
 static tlb_entry_t *tlb_lookup(tlb_t *t, uint32_t vmid, uint16_t asid, uint64_t va, int levels)
 {
+    uint32_t gen = tlb_vb(t, vmid)->gen;
     for (int lvl = 0; lvl < levels; lvl++) {
         uint64_t vpn = va >> (12 + 9 * lvl);
         tlb_entry_t *set = &t->e[(size_t)tlb_set(t, vpn, lvl) * TLB_WAYS];
         for (int w = 0; w < TLB_WAYS; w++)
-            if (tlb_match(&set[w], vmid, asid, vpn, lvl))
+            if (tlb_match(&set[w], vmid, gen, asid, vpn, lvl))
                 return &set[w];
     }
     return NULL;
@@ -80,17 +118,23 @@ static void tlb_fill(tlb_t *t, uint32_t vmid, uint16_t asid, uint64_t va, int le
 {
     uint64_t vpn = va >> (12 + 9 * level);
     uint32_t si = tlb_set(t, vpn, level);
+    tlb_vbucket_t *b = tlb_vb(t, vmid);
     tlb_entry_t *set = &t->e[(size_t)si * TLB_WAYS], *e = NULL;
     for (int w = 0; w < TLB_WAYS && !e; w++)
-        if (!set[w].perm || tlb_match(&set[w], vmid, asid, vpn, level))
+        if (!tlb_live(t, &set[w]) || tlb_match(&set[w], vmid, b->gen, asid, vpn, level))
             e = &set[w];
     if (!e) {
         e = &set[t->victim[si]];
         t->victim[si] = (uint8_t)((t->victim[si] + 1) % TLB_WAYS);
     }
+    if (b->used && b->owner != vmid)
+        b->mixed = true;
+    b->owner = vmid;
+    b->used = true;
     e->vpn = vpn;
     e->ppn = ppn;
     e->vmid = vmid;
+    e->gen = b->gen;
     e->asid = asid;
     e->level = (uint8_t)level;
     e->perm = (uint8_t)(perm | PTE_V);
@@ -100,14 +144,20 @@ void tlb_flush_all(tlb_t *t)
 {
     t->flush_all++;
     t->gen++;
-    for (uint32_t i = 0; i < t->entries; i++)
-        t->e[i].perm = 0;
+    for (unsigned b = 0; b < TLB_VBUCKETS; b++)
+        tlb_vb_renew(t, &t->vb[b]);
 }
 
 void tlb_flush_vmid(tlb_t *t, uint32_t vmid)
 {
     t->flush_vmid++;
     t->gen++;
+    tlb_vbucket_t *b = tlb_vb(t, vmid);
+    if (!b->mixed) {
+        if (!b->used || b->owner == vmid)
+            tlb_vb_renew(t, b); /* every live entry of the bucket is vmid's */
+        return;                 /* else the live entries are another VMID's */
+    }
     for (uint32_t i = 0; i < t->entries; i++)
         if (t->e[i].vmid == vmid)
             t->e[i].perm = 0;
@@ -147,7 +197,7 @@ uint32_t tlb_valid_entries(tlb_t *t)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->entries; i++)
-        n += t->e[i].perm != 0;
+        n += tlb_live(t, &t->e[i]);
     return n;
 }
 

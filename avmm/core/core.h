@@ -157,6 +157,9 @@ typedef struct ram_slot {
      * on first use */
     uint32_t *jit_pages;
     uint32_t *jit_smc;
+    /* per page: a copy of its bytes as its first block was made (jit_reset),
+     * allocated with jit_pages, a copy on first use */
+    uint8_t **jit_snap;
     /* pages written by the host since the translator last looked (any thread, atomic) */
     uint64_t *jit_hostw;
 } ram_slot_t;

@@ -249,6 +249,8 @@ static jit_t *jit_get(machine_t *m)
     host_fma = __builtin_cpu_supports("fma");
     emit_trampoline(j);
     m->jit = j;
+    /* host writes noted before there was anything to drop (a loader's) */
+    jit_host_sync(m, JF_HOST);
     return j;
 fail:
     m->jit_on = false;
@@ -294,10 +296,15 @@ static void hash_remove(jit_t *j, uint32_t bi)
 
 static void slot_pages_free(ram_slot_t *s)
 {
+    if (s->jit_snap)
+        for (uint64_t pg = 0; pg < s->size >> 12; pg++)
+            free(s->jit_snap[pg]);
     free(s->jit_pages);
     free(s->jit_smc);
+    free(s->jit_snap);
     s->jit_pages = NULL;
     s->jit_smc = NULL;
+    s->jit_snap = NULL;
 }
 
 void jit_flush(machine_t *m, int cause)
@@ -347,6 +354,29 @@ void jit_smc(machine_t *m, ram_slot_t *s, uint64_t pa, uint64_t len)
         s->jit_smc[pg] = now << 8 | n;
         j->st.flushes[JF_SMC]++;
     }
+}
+
+void jit_reset(machine_t *m)
+{
+    jit_t *j = m->jit;
+    if (!j || !j->nblocks)
+        return;
+    uint64_t dropped = 0;
+    for (int i = 0; i < m->nslots; i++) {
+        ram_slot_t *s = m->slots[i];
+        if (!s->jit_pages)
+            continue;
+        for (uint64_t pg = 0; pg < s->size >> 12; pg++) {
+            if (!s->jit_pages[pg])
+                continue;
+            const uint8_t *snap = s->jit_snap[pg];
+            if (snap && memcmp(s->host + (pg << 12), snap, PAGE_SIZE) == 0)
+                continue; /* the bytes its blocks were made from */
+            drop_page(j, s, pg);
+            dropped++;
+        }
+    }
+    j->st.flushes[JF_RESET] += dropped;
 }
 
 unsigned jit_host_sync(machine_t *m, int cause)
@@ -1711,7 +1741,8 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     if (!s->jit_pages) {
         s->jit_pages = calloc(s->size >> 12, sizeof(uint32_t));
         s->jit_smc = calloc(s->size >> 12, sizeof(uint32_t));
-        if (!s->jit_pages || !s->jit_smc) {
+        s->jit_snap = calloc(s->size >> 12, sizeof(uint8_t *));
+        if (!s->jit_pages || !s->jit_smc || !s->jit_snap) {
             slot_pages_free(s);
             return NULL;
         }
@@ -1838,8 +1869,14 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     jit_block_t *blk = new_block(j, host);
     blk->code = to_rx(j, e->entry);
     blk->ninsn = (uint16_t)L;
-    if (!s->jit_pages[pg])
+    if (!s->jit_pages[pg]) {
         drop_store_entries(m, e->page);
+        /* what jit_reset compares the page with (no copy: it drops the page) */
+        if (!s->jit_snap[pg])
+            s->jit_snap[pg] = malloc(PAGE_SIZE);
+        if (s->jit_snap[pg])
+            memcpy(s->jit_snap[pg], e->page, PAGE_SIZE);
+    }
     blk->pnext = s->jit_pages[pg];
     s->jit_pages[pg] = j->nblocks;
     free(e);
@@ -1880,6 +1917,7 @@ uint64_t jit_gen(machine_t *m)
     return 0;
 }
 void jit_flush(machine_t *m, int cause) {}
+void jit_reset(machine_t *m) {}
 void jit_smc(machine_t *m, ram_slot_t *s, uint64_t pa, uint64_t len) {}
 unsigned jit_host_sync(machine_t *m, int cause)
 {

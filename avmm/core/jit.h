@@ -56,6 +56,10 @@ uint64_t jit_gen(machine_t *m);
 
 /* drop every translation */
 void jit_flush(machine_t *m, int cause);
+/* Hart.reset (a loader may have written code through a raw buffer nobody
+ * reported): drop the translations of every page whose bytes differ from what
+ * they were translated from */
+void jit_reset(machine_t *m);
 /* a guest store (or A/D update) wrote [pa, pa+len) inside slot s, which holds code */
 void jit_smc(machine_t *m, ram_slot_t *s, uint64_t pa, uint64_t len);
 /* a host write to guest RAM (any thread): noted, applied by jit_host_sync */

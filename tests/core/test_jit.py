@@ -146,6 +146,37 @@ def test_a_host_write_to_translated_code_is_seen(rig: RigFactory) -> None:
     assert a.machine.jit_stats()["flushes"]["host"] >= 1
 
 
+def test_a_loader_s_unreported_write_to_code_is_seen_after_a_reset(rig: RigFactory) -> None:
+    # a loader writes through the RamSlot buffer (nobody reports it), then resets
+    # the hart: Hart.reset drops the blocks of every page whose bytes changed
+    src = ".option norvc\n1: addi a0, a0, 1\naddi a1, a1, 1\nj 1b"
+    a, b = both(rig, src)
+    for r in (a, b):
+        r.run(1000)
+        memoryview(r.ram)[0:4] = (0x00350513).to_bytes(4, "little")  # addi a0, a0, 3
+        r.hart.reset(RAM_BASE)
+        r.run(999)
+    same_state(a, b)
+    assert a.x(10) == 3 * 333
+    assert a.machine.jit_stats()["flushes"]["reset"] == 1  # the one page
+    assert jit_insns(a) > 0
+
+
+def test_a_reset_keeps_the_translations_of_unchanged_pages(rig: RigFactory) -> None:
+    # (an SBI HSM start resets a hart while the others run translated code)
+    src = ".option norvc\n1: addi a0, a0, 1\naddi a1, a1, 1\nj 1b"
+    a, b = both(rig, src)
+    for r in (a, b):
+        r.run(1000)
+        r.hart.reset(RAM_BASE)
+        r.run(999)
+    same_state(a, b)
+    stats = a.machine.jit_stats()
+    assert stats["flushes"]["reset"] == 0
+    assert stats["blocks"] == stats["live_blocks"]  # nothing translated twice
+    assert jit_insns(a) > 1900
+
+
 def test_remapped_code_page_runs_the_code_of_its_new_page(rig: RigFactory) -> None:
     # VA 0x40000000 holds a function: PA DATA first (returns 1), then the loop
     # points the PTE at DATA + 0x1000 (returns 2), sfence.vma, and goes on

@@ -531,7 +531,8 @@ jit_dispatch_linked:
     if (unlikely(n >= chunk_end))
         goto check;
     {
-        const uint8_t *code = jit_find(h, pc);
+        bool one = false;
+        const uint8_t *code = jit_find(h, pc, &one);
         if (!code) {
             if (fpage != (pc & PAGE_MASK) &&
                 h->fc[ACC_FETCH][(pc >> 12) & FC_MASK].tag != (pc & PAGE_MASK)) {
@@ -546,6 +547,11 @@ jit_dispatch_linked:
                 }
                 goto jit_dispatch_linked;
             }
+            /* an instruction the translator leaves to the interpreter (CSR,
+             * AMO, xRET, ...): only it, then look again (a block may start
+             * after it); else interpret on to the next jump */
+            if (one && n + 1 < chunk_end)
+                stop = n + 1;
             DISPATCH();
         }
         if (link) /* the block just left jumps here: chain it */

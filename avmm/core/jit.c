@@ -483,7 +483,7 @@ static uint32_t raw_at(const uint8_t *host, uint64_t pc)
     return lo | (uint32_t)hi << 16;
 }
 
-const uint8_t *jit_find(hart_t *h, uint64_t pc)
+const uint8_t *jit_find(hart_t *h, uint64_t pc, bool *one)
 {
     machine_t *m = h->m;
     jit_t *j = jit_get(m);
@@ -503,8 +503,10 @@ const uint8_t *jit_find(hart_t *h, uint64_t pc)
             c->code = b->code;
             return b->code;
         }
-        if (b->raw == raw_at(host, pc))
+        if (b->raw == raw_at(host, pc)) {
+            *one = true;
             return NULL; /* known untranslatable */
+        }
         hash_remove(j, (uint32_t)(b - j->blocks) + 1); /* the bits changed: look again */
     }
     uint8_t *hot = &j->hot[hslot(host) & ((1u << JIT_HOT_BITS) - 1)];
@@ -516,6 +518,9 @@ const uint8_t *jit_find(hart_t *h, uint64_t pc)
         c = jc_slot(j, host);
         c->host = host;
         c->code = code;
+    } else {
+        jit_block_t *nb = hash_find(j, host);
+        *one = nb && !nb->code; /* made an untranslatable entry */
     }
     return code;
 }
@@ -1903,7 +1908,7 @@ void jit_get_stats(machine_t *m, jit_stats_t *st)
 {
     memset(st, 0, sizeof(*st));
 }
-const uint8_t *jit_find(hart_t *h, uint64_t pc)
+const uint8_t *jit_find(hart_t *h, uint64_t pc, bool *one)
 {
     return NULL;
 }

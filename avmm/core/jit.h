@@ -46,8 +46,10 @@ void jit_free(machine_t *m);
 void jit_get_stats(machine_t *m, jit_stats_t *st);
 
 /* translated code for the instruction at pc (a block entry), or NULL: counts
- * executions of not yet translated entries and translates hot ones */
-const uint8_t *jit_find(hart_t *h, uint64_t pc);
+ * executions of not yet translated entries and translates hot ones. *one is set
+ * when the instruction at pc is one the translator leaves to the interpreter
+ * (a block may start right after it) */
+const uint8_t *jit_find(hart_t *h, uint64_t pc, bool *one);
 /* run translated code from entry `code` at jr->pc; returns a JX_ reason */
 int jit_exec(hart_t *h, jit_run_t *jr, const uint8_t *code);
 /* patch the jump at link (from the last jit_exec) to code, if gen still matches */

@@ -594,6 +594,13 @@ int mem_load_slow(hart_t *h, uint64_t va, unsigned size, uint64_t *val);
 int mem_store_slow(hart_t *h, uint64_t va, unsigned size, uint64_t val);
 int mem_fetch_slow(hart_t *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
                    uintptr_t *page_add);
+/* translated code's fast-cache miss: install the entry for an access of size
+ * bytes at va inside one page (misaligned ones too: the tag check always
+ * misses them, the slow path performs them) when that takes no more than a
+ * TLB hit (or no translation) and the slow path would install it, and return
+ * the host address; else 0 (the slow path must run). No side effect but the
+ * entry and the counters the slow path's TLB hit would count. */
+uintptr_t mem_fc_fill(hart_t *h, uint64_t va, unsigned acc, unsigned size);
 /* LR/SC/AMO: translate an aligned RAM address; *host gets the pointer */
 int mem_atomic_ptr(hart_t *h, uint64_t va, unsigned size, bool is_lr, uint64_t *pa,
                    uint8_t **host);

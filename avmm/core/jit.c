@@ -699,6 +699,12 @@ typedef struct emit {
         unsigned idx, off, nmem;
     } cold[JIT_MAX_INSNS];
     unsigned ncold;
+    struct refill {        /* a fast-cache miss: mem_fc_fill, out of line */
+        uint8_t *miss;     /* the jump to it */
+        uint8_t *ret;      /* where the inline code goes on (rax = host address) */
+        unsigned acc, size, idx, off, nmem;
+    } refill[JIT_MAX_INSNS];
+    unsigned nrefill;
     int8_t hreg[33];     /* host register caching guest x[i] in this block, -1: none */
     uint8_t *loop;       /* after the cached registers' loads: where the block jumps to itself */
 } emit_t;
@@ -1238,7 +1244,9 @@ flags_only: /* an x register was written; only a flag changes FP state */
 }
 
 /* fast-cache probe for an access of size bytes at x[rs1] + imm: leaves the
- * host address in rax, or leaves the block (side exit) for instruction idx */
+ * host address in rax; on a miss mem_fc_fill (out of line, emit_refills) fills
+ * the entry where a TLB hit does, else the block is left (side exit) before
+ * instruction idx, for the interpreter's slow path */
 static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsigned idx,
                       unsigned off)
 {
@@ -1255,9 +1263,44 @@ static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsig
     x_mov(b, RDX, RAX);
     x_alu_ri(b, 1, ALU_AND, RDX, (int32_t)(PAGE_MASK | (size - 1)));
     x_alu_rm(b, 1, ALU_CMP, RDX, RBX, RCX, FCOFF(acc));
-    side_exit(e, CC_NE, idx, off);
+    struct refill *r = &e->refill[e->nrefill++];
+    r->miss = x_jcc(b, CC_NE);
     x_alu_rm(b, 1, ALU_ADD, RAX, RBX, RCX, FCOFF(acc) + 8);
+    r->ret = b->p;
+    r->acc = (unsigned)acc;
+    r->size = size;
+    r->idx = idx;
+    r->off = off;
+    r->nmem = e->nmem;
     e->nmem++;
+}
+
+static uintptr_t h_fc_fill(hart_t *h, uint64_t va, uint64_t acc_size)
+{
+    return mem_fc_fill(h, va, (unsigned)(acc_size & 0xff), (unsigned)(acc_size >> 8));
+}
+
+/* the out-of-line halves of mem_probe: rax = the virtual address */
+static void emit_refills(emit_t *e)
+{
+    xbuf_t *b = &e->b;
+    for (unsigned k = 0; k < e->nrefill; k++) {
+        struct refill *r = &e->refill[k];
+        x_fix(r->miss, b->p);
+        x_mov(b, RSI, RAX);
+        x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
+        x_mov_ri(b, RDX, (uint64_t)r->acc | (uint64_t)r->size << 8);
+        call_fn(e, (const void *)h_fc_fill);
+        x_rr(b, 1, 0x85, RAX, RAX); /* test rax, rax */
+        unsigned saved = e->nmem;
+        e->nmem = r->nmem;
+        side_exit(e, CC_E, r->idx, r->off);
+        e->nmem = saved;
+        /* filled: the access goes on, not counted as a fast-cache hit (the
+         * interpreter's slow path does not count one either) */
+        x_alu_ri(b, 1, ALU_SUB, RBP, 1);
+        x_fix(x_jmp(b), r->ret);
+    }
 }
 
 static void call2(emit_t *e, const dinsn_t *d, uint64_t (*fn)(uint64_t, uint64_t))
@@ -1765,6 +1808,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     e->nmem = 0;
     e->nside = 0;
     e->ncold = 0;
+    e->nrefill = 0;
     e->rax_reg = -1;
 
     unsigned L = 0, off = e->start;
@@ -1856,6 +1900,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
         emit_fop_call(e, c->p, c->idx, c->off, c->nmem);
         x_fix(x_jmp(b), c->ret);
     }
+    emit_refills(e);
     /* side exits: leave before instruction idx, which did not run */
     for (unsigned k = 0; k < e->nside; k++) {
         struct side *sd = &e->side[k];

@@ -453,6 +453,50 @@ static int ram_stored(hart_t *h, ram_slot_t *s, uint64_t pa, unsigned size)
     return MEM_OK;
 }
 
+uintptr_t mem_fc_fill(hart_t *h, uint64_t va, unsigned acc, unsigned size)
+{
+    machine_t *m = h->m;
+    if ((va & 0xfff) + size > PAGE_SIZE || h->watch_data)
+        return 0; /* across pages (the slow path performs it), or watched */
+    int priv = eff_priv(h, (int)acc);
+    unsigned mode = (unsigned)(h->satp >> SATP_MODE_SHIFT);
+    uint64_t pa;
+    unsigned perm;
+    tlb_t *t = NULL;
+    if (priv == PRIV_M || mode == 0) {
+        if (va >> PA_BITS)
+            return 0;
+        pa = va;
+        perm = 0xff;
+    } else {
+        int levels = mode == 8 ? 3 : 4;
+        t = h->tlb;
+        if (!t || !canonical(va, levels))
+            return 0;
+        uint16_t asid = (uint16_t)((h->satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK);
+        tlb_entry_t *e = tlb_lookup(t, m->vmid, asid, va, levels);
+        if (!e || !perm_ok(h, priv, (int)acc, e->perm) ||
+            (acc == ACC_STORE && !(e->perm & PTE_D)))
+            return 0; /* a walk, or a stale entry: mmu_translate's business */
+        pa = (e->ppn << 12) + (va & ((1ull << (12 + 9 * e->level)) - 1));
+        perm = e->perm;
+    }
+    ram_slot_t *s = ram_find(m, pa, size);
+    if (!s)
+        return 0;
+    /* mem_store_slow's conditions for a store entry */
+    if (acc == ACC_STORE && (!(perm & PTE_D) || htif_page(m, pa) || page_clean_logged(s, pa) ||
+                             page_has_foreign_resv(m, h, pa) || jit_code_page(s, pa)))
+        return 0;
+    if (t) { /* what the slow path's Tlb hit counts (nothing when it runs instead) */
+        h->st.tlb_lookups++;
+        t->hits++;
+    }
+    uint8_t *p = s->host + (pa - s->base);
+    fc_install(h, (int)acc, va, p - (va & 0xfff));
+    return (uintptr_t)p;
+}
+
 /* a misaligned access that crosses a page: both parts must be RAM */
 static int cross_page(hart_t *h, uint64_t va, unsigned size, int acc, uint8_t *part[2],
                       ram_slot_t *slot[2], uint64_t pa_out[2], unsigned *n0)

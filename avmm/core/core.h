@@ -157,6 +157,9 @@ typedef struct ram_slot {
      * on first use */
     uint32_t *jit_pages;
     uint32_t *jit_smc;
+    /* per page: a copy of its bytes as its first block was made (jit_reset),
+     * allocated with jit_pages, a copy on first use */
+    uint8_t **jit_snap;
     /* pages written by the host since the translator last looked (any thread, atomic) */
     uint64_t *jit_hostw;
 } ram_slot_t;
@@ -169,17 +172,30 @@ typedef struct tlb_entry {
     uint64_t vpn;  /* va >> (12 + 9 * level) */
     uint64_t ppn;  /* physical page number of the start of the (super)page */
     uint32_t vmid;
+    uint32_t gen;  /* live only while it equals its VMID bucket's gen (mmu.c) */
     uint16_t asid;
     uint8_t level; /* 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB, 3 = 512 GiB */
     uint8_t perm;  /* PTE bits V R W X U G A D; 0 = invalid entry */
 } tlb_entry_t;
 
 #define TLB_WAYS 4
+#define TLB_VBUCKETS 256 /* VMID buckets (vmid % TLB_VBUCKETS) of flush generations */
+typedef struct tlb_vbucket {
+    uint32_t gen;   /* entries of this bucket are live while their gen equals it */
+    uint32_t owner; /* the VMID of the entries filled since gen was set... */
+    bool used;      /* ...if any */
+    bool mixed;     /* entries of several VMIDs filled since gen was set */
+} tlb_vbucket_t;
 typedef struct tlb {
     uint32_t entries, nsets;
     tlb_entry_t *e;  /* nsets * TLB_WAYS */
     uint8_t *victim; /* round-robin replacement pointer per set */
+    tlb_vbucket_t vb[TLB_VBUCKETS];
+    uint32_t next_gen; /* the last generation handed out */
     uint64_t hits, misses, flush_all, flush_vmid, flush_asid, flush_page;
+    /* fast caches filled through this TLB stay valid while gen is unchanged
+     * (every flush bumps it); serial names this TLB among all ever made */
+    uint64_t serial, gen;
 } tlb_t;
 
 typedef struct plic {
@@ -194,8 +210,9 @@ typedef struct plic {
 } plic_t;
 
 /* Per-hart fast cache of host addends, one direct-mapped array per access
- * type, indexed by virtual page number. Valid within one slice and one
- * translation context only. A tag is the page-aligned virtual address. A
+ * type, indexed by virtual page number. Valid within one translation context;
+ * kept across slices while nothing that can invalidate it happened (see
+ * fc_slice_start). A tag is the page-aligned virtual address. A
  * lookup compares it with va & (PAGE_MASK | (size - 1)), which never has bits
  * 3..11 set, so the invalid tag 0x800 can never match. */
 #define FC_BITS 8
@@ -245,6 +262,13 @@ struct hart {
     /* installed entries since the last flush, so a flush only clears those */
     uint16_t fc_log[FC_LOG];
     unsigned fc_nlog; /* > FC_LOG: overflowed, the next flush clears everything */
+    /* what the fast cache was filled under, as of the end of the last slice
+     * (fc_slice_end); the next slice keeps it only if all still hold */
+    bool fc_kept;
+    uint32_t fc_vmid;
+    int fc_priv;
+    uint64_t fc_tlb_serial, fc_tlb_gen, fc_epoch, fc_store_epoch;
+    uint64_t fc_satp, fc_mstatus;
 
     uint64_t pc;
     int priv;
@@ -359,6 +383,12 @@ struct machine {
     uint64_t tohost, fromhost;
 
     int nresv; /* harts holding a valid reservation */
+
+    /* bumped by host-side events that invalidate the harts' fast caches between
+     * slices (fc_slice_start): fc_epoch all entries (RAM slots added, VMID
+     * changed), fc_store_epoch store entries only (a reservation taken, dirty
+     * logging switched on or a dirty log cleared, the HTIF tohost moved) */
+    uint64_t fc_epoch, fc_store_epoch;
 
     dinsn_t *dc; /* decoded-instruction cache shared by the harts, 1 << DC_BITS */
 
@@ -487,6 +517,71 @@ static inline void fc_flush(hart_t *h)
     }
     h->fc_nlog = 0;
 }
+/* drop the store entries only */
+static inline void fc_flush_stores(hart_t *h)
+{
+    if (h->fc_nlog <= FC_LOG) {
+        unsigned k2 = 0;
+        for (unsigned k = 0; k < h->fc_nlog; k++) {
+            uint16_t e = h->fc_log[k];
+            if (e / FC_SIZE == ACC_STORE)
+                (&h->fc[0][0])[e].tag = FC_INVALID;
+            else
+                h->fc_log[k2++] = e;
+        }
+        h->fc_nlog = k2;
+    } else {
+        for (unsigned i = 0; i < FC_SIZE; i++)
+            h->fc[ACC_STORE][i].tag = FC_INVALID;
+    }
+}
+/* mstatus bits the fast cache depends on (effective privilege, permissions) */
+#define FC_MSTATUS_BITS (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR)
+/* At slice start: keep the fast cache of the last slice only if it was filled
+ * through the same TLB, unflushed since, under the same VMID, privilege, satp
+ * and mstatus bits, with no machine-wide invalidation since, and the hart is not
+ * under guest debug; keep all but the store entries if only store entries were
+ * invalidated. Host-side changes to a hart (reset, state restore, CSR writes,
+ * privilege, breakpoints, watchpoints, traces) flush its cache directly. */
+static inline void fc_slice_start(hart_t *h, tlb_t *t)
+{
+    machine_t *m = h->m;
+    if (!h->fc_kept || !t || t->serial != h->fc_tlb_serial || t->gen != h->fc_tlb_gen ||
+        m->vmid != h->fc_vmid || m->fc_epoch != h->fc_epoch || h->priv != h->fc_priv ||
+        h->satp != h->fc_satp || ((h->mstatus ^ h->fc_mstatus) & FC_MSTATUS_BITS) ||
+        hart_debug_active(h))
+        fc_flush(h);
+    else if (m->fc_store_epoch != h->fc_store_epoch)
+        fc_flush_stores(h);
+    h->fc_kept = false;
+}
+/* at slice end: note what the fast cache is valid under */
+static inline void fc_slice_end(hart_t *h, tlb_t *t)
+{
+    machine_t *m = h->m;
+    if (!t) {
+        h->fc_kept = false;
+        return;
+    }
+    h->fc_kept = true;
+    h->fc_tlb_serial = t->serial;
+    h->fc_tlb_gen = t->gen;
+    h->fc_vmid = m->vmid;
+    h->fc_epoch = m->fc_epoch;
+    h->fc_store_epoch = m->fc_store_epoch;
+    h->fc_priv = h->priv;
+    h->fc_satp = h->satp;
+    h->fc_mstatus = h->mstatus;
+}
+/* a host-side event invalidates every hart's fast cache (stores_only: only the
+ * store entries) before its next slice */
+static inline void machine_fc_invalidate(machine_t *m, bool stores_only)
+{
+    if (stores_only)
+        m->fc_store_epoch++;
+    else
+        m->fc_epoch++;
+}
 /* translate va for access acc; on failure sets exc_cause/exc_tval and returns MEM_EXC.
  * *perm gets the leaf PTE bits (0xff in bare/M mode). */
 int mmu_translate(hart_t *h, uint64_t va, int acc, uint64_t *pa, unsigned *perm);
@@ -499,6 +594,13 @@ int mem_load_slow(hart_t *h, uint64_t va, unsigned size, uint64_t *val);
 int mem_store_slow(hart_t *h, uint64_t va, unsigned size, uint64_t val);
 int mem_fetch_slow(hart_t *h, uint64_t pc, uint32_t *insn, uint64_t *page_va,
                    uintptr_t *page_add);
+/* translated code's fast-cache miss: install the entry for an access of size
+ * bytes at va inside one page (misaligned ones too: the tag check always
+ * misses them, the slow path performs them) when that takes no more than a
+ * TLB hit (or no translation) and the slow path would install it, and return
+ * the host address; else 0 (the slow path must run). No side effect but the
+ * entry and the counters the slow path's TLB hit would count. */
+uintptr_t mem_fc_fill(hart_t *h, uint64_t va, unsigned acc, unsigned size);
 /* LR/SC/AMO: translate an aligned RAM address; *host gets the pointer */
 int mem_atomic_ptr(hart_t *h, uint64_t va, unsigned size, bool is_lr, uint64_t *pa,
                    uint8_t **host);

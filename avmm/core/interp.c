@@ -125,6 +125,11 @@ static int exec_amo(hart_t *h, uint32_t insn)
         } else {
             memcpy(&old, p, 8);
         }
+        /* other harts may hold store fast-cache entries for this page, which
+         * would skip breaking the reservation: they drop them at their next slice
+         * start (within this slice no other hart runs) */
+        if (h->m->nharts > 1 && !(h->resv_valid && ((h->resv_addr ^ pa) & PAGE_MASK) == 0))
+            machine_fc_invalidate(h->m, true);
         if (!h->resv_valid) {
             h->resv_valid = true;
             h->m->nresv++;
@@ -469,7 +474,7 @@ int hart_run(hart_t *h, uint64_t budget, tlb_t *tlb)
     h->exit_reason = EXIT_BUDGET;
     h->debug_cause = DEBUG_NONE;
     h->error[0] = 0;
-    fc_flush(h);
+    fc_slice_start(h, tlb);
     x[0] = 0;
     if (m->jit)
         jit_host_sync(m, JF_HOST);
@@ -526,7 +531,8 @@ jit_dispatch_linked:
     if (unlikely(n >= chunk_end))
         goto check;
     {
-        const uint8_t *code = jit_find(h, pc);
+        bool one = false;
+        const uint8_t *code = jit_find(h, pc, &one);
         if (!code) {
             if (fpage != (pc & PAGE_MASK) &&
                 h->fc[ACC_FETCH][(pc >> 12) & FC_MASK].tag != (pc & PAGE_MASK)) {
@@ -541,6 +547,11 @@ jit_dispatch_linked:
                 }
                 goto jit_dispatch_linked;
             }
+            /* an instruction the translator leaves to the interpreter (CSR,
+             * AMO, xRET, ...): only it, then look again (a block may start
+             * after it); else interpret on to the next jump */
+            if (one && n + 1 < chunk_end)
+                stop = n + 1;
             DISPATCH();
         }
         if (link) /* the block just left jumps here: chain it */
@@ -935,6 +946,7 @@ trap:
 exit:
     SYNC();
     h->pc = pc;
+    fc_slice_end(h, tlb);
     h->tlb = NULL;
     x[0] = 0;
     h->st.exits[h->exit_reason]++;

@@ -65,7 +65,7 @@ const char *const jit_flush_names[JF_COUNT] = {"full", "fence_i", "smc", "host",
 #define JIT_HOT 2          /* executions of an entry before it is translated (README) */
 #define JIT_MAX_INSNS 64   /* guest instructions per block */
 #define JIT_BLOCK_ROOM (JIT_MAX_INSNS * 400 + 4096) /* host bytes a block may need, at most */
-#define JIT_JC_SIZE 1024   /* jump cache entries (a power of two) */
+#define JIT_JC_SIZE 8192   /* jump cache entries (a power of two) */
 #define JIT_SMC_LIMIT 16   /* a page whose blocks stores dropped this often in a row stays interpreted */
 
 typedef struct jit_block {
@@ -89,9 +89,10 @@ struct jit {
     uint64_t gen; /* bumped by every flush */
     uint32_t hash[1u << JIT_HASH_BITS];
     uint8_t hot[1u << JIT_HOT_BITS];
-    /* jump cache: host address of an entry -> its code, probed inline by
-     * translated code for jalr and jumps to other pages (filled by
-     * jit_lookup_fast, cleared whenever a block is dropped) */
+    /* jump cache: host address of an entry -> its code, direct-mapped, probed
+     * first by jit_find (the dispatcher) and inline by translated code for jalr
+     * and jumps to other pages (filled by both lookups, cleared whenever a block
+     * is dropped, so a hit is a live block) */
     struct jc_entry {
         const uint8_t *host;
         const uint8_t *code;
@@ -248,6 +249,8 @@ static jit_t *jit_get(machine_t *m)
     host_fma = __builtin_cpu_supports("fma");
     emit_trampoline(j);
     m->jit = j;
+    /* host writes noted before there was anything to drop (a loader's) */
+    jit_host_sync(m, JF_HOST);
     return j;
 fail:
     m->jit_on = false;
@@ -293,10 +296,15 @@ static void hash_remove(jit_t *j, uint32_t bi)
 
 static void slot_pages_free(ram_slot_t *s)
 {
+    if (s->jit_snap)
+        for (uint64_t pg = 0; pg < s->size >> 12; pg++)
+            free(s->jit_snap[pg]);
     free(s->jit_pages);
     free(s->jit_smc);
+    free(s->jit_snap);
     s->jit_pages = NULL;
     s->jit_smc = NULL;
+    s->jit_snap = NULL;
 }
 
 void jit_flush(machine_t *m, int cause)
@@ -346,6 +354,29 @@ void jit_smc(machine_t *m, ram_slot_t *s, uint64_t pa, uint64_t len)
         s->jit_smc[pg] = now << 8 | n;
         j->st.flushes[JF_SMC]++;
     }
+}
+
+void jit_reset(machine_t *m)
+{
+    jit_t *j = m->jit;
+    if (!j || !j->nblocks)
+        return;
+    uint64_t dropped = 0;
+    for (int i = 0; i < m->nslots; i++) {
+        ram_slot_t *s = m->slots[i];
+        if (!s->jit_pages)
+            continue;
+        for (uint64_t pg = 0; pg < s->size >> 12; pg++) {
+            if (!s->jit_pages[pg])
+                continue;
+            const uint8_t *snap = s->jit_snap[pg];
+            if (snap && memcmp(s->host + (pg << 12), snap, PAGE_SIZE) == 0)
+                continue; /* the bytes its blocks were made from */
+            drop_page(j, s, pg);
+            dropped++;
+        }
+    }
+    j->st.flushes[JF_RESET] += dropped;
 }
 
 unsigned jit_host_sync(machine_t *m, int cause)
@@ -418,6 +449,11 @@ static inline const uint8_t *fetch_host(hart_t *h, uint64_t pc)
     return (const uint8_t *)(uintptr_t)(pc + e->add);
 }
 
+static inline struct jc_entry *jc_slot(jit_t *j, const uint8_t *host)
+{
+    return &j->jc[((uintptr_t)host >> 1) & (JIT_JC_SIZE - 1)];
+}
+
 /* called from translated code (jalr, jumps to other pages) */
 static const uint8_t *jit_lookup_fast(hart_t *h, uint64_t pc)
 {
@@ -429,7 +465,7 @@ static const uint8_t *jit_lookup_fast(hart_t *h, uint64_t pc)
     jit_block_t *b = hash_find(j, host);
     if (!b || !b->code)
         return NULL;
-    struct jc_entry *c = &j->jc[((uintptr_t)host >> 1) & (JIT_JC_SIZE - 1)];
+    struct jc_entry *c = jc_slot(j, host);
     c->host = host;
     c->code = b->code;
     return b->code;
@@ -447,7 +483,7 @@ static uint32_t raw_at(const uint8_t *host, uint64_t pc)
     return lo | (uint32_t)hi << 16;
 }
 
-const uint8_t *jit_find(hart_t *h, uint64_t pc)
+const uint8_t *jit_find(hart_t *h, uint64_t pc, bool *one)
 {
     machine_t *m = h->m;
     jit_t *j = jit_get(m);
@@ -457,19 +493,36 @@ const uint8_t *jit_find(hart_t *h, uint64_t pc)
     if (!host)
         return NULL;
     j->st.lookups++;
+    struct jc_entry *c = jc_slot(j, host);
+    if (c->host == host)
+        return c->code;
     jit_block_t *b = hash_find(j, host);
     if (b) {
-        if (b->code)
+        if (b->code) {
+            c->host = host;
+            c->code = b->code;
             return b->code;
-        if (b->raw == raw_at(host, pc))
+        }
+        if (b->raw == raw_at(host, pc)) {
+            *one = true;
             return NULL; /* known untranslatable */
+        }
         hash_remove(j, (uint32_t)(b - j->blocks) + 1); /* the bits changed: look again */
     }
     uint8_t *hot = &j->hot[hslot(host) & ((1u << JIT_HOT_BITS) - 1)];
     if (++*hot < JIT_HOT)
         return NULL;
     *hot = 0;
-    return translate(h, j, pc, host);
+    const uint8_t *code = translate(h, j, pc, host);
+    if (code) {
+        c = jc_slot(j, host);
+        c->host = host;
+        c->code = code;
+    } else {
+        jit_block_t *nb = hash_find(j, host);
+        *one = nb && !nb->code; /* made an untranslatable entry */
+    }
+    return code;
 }
 
 /* ------------------------------------------------------------ helpers called from code */
@@ -646,6 +699,12 @@ typedef struct emit {
         unsigned idx, off, nmem;
     } cold[JIT_MAX_INSNS];
     unsigned ncold;
+    struct refill {        /* a fast-cache miss: mem_fc_fill, out of line */
+        uint8_t *miss;     /* the jump to it */
+        uint8_t *ret;      /* where the inline code goes on (rax = host address) */
+        unsigned acc, size, idx, off, nmem;
+    } refill[JIT_MAX_INSNS];
+    unsigned nrefill;
     int8_t hreg[33];     /* host register caching guest x[i] in this block, -1: none */
     uint8_t *loop;       /* after the cached registers' loads: where the block jumps to itself */
 } emit_t;
@@ -1185,7 +1244,9 @@ flags_only: /* an x register was written; only a flag changes FP state */
 }
 
 /* fast-cache probe for an access of size bytes at x[rs1] + imm: leaves the
- * host address in rax, or leaves the block (side exit) for instruction idx */
+ * host address in rax; on a miss mem_fc_fill (out of line, emit_refills) fills
+ * the entry where a TLB hit does, else the block is left (side exit) before
+ * instruction idx, for the interpreter's slow path */
 static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsigned idx,
                       unsigned off)
 {
@@ -1202,9 +1263,44 @@ static void mem_probe(emit_t *e, int acc, const dinsn_t *d, unsigned size, unsig
     x_mov(b, RDX, RAX);
     x_alu_ri(b, 1, ALU_AND, RDX, (int32_t)(PAGE_MASK | (size - 1)));
     x_alu_rm(b, 1, ALU_CMP, RDX, RBX, RCX, FCOFF(acc));
-    side_exit(e, CC_NE, idx, off);
+    struct refill *r = &e->refill[e->nrefill++];
+    r->miss = x_jcc(b, CC_NE);
     x_alu_rm(b, 1, ALU_ADD, RAX, RBX, RCX, FCOFF(acc) + 8);
+    r->ret = b->p;
+    r->acc = (unsigned)acc;
+    r->size = size;
+    r->idx = idx;
+    r->off = off;
+    r->nmem = e->nmem;
     e->nmem++;
+}
+
+static uintptr_t h_fc_fill(hart_t *h, uint64_t va, uint64_t acc_size)
+{
+    return mem_fc_fill(h, va, (unsigned)(acc_size & 0xff), (unsigned)(acc_size >> 8));
+}
+
+/* the out-of-line halves of mem_probe: rax = the virtual address */
+static void emit_refills(emit_t *e)
+{
+    xbuf_t *b = &e->b;
+    for (unsigned k = 0; k < e->nrefill; k++) {
+        struct refill *r = &e->refill[k];
+        x_fix(r->miss, b->p);
+        x_mov(b, RSI, RAX);
+        x_mem(b, 0, 1, 0x8d, RDI, RBX, NOIDX, -XB); /* lea rdi, [rbx - XB] */
+        x_mov_ri(b, RDX, (uint64_t)r->acc | (uint64_t)r->size << 8);
+        call_fn(e, (const void *)h_fc_fill);
+        x_rr(b, 1, 0x85, RAX, RAX); /* test rax, rax */
+        unsigned saved = e->nmem;
+        e->nmem = r->nmem;
+        side_exit(e, CC_E, r->idx, r->off);
+        e->nmem = saved;
+        /* filled: the access goes on, not counted as a fast-cache hit (the
+         * interpreter's slow path does not count one either) */
+        x_alu_ri(b, 1, ALU_SUB, RBP, 1);
+        x_fix(x_jmp(b), r->ret);
+    }
 }
 
 static void call2(emit_t *e, const dinsn_t *d, uint64_t (*fn)(uint64_t, uint64_t))
@@ -1693,7 +1789,8 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     if (!s->jit_pages) {
         s->jit_pages = calloc(s->size >> 12, sizeof(uint32_t));
         s->jit_smc = calloc(s->size >> 12, sizeof(uint32_t));
-        if (!s->jit_pages || !s->jit_smc) {
+        s->jit_snap = calloc(s->size >> 12, sizeof(uint8_t *));
+        if (!s->jit_pages || !s->jit_smc || !s->jit_snap) {
             slot_pages_free(s);
             return NULL;
         }
@@ -1711,6 +1808,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     e->nmem = 0;
     e->nside = 0;
     e->ncold = 0;
+    e->nrefill = 0;
     e->rax_reg = -1;
 
     unsigned L = 0, off = e->start;
@@ -1802,6 +1900,7 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
         emit_fop_call(e, c->p, c->idx, c->off, c->nmem);
         x_fix(x_jmp(b), c->ret);
     }
+    emit_refills(e);
     /* side exits: leave before instruction idx, which did not run */
     for (unsigned k = 0; k < e->nside; k++) {
         struct side *sd = &e->side[k];
@@ -1820,8 +1919,14 @@ static const uint8_t *translate(hart_t *h, jit_t *j, uint64_t pc, const uint8_t 
     jit_block_t *blk = new_block(j, host);
     blk->code = to_rx(j, e->entry);
     blk->ninsn = (uint16_t)L;
-    if (!s->jit_pages[pg])
+    if (!s->jit_pages[pg]) {
         drop_store_entries(m, e->page);
+        /* what jit_reset compares the page with (no copy: it drops the page) */
+        if (!s->jit_snap[pg])
+            s->jit_snap[pg] = malloc(PAGE_SIZE);
+        if (s->jit_snap[pg])
+            memcpy(s->jit_snap[pg], e->page, PAGE_SIZE);
+    }
     blk->pnext = s->jit_pages[pg];
     s->jit_pages[pg] = j->nblocks;
     free(e);
@@ -1848,7 +1953,7 @@ void jit_get_stats(machine_t *m, jit_stats_t *st)
 {
     memset(st, 0, sizeof(*st));
 }
-const uint8_t *jit_find(hart_t *h, uint64_t pc)
+const uint8_t *jit_find(hart_t *h, uint64_t pc, bool *one)
 {
     return NULL;
 }
@@ -1862,6 +1967,7 @@ uint64_t jit_gen(machine_t *m)
     return 0;
 }
 void jit_flush(machine_t *m, int cause) {}
+void jit_reset(machine_t *m) {}
 void jit_smc(machine_t *m, ram_slot_t *s, uint64_t pa, uint64_t len) {}
 unsigned jit_host_sync(machine_t *m, int cause)
 {

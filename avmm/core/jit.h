@@ -46,8 +46,10 @@ void jit_free(machine_t *m);
 void jit_get_stats(machine_t *m, jit_stats_t *st);
 
 /* translated code for the instruction at pc (a block entry), or NULL: counts
- * executions of not yet translated entries and translates hot ones */
-const uint8_t *jit_find(hart_t *h, uint64_t pc);
+ * executions of not yet translated entries and translates hot ones. *one is set
+ * when the instruction at pc is one the translator leaves to the interpreter
+ * (a block may start right after it) */
+const uint8_t *jit_find(hart_t *h, uint64_t pc, bool *one);
 /* run translated code from entry `code` at jr->pc; returns a JX_ reason */
 int jit_exec(hart_t *h, jit_run_t *jr, const uint8_t *code);
 /* patch the jump at link (from the last jit_exec) to code, if gen still matches */
@@ -56,6 +58,10 @@ uint64_t jit_gen(machine_t *m);
 
 /* drop every translation */
 void jit_flush(machine_t *m, int cause);
+/* Hart.reset (a loader may have written code through a raw buffer nobody
+ * reported): drop the translations of every page whose bytes differ from what
+ * they were translated from */
+void jit_reset(machine_t *m);
 /* a guest store (or A/D update) wrote [pa, pa+len) inside slot s, which holds code */
 void jit_smc(machine_t *m, ram_slot_t *s, uint64_t pa, uint64_t len);
 /* a host write to guest RAM (any thread): noted, applied by jit_host_sync */

@@ -102,6 +102,10 @@ void ram_slot_free(ram_slot_t *s)
         return;
     munmap(s->map, s->maplen);
     free(s->dirty);
+    if (s->jit_snap)
+        for (uint64_t pg = 0; pg < s->size >> 12; pg++)
+            free(s->jit_snap[pg]);
+    free(s->jit_snap);
     free(s->jit_pages);
     free(s->jit_smc);
     free(s->jit_hostw);
@@ -119,6 +123,7 @@ const char *machine_add_slot(machine_t *m, ram_slot_t *s)
     }
     s->index = m->nslots;
     m->slots[m->nslots++] = s;
+    machine_fc_invalidate(m, false);
     return NULL;
 }
 
@@ -171,7 +176,7 @@ void hart_reset(hart_t *h, uint64_t pc, int priv)
     machine_t *m = h->m;
     hart_clear_resv(h);
     /* a reset often follows a loader's writes through a RamSlot buffer */
-    jit_flush(m, JF_RESET);
+    jit_reset(m);
     memset(h->x, 0, sizeof(h->x));
     memset(h->f, 0, sizeof(h->f));
     fc_flush(h);

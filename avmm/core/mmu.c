@@ -28,6 +28,8 @@ tlb_t *tlb_new(uint32_t entries)
     tlb_t *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
+    static uint64_t serials;
+    t->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     t->entries = entries;
     t->nsets = entries / TLB_WAYS;
     t->e = calloc(entries, sizeof(tlb_entry_t));
@@ -54,20 +56,58 @@ static inline uint32_t tlb_set(const tlb_t *t, uint64_t vpn, int level)
     return (uint32_t)k & (t->nsets - 1);
 }
 
-static inline bool tlb_match(const tlb_entry_t *e, uint32_t vmid, uint16_t asid, uint64_t vpn,
-                             int level)
+/* Flushes by VMID (sfence.vma without operands, remote fences, migration
+ * flushes) and whole flushes are O(1) in the common case: an entry is live only
+ * while its gen equals the gen of its VMID's bucket, and such a flush gives the
+ * bucket a new gen, unless entries of several VMIDs were filled into the bucket
+ * since its gen was set, where flush_vmid walks the entries as before. */
+static inline tlb_vbucket_t *tlb_vb(tlb_t *t, uint32_t vmid)
 {
-    return e->perm && e->level == level && e->vpn == vpn && e->vmid == vmid &&
+    return &t->vb[vmid % TLB_VBUCKETS];
+}
+
+static inline bool tlb_live(tlb_t *t, const tlb_entry_t *e)
+{
+    return e->perm && e->gen == tlb_vb(t, e->vmid)->gen;
+}
+
+/* a generation no entry holds */
+static uint32_t tlb_new_gen(tlb_t *t)
+{
+    if (unlikely(++t->next_gen == 0)) {
+        /* wrapped: old entries could match again, so clear them for real */
+        for (uint32_t i = 0; i < t->entries; i++)
+            t->e[i].perm = 0;
+        for (unsigned b = 0; b < TLB_VBUCKETS; b++)
+            t->vb[b].gen = 0;
+        t->next_gen = 1;
+    }
+    return t->next_gen;
+}
+
+static void tlb_vb_renew(tlb_t *t, tlb_vbucket_t *b)
+{
+    uint32_t g = tlb_new_gen(t);
+    b->gen = g;
+    b->used = false;
+    b->mixed = false;
+}
+
+static inline bool tlb_match(const tlb_entry_t *e, uint32_t vmid, uint32_t gen, uint16_t asid,
+                             uint64_t vpn, int level)
+{
+    return e->perm && e->level == level && e->vpn == vpn && e->vmid == vmid && e->gen == gen &&
            (e->asid == asid || (e->perm & PTE_G));
 }
 
 static tlb_entry_t *tlb_lookup(tlb_t *t, uint32_t vmid, uint16_t asid, uint64_t va, int levels)
 {
+    uint32_t gen = tlb_vb(t, vmid)->gen;
     for (int lvl = 0; lvl < levels; lvl++) {
         uint64_t vpn = va >> (12 + 9 * lvl);
         tlb_entry_t *set = &t->e[(size_t)tlb_set(t, vpn, lvl) * TLB_WAYS];
         for (int w = 0; w < TLB_WAYS; w++)
-            if (tlb_match(&set[w], vmid, asid, vpn, lvl))
+            if (tlb_match(&set[w], vmid, gen, asid, vpn, lvl))
                 return &set[w];
     }
     return NULL;
@@ -78,17 +118,23 @@ static void tlb_fill(tlb_t *t, uint32_t vmid, uint16_t asid, uint64_t va, int le
 {
     uint64_t vpn = va >> (12 + 9 * level);
     uint32_t si = tlb_set(t, vpn, level);
+    tlb_vbucket_t *b = tlb_vb(t, vmid);
     tlb_entry_t *set = &t->e[(size_t)si * TLB_WAYS], *e = NULL;
     for (int w = 0; w < TLB_WAYS && !e; w++)
-        if (!set[w].perm || tlb_match(&set[w], vmid, asid, vpn, level))
+        if (!tlb_live(t, &set[w]) || tlb_match(&set[w], vmid, b->gen, asid, vpn, level))
             e = &set[w];
     if (!e) {
         e = &set[t->victim[si]];
         t->victim[si] = (uint8_t)((t->victim[si] + 1) % TLB_WAYS);
     }
+    if (b->used && b->owner != vmid)
+        b->mixed = true;
+    b->owner = vmid;
+    b->used = true;
     e->vpn = vpn;
     e->ppn = ppn;
     e->vmid = vmid;
+    e->gen = b->gen;
     e->asid = asid;
     e->level = (uint8_t)level;
     e->perm = (uint8_t)(perm | PTE_V);
@@ -97,13 +143,21 @@ static void tlb_fill(tlb_t *t, uint32_t vmid, uint16_t asid, uint64_t va, int le
 void tlb_flush_all(tlb_t *t)
 {
     t->flush_all++;
-    for (uint32_t i = 0; i < t->entries; i++)
-        t->e[i].perm = 0;
+    t->gen++;
+    for (unsigned b = 0; b < TLB_VBUCKETS; b++)
+        tlb_vb_renew(t, &t->vb[b]);
 }
 
 void tlb_flush_vmid(tlb_t *t, uint32_t vmid)
 {
     t->flush_vmid++;
+    t->gen++;
+    tlb_vbucket_t *b = tlb_vb(t, vmid);
+    if (!b->mixed) {
+        if (!b->used || b->owner == vmid)
+            tlb_vb_renew(t, b); /* every live entry of the bucket is vmid's */
+        return;                 /* else the live entries are another VMID's */
+    }
     for (uint32_t i = 0; i < t->entries; i++)
         if (t->e[i].vmid == vmid)
             t->e[i].perm = 0;
@@ -112,6 +166,7 @@ void tlb_flush_vmid(tlb_t *t, uint32_t vmid)
 void tlb_flush_asid(tlb_t *t, uint32_t vmid, uint16_t asid)
 {
     t->flush_asid++;
+    t->gen++;
     for (uint32_t i = 0; i < t->entries; i++) {
         tlb_entry_t *e = &t->e[i];
         if (e->vmid == vmid && e->asid == asid && !(e->perm & PTE_G))
@@ -122,6 +177,7 @@ void tlb_flush_asid(tlb_t *t, uint32_t vmid, uint16_t asid)
 void tlb_flush_page(tlb_t *t, uint32_t vmid, uint64_t va, int asid)
 {
     t->flush_page++;
+    t->gen++;
     for (int lvl = 0; lvl < 4; lvl++) {
         uint64_t vpn = va >> (12 + 9 * lvl);
         tlb_entry_t *set = &t->e[(size_t)tlb_set(t, vpn, lvl) * TLB_WAYS];
@@ -141,7 +197,7 @@ uint32_t tlb_valid_entries(tlb_t *t)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->entries; i++)
-        n += t->e[i].perm != 0;
+        n += tlb_live(t, &t->e[i]);
     return n;
 }
 
@@ -395,6 +451,50 @@ static int ram_stored(hart_t *h, ram_slot_t *s, uint64_t pa, unsigned size)
         }
     }
     return MEM_OK;
+}
+
+uintptr_t mem_fc_fill(hart_t *h, uint64_t va, unsigned acc, unsigned size)
+{
+    machine_t *m = h->m;
+    if ((va & 0xfff) + size > PAGE_SIZE || h->watch_data)
+        return 0; /* across pages (the slow path performs it), or watched */
+    int priv = eff_priv(h, (int)acc);
+    unsigned mode = (unsigned)(h->satp >> SATP_MODE_SHIFT);
+    uint64_t pa;
+    unsigned perm;
+    tlb_t *t = NULL;
+    if (priv == PRIV_M || mode == 0) {
+        if (va >> PA_BITS)
+            return 0;
+        pa = va;
+        perm = 0xff;
+    } else {
+        int levels = mode == 8 ? 3 : 4;
+        t = h->tlb;
+        if (!t || !canonical(va, levels))
+            return 0;
+        uint16_t asid = (uint16_t)((h->satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK);
+        tlb_entry_t *e = tlb_lookup(t, m->vmid, asid, va, levels);
+        if (!e || !perm_ok(h, priv, (int)acc, e->perm) ||
+            (acc == ACC_STORE && !(e->perm & PTE_D)))
+            return 0; /* a walk, or a stale entry: mmu_translate's business */
+        pa = (e->ppn << 12) + (va & ((1ull << (12 + 9 * e->level)) - 1));
+        perm = e->perm;
+    }
+    ram_slot_t *s = ram_find(m, pa, size);
+    if (!s)
+        return 0;
+    /* mem_store_slow's conditions for a store entry */
+    if (acc == ACC_STORE && (!(perm & PTE_D) || htif_page(m, pa) || page_clean_logged(s, pa) ||
+                             page_has_foreign_resv(m, h, pa) || jit_code_page(s, pa)))
+        return 0;
+    if (t) { /* what the slow path's Tlb hit counts (nothing when it runs instead) */
+        h->st.tlb_lookups++;
+        t->hits++;
+    }
+    uint8_t *p = s->host + (pa - s->base);
+    fc_install(h, (int)acc, va, p - (va & 0xfff));
+    return (uintptr_t)p;
 }
 
 /* a misaligned access that crosses a page: both parts must be RAM */

@@ -247,6 +247,7 @@ int main(int argc, char **argv)
         m->sstc = below(2);
         m->vmid = (uint32_t)below(4);
         slots[below(3)]->dirty_logging = below(2);
+        machine_fc_invalidate(m, true); /* as RamSlot.dirty_logging does */
         if (below(4) == 0)
             machine_set_clock(m, (int)below(2), 1 + below(200000000));
         for (int i = 0; i < NHARTS; i++) {

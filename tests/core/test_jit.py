@@ -146,6 +146,103 @@ def test_a_host_write_to_translated_code_is_seen(rig: RigFactory) -> None:
     assert a.machine.jit_stats()["flushes"]["host"] >= 1
 
 
+# a loop over 64 pages, 3 times: loads, stores, a misaligned load and store inside
+# a page and a load across pages; every first access to a page misses the fast
+# cache inside translated code, which fills the entry through the Tlb (or leaves
+# the block where only the slow path can: across pages, a walk)
+PAGES = """
+    li s2, 3
+0:  li s0, {base:#x}
+    li s1, 64
+1:  ld t0, 0(s0)
+    add a0, a0, t0
+    sd a0, 8(s0)
+    lw t1, 13(s0)
+    add a1, a1, t1
+    sh a0, 21(s0)
+    li t4, 4093
+    add t4, s0, t4
+    ld t2, 0(t4)
+    add a2, a2, t2
+    li t3, 4096
+    add s0, s0, t3
+    addi s1, s1, -1
+    bnez s1, 1b
+    addi s2, s2, -1
+    bnez s2, 0b
+    li a7, 1
+    j .
+"""
+
+
+@pytest.mark.parametrize("mode", ["m", "s"])
+def test_fast_cache_misses_in_translated_code_fill_it_as_the_slow_path_does(
+    rig: RigFactory, mode: str
+) -> None:
+    rigs = []
+    for translate in (True, False):
+        if mode == "m":
+            r = rig(".option norvc\n" + PAGES.format(base=DATA))
+        else:
+            va = 0x4000_0000
+            r, pt = s_mode(rig, ".option norvc\n" + PAGES.format(base=va))
+            pt.map(va, DATA, R | W | A | D, level=1)  # a 2 MiB page: one Tlb entry
+        r.machine.jit = translate
+        for k in range(65):
+            r.write64(DATA + k * 4096, k + 1)
+            r.write64(DATA + k * 4096 + 0xFF8, (k + 3) << 8)
+        r.ram.dirty_logging = True
+        r.ram.get_dirty_log()
+        for _ in range(400):
+            if r.x(17) == 1:
+                break
+            r.run(97)
+        assert r.x(17) == 1
+        rigs.append(r)
+    a, b = rigs
+    same_state(a, b)
+    assert a.machine.read_phys(DATA, 65 * 4096) == b.machine.read_phys(DATA, 65 * 4096)
+    assert a.ram.get_dirty_log() == b.ram.get_dirty_log()
+    sa, sb = a.hart.stats(), b.hart.stats()
+    assert sa["jit_insns"] > sa["instret"] // 2
+    # the fills count what the slow path's Tlb hits count, and no more hits
+    for key in ("tlb_lookups", "page_walks", "tlb_l1_hits"):
+        assert sa[key] == sb[key], key
+    ta, tb = a.tlb.stats(), b.tlb.stats()
+    assert (ta["hits"], ta["misses"]) == (tb["hits"], tb["misses"])
+
+
+def test_a_loader_s_unreported_write_to_code_is_seen_after_a_reset(rig: RigFactory) -> None:
+    # a loader writes through the RamSlot buffer (nobody reports it), then resets
+    # the hart: Hart.reset drops the blocks of every page whose bytes changed
+    src = ".option norvc\n1: addi a0, a0, 1\naddi a1, a1, 1\nj 1b"
+    a, b = both(rig, src)
+    for r in (a, b):
+        r.run(1000)
+        memoryview(r.ram)[0:4] = (0x00350513).to_bytes(4, "little")  # addi a0, a0, 3
+        r.hart.reset(RAM_BASE)
+        r.run(999)
+    same_state(a, b)
+    assert a.x(10) == 3 * 333
+    assert a.machine.jit_stats()["flushes"]["reset"] == 1  # the one page
+    assert jit_insns(a) > 0
+
+
+def test_a_reset_keeps_the_translations_of_unchanged_pages(rig: RigFactory) -> None:
+    # (an SBI HSM start resets a hart while the others run translated code)
+    src = ".option norvc\n1: addi a0, a0, 1\naddi a1, a1, 1\nj 1b"
+    a, b = both(rig, src)
+    for r in (a, b):
+        r.run(1000)
+        r.hart.reset(RAM_BASE)
+        r.run(999)
+    same_state(a, b)
+    stats = a.machine.jit_stats()
+    assert stats["flushes"]["reset"] == 0
+    assert stats["blocks"] == stats["live_blocks"]  # nothing translated twice
+    assert jit_insns(a) > 1900
+
+
 def test_remapped_code_page_runs_the_code_of_its_new_page(rig: RigFactory) -> None:
     # VA 0x40000000 holds a function: PA DATA first (returns 1), then the loop
     # points the PTE at DATA + 0x1000 (returns 2), sfence.vma, and goes on

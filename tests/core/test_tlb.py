@@ -66,6 +66,36 @@ def test_two_vms_sharing_a_tlb_do_not_see_each_others_entries(rig: RigFactory) -
     assert tlb.stats()["entries_valid"] == 3
 
 
+def test_flush_vmid_is_exact_for_vmids_sharing_a_generation_bucket(rig: RigFactory) -> None:
+    # flush_vmid renews a generation per VMID bucket (vmid % 256) in O(1); VMIDs
+    # that share a bucket must still flush only their own entries
+    tlb = core.Tlb(64)
+    a, pa = vm(rig, 3, 100)
+    enter(a, pa, tlb)
+    assert tlb.stats()["entries_valid"] == 3
+    tlb.flush_vmid(3 + 256)  # the bucket holds VMID 3 only: nothing to drop
+    assert tlb.stats()["entries_valid"] == 3
+    b, pb = vm(rig, 3 + 256, 200)
+    pb.map(VA, DATA + 0x2000, R | W | A | D)
+    b.write64(DATA + 0x2000, 222)
+    enter(b, pb, tlb)
+    assert tlb.stats()["entries_valid"] == 6
+    tlb.flush_vmid(3 + 256)
+    assert tlb.stats()["entries_valid"] == 3
+    enter(a, pa, tlb)
+    assert (a.x(10), a.x(11)) == (100, 101)
+    enter(b, pb, tlb)
+    assert (b.x(10), b.x(11)) == (222, 201)
+    tlb.flush_vmid(3)
+    assert tlb.stats()["entries_valid"] == 3
+    tlb.flush()
+    assert tlb.stats()["entries_valid"] == 0
+    enter(a, pa, tlb)  # after a whole flush the bucket is one VMID's again
+    tlb.flush_vmid(3)
+    assert tlb.stats()["entries_valid"] == 0
+    assert tlb.stats()["flush_vmid"] == 4
+
+
 def test_cached_translation_is_used_until_flushed(rig: RigFactory) -> None:
     tlb = core.Tlb()
     r, pt = vm(rig, 3, 10)

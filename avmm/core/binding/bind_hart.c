@@ -196,6 +196,8 @@ static PyObject *Hart_set_csr(HartObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "CSR 0x%03x is not implemented", csr);
         return NULL;
     }
+    if (eff & CSR_FLUSH)
+        fc_flush(h); /* satp, mstatus MPRV/MPP/SUM/MXR, triggers */
     Py_RETURN_NONE;
 }
 
@@ -296,6 +298,7 @@ static PyObject *Hart_set_breakpoint(HartObject *self, PyObject *args)
         return NULL;
     }
     h->bps[h->nbps++] = va;
+    fc_flush(h); /* fetches in its page must take the slow path */
     Py_RETURN_NONE;
 }
 
@@ -311,6 +314,7 @@ static PyObject *Hart_clear_breakpoint(HartObject *self, PyObject *args)
             break;
         }
     }
+    fc_flush(h);
     Py_RETURN_NONE;
 }
 
@@ -341,6 +345,7 @@ static PyObject *Hart_set_watchpoint(HartObject *self, PyObject *args)
     h->wps[h->nwps].kind = kind;
     h->nwps++;
     trig_update(h);
+    fc_flush(h); /* fast-cache entries are installed only where nothing is watched */
     Py_RETURN_NONE;
 }
 
@@ -360,6 +365,7 @@ static PyObject *Hart_clear_watchpoint(HartObject *self, PyObject *args)
         }
     }
     trig_update(h);
+    fc_flush(h); /* fast-cache entries are installed only where nothing is watched */
     Py_RETURN_NONE;
 }
 
@@ -384,6 +390,7 @@ static PyObject *Hart_set_trace(HartObject *self, PyObject *args, PyObject *kw)
     }
     if (!trace_set(h, flags, lo, hi, capacity))
         return PyErr_NoMemory();
+    fc_flush(h);
     Py_RETURN_NONE;
 }
 
@@ -605,6 +612,7 @@ static PyObject *Hart_set_state(HartObject *self, PyObject *args)
         h->resv_addr = rv[0];
         h->resv_size = (uint32_t)rv[1];
         h->resv_va = rv[2];
+        machine_fc_invalidate(h->m, true); /* others' store entries in its page */
     }
     fc_flush(h);
     Py_RETURN_NONE;
@@ -703,7 +711,10 @@ static int Hart_set_priv(HartObject *self, PyObject *v, void *c)
         PyErr_SetString(PyExc_TypeError, "attribute cannot be deleted");
         return -1;
     }
-    return conv_priv(v, &self->h->priv) ? 0 : -1;
+    if (!conv_priv(v, &self->h->priv))
+        return -1;
+    fc_flush(self->h);
+    return 0;
 }
 static PyObject *Hart_get_error(HartObject *self, void *c)
 {

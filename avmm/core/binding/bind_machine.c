@@ -427,6 +427,7 @@ static PyObject *Machine_set_htif(MachineObject *self, PyObject *args, PyObject 
     self->m->htif_on = to != Py_None;
     self->m->tohost = t;
     self->m->fromhost = f;
+    machine_fc_invalidate(self->m, true); /* no store entry in the tohost page */
     Py_RETURN_NONE;
 }
 
@@ -471,7 +472,12 @@ static int Machine_set_vmid(MachineObject *self, PyObject *v, void *c)
         PyErr_SetString(PyExc_TypeError, "attribute cannot be deleted");
         return -1;
     }
-    return conv_vmid(v, &self->m->vmid) ? 0 : -1;
+    uint32_t old = self->m->vmid;
+    if (!conv_vmid(v, &self->m->vmid))
+        return -1;
+    if (self->m->vmid != old)
+        machine_fc_invalidate(self->m, false);
+    return 0;
 }
 static PyObject *Machine_get_btlbs(MachineObject *self, void *c)
 {

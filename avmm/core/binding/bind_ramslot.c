@@ -41,9 +41,14 @@ static PyObject *RamSlot_get_field(RamSlotObject *self, void *c)
 {
     return field_get(self->s, c);
 }
-static int RamSlot_set_field(RamSlotObject *self, PyObject *v, void *c)
+
+static int RamSlot_set_dirty_logging(RamSlotObject *self, PyObject *v, void *c)
 {
-    return field_set(self->s, c, v);
+    if (field_set(self->s, c, v))
+        return -1;
+    if (self->s->dirty_logging && self->machine)
+        machine_fc_invalidate(self->machine->m, true); /* clean pages get no store entry */
+    return 0;
 }
 
 static PyObject *RamSlot_get_dirty_log(RamSlotObject *self, PyObject *args, PyObject *kw)
@@ -54,8 +59,12 @@ static PyObject *RamSlot_get_dirty_log(RamSlotObject *self, PyObject *args, PyOb
         return NULL;
     size_t n = (self->s->size / PAGE_SIZE + 7) / 8;
     PyObject *b = PyBytes_FromStringAndSize((const char *)self->s->dirty, (Py_ssize_t)n);
-    if (b && clear)
+    if (b && clear) {
         memset(self->s->dirty, 0, n);
+        /* pages clean again: a store to one must mark it (no store entry) */
+        if (self->s->dirty_logging && self->machine)
+            machine_fc_invalidate(self->machine->m, true);
+    }
     return b;
 }
 
@@ -89,7 +98,7 @@ static PyGetSetDef RamSlot_getset[] = {
     {"base", (getter)RamSlot_get_field, NULL, "Guest-physical base.", FIELD(ram_slot_t, base)},
     {"size", (getter)RamSlot_get_field, NULL, "Size in bytes.", FIELD(ram_slot_t, size)},
     {"index", (getter)RamSlot_get_field, NULL, "Slot number.", FIELD(ram_slot_t, index)},
-    {"dirty_logging", (getter)RamSlot_get_field, (setter)RamSlot_set_field,
+    {"dirty_logging", (getter)RamSlot_get_field, (setter)RamSlot_set_dirty_logging,
      "Mark pages dirty on guest stores.", FIELD(ram_slot_t, dirty_logging)},
     {NULL},
 };

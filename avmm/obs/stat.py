@@ -110,6 +110,7 @@ class VcpuRow:
     mips: float | None
     exits: float | None  # exits per second (budget excluded)
     halt: float | None  # share of the time spent halted, 0..1
+    steal: float | None  # steal time over its VM's guest time (runnable, no pCPU), 0..1
     reasons: dict[str, float | None]  # exits per second by reason
 
 
@@ -165,6 +166,11 @@ def compute(prev: Sample | None, cur: Sample, sort: str = "rate") -> Frame:
     )
     instr = cur.series("avmm_vcpu_instructions_total")
     halt = cur.series("avmm_vcpu_halt_wait_seconds_total")
+    steal = cur.series("avmm_vcpu_steal_seconds_total")
+    guest = {
+        _label(labels, "vm"): _rate(value, before("avmm_vm_guest_time_seconds", labels), dt)
+        for labels, value in cur.series("avmm_vm_guest_time_seconds").items()
+    }
     rows = []
     total_instr, total_rate, known = 0.0, 0.0, False
     for labels, value in sorted(instr.items(), key=lambda kv: _vcpu_order(kv[0])):
@@ -178,6 +184,11 @@ def compute(prev: Sample | None, cur: Sample, sort: str = "rate") -> Frame:
         halt_rate = (
             None if h is None else _rate(h, before("avmm_vcpu_halt_wait_seconds_total", labels), dt)
         )
+        s, g = steal.get(labels), guest.get(vm)
+        steal_rate = (
+            None if s is None else _rate(s, before("avmm_vcpu_steal_seconds_total", labels), dt)
+        )
+        steal_share = None if steal_rate is None or not g else steal_rate / g
         by = per_vcpu.get((vm, index), {})
         busy = [r for k, r in by.items() if k != "budget"]
         exit_rate = None if any(r is None for r in busy) else sum(r for r in busy if r is not None)
@@ -187,6 +198,7 @@ def compute(prev: Sample | None, cur: Sample, sort: str = "rate") -> Frame:
                 mips=None if rate is None else rate / 1e6,
                 exits=exit_rate,
                 halt=None if halt_rate is None else min(max(halt_rate, 0.0), 1.0),
+                steal=None if steal_share is None else min(max(steal_share, 0.0), 1.0),
                 reasons=by,
             )
         )
@@ -208,7 +220,7 @@ _ORDER: dict[str, Callable[[Row], tuple[float | str, ...]]] = {
 
 
 def vm_rows(frame: Frame) -> tuple[VcpuRow, ...]:
-    """The vCPU rows summed per VM (halt: the mean share of its vCPUs)."""
+    """The vCPU rows summed per VM (halt and steal: the mean shares of its vCPUs)."""
     groups: dict[str, list[VcpuRow]] = {}
     for row in frame.vcpu_rows:
         groups.setdefault(row.name.split("/", 1)[0], []).append(row)
@@ -218,8 +230,8 @@ def vm_rows(frame: Frame) -> tuple[VcpuRow, ...]:
 
     out = []
     for vm, rows in groups.items():
-        halts = [r.halt for r in rows]
-        halt = total(halts)
+        halt = total([r.halt for r in rows])
+        steal = total([r.steal for r in rows])
         reasons = {k for r in rows for k in r.reasons}
         out.append(
             VcpuRow(
@@ -227,6 +239,7 @@ def vm_rows(frame: Frame) -> tuple[VcpuRow, ...]:
                 mips=total([r.mips for r in rows]),
                 exits=total([r.exits for r in rows]),
                 halt=None if halt is None else halt / len(rows),
+                steal=None if steal is None else steal / len(rows),
                 reasons={k: total([r.reasons.get(k, 0.0) for r in rows]) for k in reasons},
             )
         )
@@ -262,7 +275,7 @@ def render(frame: Frame, url: str, width: int = 100) -> list[str]:
             f"{row.name:<16}{_num(row.total):>16}{_num(row.rate):>14}{_num(share, '{:.1f}'):>8}"
         )
     shown = [r.name for r in frame.reasons if r.total and r.name != "budget"]
-    head = f"{'vCPU':<14}{'MIPS':>9}{'exits/s':>11}{'halt%':>7}"
+    head = f"{'vCPU':<14}{'MIPS':>9}{'exits/s':>11}{'halt%':>7}{'steal%':>7}"
     cols = []
     for name in shown:
         if len(head) + 12 > width:
@@ -274,6 +287,7 @@ def render(frame: Frame, url: str, width: int = 100) -> list[str]:
         line = (
             f"{v.name[:13]:<14}{_num(v.mips, '{:,.2f}'):>9}{_num(v.exits):>11}"
             f"{_num(None if v.halt is None else 100 * v.halt, '{:.0f}'):>7}"
+            f"{_num(None if v.steal is None else 100 * v.steal, '{:.0f}'):>7}"
         )
         for name in cols:
             line += f"{_num(v.reasons.get(name)):>12}"

@@ -130,10 +130,10 @@ def _reasons(view: View, frame: Frame, bars: str) -> Table:
 def _lower(view: View, frame: Frame, rows: tuple[VcpuRow, ...], width: int) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("VM (vCPUs)" if view.per_vm else "vCPU")
-    for title in ("MIPS", "exits/s", "halt%"):
+    for title in ("MIPS", "exits/s", "halt%", "steal%"):
         table.add_column(title, justify="right")
     shown = [r.name for r in frame.reasons if r.total and r.name != "budget"]
-    used = 40
+    used = 47
     cols = []
     for name in shown:
         if used + 12 > width:
@@ -143,11 +143,13 @@ def _lower(view: View, frame: Frame, rows: tuple[VcpuRow, ...], width: int) -> T
         used += 12
     for v in rows:
         halt = None if v.halt is None else 100 * v.halt
+        steal = None if v.steal is None else 100 * v.steal
         table.add_row(
             v.name,
             _num(v.mips, "{:,.2f}"),
             _num(v.exits),
             _num(halt, "{:.0f}"),
+            _num(steal, "{:.0f}"),
             *(_num(v.reasons.get(name)) for name in cols),
         )
     return table

@@ -57,9 +57,18 @@ def busy_source(spin: int = 2000, delay: int = 1000) -> str:
     """
 
 
-def busy_vm(host: Host, name: str = "busy", *, vcpus: int = 2, disk: Path | None = None) -> Vm:
-    """A VM of ``vcpus`` harts running :func:`busy_source`, with a UART and idle
-    virtio-rng, -console, -net and (given a ``disk`` image file) -blk devices."""
+def busy_vm(
+    host: Host,
+    name: str = "busy",
+    *,
+    vcpus: int = 2,
+    disk: Path | None = None,
+    spin: int = 2000,
+    delay: int = 1000,
+) -> Vm:
+    """A VM of ``vcpus`` harts running :func:`busy_source` (``spin``, ``delay``), with a
+    UART and idle virtio-rng, -console, -net and (given a ``disk`` image file) -blk
+    devices."""
     vm = host.create_vm(name)
     vm.add_memory_slot(RAM_BASE, 4 << 20, dirty_log=True)
     for _ in range(vcpus):
@@ -76,7 +85,7 @@ def busy_vm(host: Host, name: str = "busy", *, vcpus: int = 2, disk: Path | None
     for n, model in enumerate(models):
         transport = VirtioMmio(model, vm.guest_memory, vm.irq_line(1 + n))
         vm.add_device(VIRTIO + n * 0x1000, transport)
-    vm.machine.write_phys(RAM_BASE, assemble(busy_source()))
+    vm.machine.write_phys(RAM_BASE, assemble(busy_source(spin, delay)))
     vm.reset_all(RAM_BASE)
     return vm
 

@@ -56,12 +56,31 @@ async def test_once_prints_exit_rates_per_reason_and_per_vcpu(exporter: Exporter
     for reason in ("mmio_read", "mmio_write", "wfi"):
         assert rate_of(lines, reason) > 0
     header = next(line for line in lines if line.startswith("vCPU"))
-    assert header.split()[:4] == ["vCPU", "MIPS", "exits/s", "halt%"]
+    assert header.split()[:5] == ["vCPU", "MIPS", "exits/s", "halt%", "steal%"]
     rows = {line.split()[0]: line.split() for line in lines if line.startswith("busy/")}
     assert set(rows) == {"busy/0", "busy/1"}
     for cols in rows.values():
         assert float(cols[1]) > 0  # MIPS
         assert float(cols[2].replace(",", "")) > 0  # exits/s
+        assert cols[4] == "0"  # steal%: two vCPUs on two pCPUs never wait for one
+
+
+async def test_once_shows_the_steal_of_vcpus_that_outnumber_the_pcpus() -> None:
+    # two vCPUs that hardly ever sleep share one pCPU: each waits for it about half
+    # of the time, which is its steal time (as the guest would read it through STA)
+    async with Host(pcpus=1) as host:
+        busy_vm(host, vcpus=2, spin=1_000_000, delay=10)
+        with start_exporter(host, port=0) as exporter:
+            async with running(host):
+                proc = await asyncio.create_subprocess_exec(
+                    *STAT, exporter.url, "--once", "--interval", "1", stdout=asyncio.subprocess.PIPE
+                )
+                out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    rows = [line.split() for line in out.decode().splitlines() if line.startswith("busy/")]
+    assert [cols[0] for cols in rows] == ["busy/0", "busy/1"]
+    for cols in rows:
+        assert 25 <= int(cols[4]) <= 75, rows  # steal%
 
 
 async def test_an_unreachable_endpoint_is_reported() -> None:
@@ -206,16 +225,23 @@ avmm_vcpu_instructions_total{{vm="a",vcpu="1"}} {i1}
 # TYPE avmm_vcpu_halt_wait_seconds_total counter
 avmm_vcpu_halt_wait_seconds_total{{vm="a",vcpu="0"}} {h0}
 avmm_vcpu_halt_wait_seconds_total{{vm="a",vcpu="1"}} 0
+# TYPE avmm_vcpu_steal_seconds_total counter
+avmm_vcpu_steal_seconds_total{{vm="a",vcpu="0"}} {s0}
+avmm_vcpu_steal_seconds_total{{vm="a",vcpu="1"}} 0
+# TYPE avmm_vm_guest_time_seconds gauge
+avmm_vm_guest_time_seconds{{vm="a"}} {g}
 """
 
 
 def sample(at: float, **values: float) -> Sample:
-    return parse(EXPOSITION.format(**values), at)
+    return parse(EXPOSITION.format(**{"s0": 0, "g": at, **values}), at)
 
 
 def test_rates_are_the_differences_over_the_interval() -> None:
-    first = sample(10.0, w0=100, b0=5, w1=0, i0=1e6, i1=0, h0=1.0)
-    second = sample(12.0, w0=300, b0=25, w1=40, i0=5e6, i1=2e6, h0=2.5)
+    # the guest clock ran 4 s over 2 s of wall time (a virtual clock): steal is a
+    # share of the guest's time, 1 s of 4
+    first = sample(10.0, w0=100, b0=5, w1=0, i0=1e6, i1=0, h0=1.0, s0=0.5, g=20.0)
+    second = sample(12.0, w0=300, b0=25, w1=40, i0=5e6, i1=2e6, h0=2.5, s0=1.5, g=24.0)
     frame = compute(first, second)
     assert frame.interval == 2.0
     assert (frame.vms, frame.vcpus) == (1, 2)
@@ -225,13 +251,13 @@ def test_rates_are_the_differences_over_the_interval() -> None:
     ]
     assert frame.instructions.rate == 3e6
     v0, v1 = frame.vcpu_rows
-    assert (v0.name, v0.mips, v0.exits, v0.halt) == ("a/0", 2.0, 100.0, 0.75)
-    assert (v1.name, v1.mips, v1.exits, v1.halt) == ("a/1", 1.0, 20.0, 0.0)
+    assert (v0.name, v0.mips, v0.exits, v0.halt, v0.steal) == ("a/0", 2.0, 100.0, 0.75, 0.25)
+    assert (v1.name, v1.mips, v1.exits, v1.halt, v1.steal) == ("a/1", 1.0, 20.0, 0.0, 0.0)
     lines = render(frame, "http://x/metrics")
     assert lines[0] == "avmm stat  http://x/metrics, rates over 2.0 s"
     assert lines[1] == "1 VM(s), 2 vCPU(s), 3.0 MIPS"
     assert rate_of(lines, "wfi") == 120
-    assert lines[-2].split() == ["a/0", "2.00", "100", "75", "100"]
+    assert lines[-2].split() == ["a/0", "2.00", "100", "75", "25", "100"]
 
 
 def test_the_first_read_has_totals_but_no_rates() -> None:

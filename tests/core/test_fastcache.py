@@ -54,7 +54,7 @@ def s_load_rig(rig: RigFactory, translate: bool) -> tuple[Rig, PageTables]:
 
 @jit
 def test_the_fast_cache_is_kept_across_slices(rig: RigFactory, translate: bool) -> None:
-    r, pt = s_load_rig(rig, translate)
+    r, _ = s_load_rig(rig, translate)
     assert loaded(r) == 0x1111
     before = r.hart.stats()
     assert loaded(r) == 0x1111
@@ -118,9 +118,7 @@ def test_a_vmid_change_drops_it(rig: RigFactory, translate: bool) -> None:
 
 
 @jit
-def test_host_changes_of_the_translation_context_drop_it(
-    rig: RigFactory, translate: bool
-) -> None:
+def test_host_changes_of_the_translation_context_drop_it(rig: RigFactory, translate: bool) -> None:
     r, pt = s_load_rig(rig, translate)
     assert loaded(r) == 0x1111
     pt.map(VA, OTHER, R | W | A | D)
@@ -193,7 +191,7 @@ def test_tohost_moved_into_a_cached_page_between_slices(rig: RigFactory, transla
 
 @jit
 def test_a_breakpoint_set_between_slices_stops_the_hart(rig: RigFactory, translate: bool) -> None:
-    r, pt = s_load_rig(rig, translate)
+    r, _ = s_load_rig(rig, translate)
     assert loaded(r) == 0x1111
     target = r.hart.pc
     r.hart.set_breakpoint(target)

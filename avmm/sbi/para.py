@@ -84,9 +84,10 @@ class VcpuPara:
     sta_mark: int | None = None
     page: int | None = None  # guest-physical address of the para-state page
     yields: int = 0  # yield_to hints this vCPU made that were passed on
-    # the records' windows into guest RAM, checked once (not state: made again on use)
-    _windows: tuple[GuestMemory, dict[int, Window]] | None = attrs.field(
-        default=None, init=False, eq=False, repr=False
+    # the records' windows into guest RAM, checked once, by record size: one each for
+    # the STA record and the para page (not state: made again on use)
+    _windows: dict[int, tuple[GuestMemory, Window]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
     )
 
     @property
@@ -155,12 +156,13 @@ class VcpuPara:
     # already advanced by two (odd-then-even, as the spec's readers expect).
 
     def _window(self, mem: GuestMemory, addr: int, size: int) -> Window:
-        windows = self._windows
-        if windows is None or windows[0] is not mem:
-            windows = self._windows = (mem, {})
-        w = windows[1].get(addr)
-        if w is None or len(w.view) != size:
-            w = windows[1][addr] = mem.window(addr, size)
+        """The record of ``size`` bytes at ``addr``: the window of the last call for
+        that size while the registration stands, a new one (checked) after it moved."""
+        held = self._windows.get(size)
+        if held is not None and held[0] is mem and held[1].addr == addr:
+            return held[1]
+        w = mem.window(addr, size)
+        self._windows[size] = (mem, w)
         return w
 
     def _write_sta(self, mem: GuestMemory, steal_ns: int) -> None:

@@ -104,6 +104,23 @@ def test_sta_record_follows_the_sequence_protocol(vm: Vm) -> None:
     assert (seq, steal) == (4, 15_000)  # two updates, each odd then even
 
 
+def test_a_guest_moving_its_records_leaves_one_window_each(vm: Vm) -> None:
+    """Re-registering at a new address every time keeps the host's state bounded:
+    the record is written at the new address, and only one window per record is kept."""
+    mem = vm.guest_memory
+    para = VcpuPara()
+    info = vm.vcpus[0].para_info()
+    for n in range(1, 201):
+        addr = STA_REC + 64 * n
+        para.sta_register(mem, addr, steal_ns=0)
+        para.page_register(mem, PAGE + 4096 * (n % 7), info)
+        para.preempt(mem)
+        para.run(mem, attrs_evolve(info, steal_ns=n))
+        seq, _, steal, preempted = struct.unpack("<IIQB", vm.machine.read_phys(addr, 17))
+        assert (seq, steal, preempted) == (2, n, 0)
+    assert len(para._windows) == 2
+
+
 def attrs_evolve(info: ParaInfo, **changes: int) -> ParaInfo:
     return attrs.evolve(info, **changes)
 

@@ -256,6 +256,9 @@ class Machine:
     # --- clock
     def set_clock(self, mode: int, ips: int = 100_000_000) -> None: ...
     time: int  # current guest time in timebase ticks; writable (adjusts the offset)
+    # True: guest time stands still (a debugger stopped every hart; QEMU stops its
+    # virtual clock then); False again: it goes on from where it stood
+    clock_held: bool
     def warp(self, ticks: int) -> None: ...  # advance virtual time (all harts idle)
     @property
     def timebase_hz(self) -> int: ...

@@ -372,6 +372,10 @@ struct machine {
     uint64_t timebase, ips;
     uint64_t time_offset;   /* wraps: guest time = offset + raw */
     uint64_t host_origin_ns;
+    /* held (a debugger stopped every hart): guest time reads held_time and goes on
+     * from it when released, as QEMU stops its virtual clock while a VM is stopped */
+    bool clock_held;
+    uint64_t held_time;
     uint64_t instret;       /* all harts, kept current at sync points */
 
     bool clint_on;
@@ -446,6 +450,7 @@ void hart_clear_resv(hart_t *h);
 
 uint64_t machine_time(machine_t *m); /* guest time now (m->instret must be current) */
 void machine_set_time(machine_t *m, uint64_t t);
+void machine_hold_clock(machine_t *m, bool hold);
 void machine_set_clock(machine_t *m, int mode, uint64_t ips);
 uint64_t host_ns(void);
 /* instructions (machine-wide) that must retire before guest time reaches t; 0 when

@@ -268,12 +268,30 @@ static uint64_t raw_time(machine_t *m)
 
 uint64_t machine_time(machine_t *m)
 {
+    if (unlikely(m->clock_held))
+        return m->held_time;
     return m->time_offset + raw_time(m);
 }
 
 void machine_set_time(machine_t *m, uint64_t t)
 {
-    m->time_offset = t - raw_time(m);
+    if (m->clock_held)
+        m->held_time = t;
+    else
+        m->time_offset = t - raw_time(m);
+}
+
+void machine_hold_clock(machine_t *m, bool hold)
+{
+    if (hold == m->clock_held)
+        return;
+    if (hold) {
+        m->held_time = machine_time(m);
+        m->clock_held = true;
+    } else {
+        m->clock_held = false;
+        machine_set_time(m, m->held_time); /* on from where it stood */
+    }
 }
 
 void machine_set_clock(machine_t *m, int mode, uint64_t ips)

@@ -7,6 +7,13 @@ vCPU ("parks" it) when the debugger stopped it, by a debug exit or by a pause
 request, until :meth:`resume` lets it go. Breakpoints and watchpoints are the
 VMM's (``Vcpu.set_breakpoint``/``set_watchpoint``), on every vCPU: guest memory
 is never patched and the guest's own Sdtrig triggers stay its own.
+
+While every vCPU is stopped, guest time stands still (``Machine.clock_held``;
+QEMU stops its virtual clock for a debugger too): the next resume finds the
+timers where the stop left them. Otherwise a thread resumed on its own, as gdb's software single-step over
+a breakpoint does (``vCont;c:N`` with a breakpoint on the next instruction),
+would first take the timer interrupt of the seconds gdb spent, and a Linux
+tick handler can then spin forever on a lock a stopped vCPU holds.
 """
 
 from __future__ import annotations
@@ -296,6 +303,8 @@ class VmDebugTarget:
         while self._ended is None and len(self._parked) < len(self.vm.vcpus):
             self._changed.clear()
             await self._changed.wait()
+        if self._ended is None:
+            self.vm.machine.clock_held = True
 
     def resume(self, actions: Mapping[int, Action]) -> None:
         self._interrupted = False
@@ -306,6 +315,7 @@ class VmDebugTarget:
                 self._pending[thread] = event  # reported at once, nothing runs
                 self._changed.set()
                 return
+        self.vm.machine.clock_held = False  # time goes on from where the stop left it
         for thread, action in actions.items():
             vcpu = self._vcpu(thread)
             vcpu.hart.single_step = action is Action.STEP

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from corerig import RAM_BASE, RigFactory
 
 from avmm import _core as core
@@ -317,3 +319,23 @@ def test_the_stimecmp_comparator_works_without_sstc_for_sbi_set_timer(
     r.run(2)
     assert r.x(14) == (1 << 63) | 5
     assert h.instret == 302  # 300 before the interrupt, then the handler's two
+
+
+def test_a_held_clock_stands_still_and_goes_on_from_there(rig: RigFactory) -> None:
+    """Machine.clock_held (a debugger stopped every hart): host time passes, guest time
+    does not; released, it goes on from there."""
+    r = rig(COUNTER)
+    m, h = r.machine, r.hart
+    m.set_clock(core.CLOCK_HOST)
+    m.time = 1_000
+    m.clock_held = True
+    held = m.time
+    time.sleep(0.05)  # 500,000 ticks of host time at 10 MHz
+    assert m.clock_held and m.time == held
+    assert h.get_csr(core.CSRS["time"]) == held
+    m.time = 7_000  # set while held: it stands still there
+    assert m.time == 7_000
+    m.clock_held = False
+    assert 7_000 <= m.time < 7_000 + 250_000  # on from where it stood, not from the host's
+    time.sleep(0.01)
+    assert m.time > 7_000

@@ -29,6 +29,38 @@ def ticks(rsp: Rsp) -> int:
     return struct.unpack("<Q", bytes.fromhex(rsp.ask(b"m%x,8" % TICKS).decode()))[0]
 
 
+TIME_REG = 65 + 0xC01  # the `time` CSR in the target description's numbering
+
+
+def guest_time(rsp: Rsp) -> int:
+    return struct.unpack("<Q", bytes.fromhex(rsp.ask(b"p%x" % TIME_REG).decode()))[0]
+
+
+def test_guest_time_stands_still_while_the_vm_is_stopped(running: Avmm) -> None:
+    """As QEMU stops its virtual clock for a debugger: a thread gdb resumes on its own
+    (software single-step over a breakpoint) must not first take the timer interrupts
+    of the time the user spent looking (a Linux tick handler can then wait forever
+    for a stopped vCPU)."""
+    rsp = Rsp(*running.host_port())
+    try:
+        stopped = guest_time(rsp)
+        time.sleep(0.3)  # 3,000,000 ticks of host time at 10 MHz
+        assert guest_time(rsp) == stopped
+        rsp.send(b"vCont;c")
+        time.sleep(0.3)
+        rsp.send_raw(b"\x03")
+        assert rsp.reply() == b"T02thread:1;"
+        ran = guest_time(rsp) - stopped
+        assert ran > 0  # time passes while the VM runs
+        time.sleep(0.3)
+        assert guest_time(rsp) == stopped + ran  # and stands still again
+        assert rsp.ask(b"vCont;s:1") == b"T05thread:1;"
+        assert guest_time(rsp) - (stopped + ran) < 0.1 * ran  # a step is not 0.3 s
+        assert rsp.ask(b"D") == b"OK"
+    finally:
+        rsp.close()
+
+
 def test_reader_frames_acks_interrupts_and_rejects_bad_packets() -> None:
     reader = PacketReader(max_size=16)
     items = list(reader.feed(b"+-\x03junk$qC#b4$qC#00$" + b"x" * 40 + b"#00$m1,2#fc"))

@@ -540,6 +540,19 @@ static int Machine_set_instret(MachineObject *self, PyObject *v, void *c)
     return 0;
 }
 
+static PyObject *Machine_get_clock_held(MachineObject *self, void *c)
+{
+    return PyBool_FromLong(self->m->clock_held);
+}
+static int Machine_set_clock_held(MachineObject *self, PyObject *v, void *c)
+{
+    bool hold;
+    if (set_bool_attr(v, &hold))
+        return -1;
+    machine_hold_clock(self->m, hold);
+    return 0;
+}
+
 /* ---- translator (jit.c): Machine.jit, Machine.jit_unavailable, Machine.jit_stats() ---- */
 
 static int Machine_set_jit(MachineObject *self, PyObject *v, void *c)
@@ -624,6 +637,7 @@ static PyGetSetDef Machine_getset[] = {
     {"vmid", (getter)Machine_get_field, (setter)Machine_set_vmid, NULL, FIELD(machine_t, vmid)},
     {"broadcast_tlbs", (getter)Machine_get_btlbs, (setter)Machine_set_btlbs, NULL, NULL},
     {"time", (getter)Machine_get_time, (setter)Machine_set_time, NULL, NULL},
+    {"clock_held", (getter)Machine_get_clock_held, (setter)Machine_set_clock_held, NULL, NULL},
     {"timebase_hz", (getter)Machine_get_field, NULL, NULL, FIELD(machine_t, timebase)},
     {"instret", (getter)Machine_get_field, (setter)Machine_set_instret, NULL,
      FIELD(machine_t, instret)},

@@ -5,7 +5,9 @@ Every run is bounded by a timeout; a hung guest fails the test.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,21 @@ from guests.linux import qemu
 pytestmark = pytest.mark.slow
 
 BOOT_TIMEOUT = 240.0  # seconds; a boot takes about one on an idle machine
+# What Linux prints when a secondary hart did not report within its 1 s: QEMU runs
+# a thread per vCPU, and on a 2-core host busy with other work one of them can
+# miss that window. That is the peer's host, not the guest: boot once more.
+LATE_HART = "failed to come online"
+
+
+def boot(kernel: Path, initrd: Path, disk: Path, **options: Any) -> qemu.QemuRun:
+    """``qemu.boot``, once more (from the same disk) if a hart came up too late."""
+    saved = disk.with_suffix(".before")
+    shutil.copyfile(disk, saved)
+    run = qemu.boot(kernel, initrd, disk=disk, timeout=BOOT_TIMEOUT, **options)
+    if LATE_HART in run.console:
+        shutil.copyfile(saved, disk)
+        run = qemu.boot(kernel, initrd, disk=disk, timeout=BOOT_TIMEOUT, **options)
+    return run
 
 
 @pytest.mark.parametrize("smp", [1, 4, 8])
@@ -23,7 +40,7 @@ def test_self_check_passes_and_counts_boots(
 ) -> None:
     disk = qemu.blank_disk(tmp_path / "disk.img")
     for boots in (0, 1):
-        run = qemu.boot(kernel, initrd, smp=smp, disk=disk, timeout=BOOT_TIMEOUT)
+        run = boot(kernel, initrd, disk, smp=smp)
         assert not run.timed_out, run.console[-3000:]
         check = run.check
         assert check.userspace_up
@@ -41,7 +58,7 @@ def test_self_check_passes_on_the_hart_avmm_implements(
     # No Sstc, H, bit-manipulation, Svpbmt or PMP: the kernel takes the paths it takes on
     # avmm (SBI set_timer instead of stimecmp).
     disk = qemu.blank_disk(tmp_path / "disk.img")
-    run = qemu.boot(kernel, initrd, smp=4, disk=disk, cpu=AVMM_CPU, timeout=BOOT_TIMEOUT)
+    run = boot(kernel, initrd, disk, smp=4, cpu=AVMM_CPU)
     assert "sstc" not in run.console.split("Linux version", 1)[0]  # OpenSBI's ISA line
     check = run.check
     assert (check.cpus_online, check.atomics_threads, check.disk_boots) == (4, 4, 0)

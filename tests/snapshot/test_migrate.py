@@ -5,9 +5,11 @@ happened; the stream's address and the target's flags are checked."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +119,31 @@ async def test_a_target_of_another_shape_refuses_and_the_source_runs_on(
     demo: Path, tmp_path: Path
 ) -> None:
     output, counts, _ = await _run(demo)
-    toml = tmp_path / "two.toml"
+    with _waiting_target(demo, tmp_path, vcpus=2) as (target, address):
+
+        async def attempt(vm: Any) -> Any:
+            return await migrate_out(vm, address)
+
+        moved_output, moved_counts, outcome = await _run(demo, attempt)
+        assert isinstance(outcome, SnapshotError)
+        assert "the target refused the machine" in str(outcome)
+        assert "machine with 4 vCPUs, VM det has 2" in str(outcome)
+        assert moved_output == output and moved_counts == counts
+        assert target.poll() is None, "a refused stream must leave the target waiting"
+
+
+@contextlib.contextmanager
+def _waiting_target(
+    demo: Path, tmp_path: Path, vcpus: int
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """An ``avmm run --incoming`` of the demo machine with ``vcpus`` vCPUs, waiting for
+    a migration: the process and the address it listens on (killed at the end)."""
+    toml = tmp_path / f"det-{vcpus}.toml"
     toml.write_text(
         f"""version = 1
 [vm]
 name = "det"
-vcpus = 2
+vcpus = {vcpus}
 memory = "64MiB"
 console = {{ backend = "null" }}
 boot = {{ mode = "firmware", firmware = "{demo / "smp-demo.elf"}" }}
@@ -140,17 +161,7 @@ boot = {{ mode = "firmware", firmware = "{demo / "smp-demo.elf"}" }}
         assert target.stderr is not None
         line = target.stderr.readline()
         assert line.startswith("avmm: det: waiting for a migration on 127.0.0.1:"), line
-        address = line.split(" on ")[1].strip()
-
-        async def attempt(vm: Any) -> Any:
-            return await migrate_out(vm, address)
-
-        moved_output, moved_counts, outcome = await _run(demo, attempt)
-        assert isinstance(outcome, SnapshotError)
-        assert "the target refused the machine" in str(outcome)
-        assert "machine with 4 vCPUs, VM det has 2" in str(outcome)
-        assert moved_output == output and moved_counts == counts
-        assert target.poll() is None, "a refused stream must leave the target waiting"
+        yield target, line.split(" on ")[1].strip()
     finally:
         target.kill()
         target.wait()
@@ -180,30 +191,7 @@ async def test_a_stream_announcing_huge_records_is_refused_before_it_is_buffered
 ) -> None:
     """A peer on the migration listener says a record is enormous: the target
     refuses at once (it would otherwise wait to buffer it all) and keeps waiting."""
-    toml = tmp_path / "det.toml"
-    toml.write_text(
-        f"""version = 1
-[vm]
-name = "det"
-vcpus = 4
-memory = "64MiB"
-console = {{ backend = "null" }}
-boot = {{ mode = "firmware", firmware = "{demo / "smp-demo.elf"}" }}
-"""
-    )
-    target = subprocess.Popen(
-        [sys.executable, "-m", "avmm.cli", "run", str(toml), "--incoming", "127.0.0.1:0"],
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert target.stderr is not None
-        line = target.stderr.readline()
-        assert "waiting for a migration on 127.0.0.1:" in line, line
-        address = line.split(" on ")[1].strip()
+    with _waiting_target(demo, tmp_path, vcpus=4) as (target, address):
         head = MAGIC + bytes([VERSION])
         said = await _refusal(address, head + struct.pack("<Q", 1 << 40))
         assert said == f"machine description of {1 << 40} bytes is more than {1 << 20}"
@@ -218,11 +206,6 @@ boot = {{ mode = "firmware", firmware = "{demo / "smp-demo.elf"}" }}
         said = await _refusal(address, head + struct.pack("<Q", len(shape)) + shape + state)
         assert said == f"state of {1 << 50} bytes is more than {vmstate.STATE_SLACK}"
         assert target.poll() is None, "a refused stream must leave the target waiting"
-    finally:
-        target.kill()
-        target.wait()
-        assert target.stderr is not None
-        target.stderr.close()
 
 
 async def test_nobody_listening_is_named(demo: Path) -> None:

@@ -10,10 +10,11 @@ is never patched and the guest's own Sdtrig triggers stay its own.
 
 While every vCPU is stopped, guest time stands still (``Machine.clock_held``;
 QEMU stops its virtual clock for a debugger too): the next resume finds the
-timers where the stop left them. Otherwise a thread resumed on its own, as gdb's software single-step over
-a breakpoint does (``vCont;c:N`` with a breakpoint on the next instruction),
-would first take the timer interrupt of the seconds gdb spent, and a Linux
-tick handler can then spin forever on a lock a stopped vCPU holds.
+timers where the stop left them. Otherwise a thread resumed on its own, as
+gdb's software single-step over a breakpoint does (``vCont;c:N`` with a
+breakpoint on the next instruction), would first take the timer interrupt of
+the seconds gdb spent, and a Linux tick handler can then spin forever on a lock
+a stopped vCPU holds.
 """
 
 from __future__ import annotations

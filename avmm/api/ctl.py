@@ -19,19 +19,13 @@ from typing import Any
 
 from avmm.api.client import DEFAULT_TIMEOUT, ApiClient, ApiConnectionError
 from avmm.api.protocol import ApiError
+from avmm.cli.usage import EXIT_USAGE, Parser
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"avmm: error: {message}\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="avmm ctl",
         description="Drive a running avmm through its control API (avmm run --api PATH).",
         epilog="commands: list, info, pause, resume, stop, reset, metrics, sched, irq, console, "

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from avmm import logs
+from avmm.cli.usage import EXIT_USAGE, Parser
 from avmm.errors import AvmmError, BootError, ConfigError, DeviceError, SnapshotError
 from avmm.version import __version__
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # the CLI imports the runtime lazily, so --help stays fast
     from avmm.runtime.host import Host
 
 EXIT_INTERNAL = 1
-EXIT_USAGE = 2
 
 EPILOG = """\
 exit status of `avmm run`:
@@ -83,12 +83,6 @@ _FLAG_OF_KEY = (
     ("trace.vcpus", "trace_vcpus"),
     ("trace.range", "trace_range"),
 )
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse exits 2 too; keep its usage line
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"avmm: error: {message}\n")
 
 
 class _Spelled(argparse.Action):
@@ -406,7 +400,7 @@ COMMANDS: dict[str, Command] = {
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and each subcommand's (for its own usage in errors)."""
-    parser = _Parser(
+    parser = Parser(
         prog="avmm",
         description="An event-driven asyncio VMM for SMP RISC-V guests.",
         epilog="run `avmm COMMAND --help` for a command's options and examples\n\n" + EPILOG,
@@ -415,7 +409,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     parser.add_argument("--version", action="version", version=f"avmm {__version__}")
     _add_logging(parser, top=True)
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
     )
     parsers: dict[str, argparse.ArgumentParser] = {}
     for name, command in COMMANDS.items():

@@ -14,12 +14,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from avmm.cli.usage import EXIT_USAGE, Parser
 from avmm.errors import AvmmError, ConfigError
 
 EXIT_INTERNAL = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -32,14 +31,8 @@ examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"avmm: error: {message}\n")
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="avmm sweep",
         description="Run every point of an experiment file (axes x repetitions), each as "
         "its own `avmm run`, into DIR: results.csv, results.parquet, plots/, summary.md.",

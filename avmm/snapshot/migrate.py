@@ -302,20 +302,18 @@ async def _receive(
     writer.write(b"OK")
     await writer.drain()
     vmstate.clear_ram(vm)
-    slots = [(s.base, s.end, s.view()) for s in vm.memory_slots]
+    views = vmstate.ram_views(vm)
     while True:
         kind = (await reader.readexactly(1))[0]
         if kind == _PAGES:
             addr, count = _RUN.unpack(await reader.readexactly(_RUN.size))
             await _bounded(writer, where, "page run", count, _MAX_RUN, unit="pages")
             data = await reader.readexactly(count * PAGE_SIZE)
-            for base, end, view in slots:
-                if base <= addr and addr + len(data) <= end:
-                    view[addr - base : addr - base + len(data)] = data
-                    break
-            else:
+            target = vmstate.ram_at(views, addr, len(data))
+            if target is None:
                 await _refuse(writer, f"pages at {addr:#x} are outside the VM")
                 raise SnapshotError(f"{where}: pages at {addr:#x} are outside the VM")
+            target[:] = data
         elif kind == _ROUND:
             await reader.readexactly(4)
         elif kind == _STATE:

@@ -262,18 +262,35 @@ def clear_ram(vm: Vm) -> None:
             view[offset : offset + pages * PAGE_SIZE] = bytes(pages * PAGE_SIZE)
 
 
+RamViews = list[tuple[int, int, memoryview]]
+
+
+def ram_views(vm: Vm) -> RamViews:
+    """Each RAM slot of ``vm`` as (base, end, its writable view)."""
+    return [(s.base, s.end, s.view()) for s in vm.memory_slots]
+
+
+def ram_at(views: RamViews, addr: int, length: int) -> memoryview | None:
+    """The ``length`` bytes of RAM at guest-physical ``addr`` (``views`` from
+    :func:`ram_views`); None unless one slot holds them all."""
+    for base, end, view in views:
+        if base <= addr and addr + length <= end:
+            return view[addr - base : addr - base + length]
+    return None
+
+
 def write_ram(vm: Vm, pages: tuple[tuple[int, memoryview], ...], where: str) -> None:
     """Put the snapshot's pages into RAM; every other page reads zero."""
-    slots = [(s.base, s.end, s.view()) for s in vm.memory_slots]
+    views = ram_views(vm)
+    targets = []
     for addr, data in pages:  # every run must fit a slot before RAM changes
-        if not any(base <= addr and addr + len(data) <= end for base, end, _v in slots):
+        target = ram_at(views, addr, len(data))
+        if target is None:
             raise SnapshotError(f"{where}: corrupt snapshot (RAM at {addr:#x} is outside the VM)")
+        targets.append(target)
     clear_ram(vm)
-    for addr, data in pages:
-        for base, end, view in slots:
-            if base <= addr < end:
-                view[addr - base : addr - base + len(data)] = data
-                break
+    for target, (_addr, data) in zip(targets, pages, strict=True):
+        target[:] = data
 
 
 def apply(state: dict[str, Any], vm: Vm, where: str) -> None:

@@ -189,8 +189,9 @@ async def _refusal(address: str, stream: bytes) -> str:
 async def test_a_stream_announcing_huge_records_is_refused_before_it_is_buffered(
     demo: Path, tmp_path: Path
 ) -> None:
-    """A peer on the migration listener says a record is enormous: the target
-    refuses at once (it would otherwise wait to buffer it all) and keeps waiting."""
+    """A peer on the migration listener says a record is enormous, or sends pages
+    where the VM has no RAM: the target refuses at once (it would otherwise wait to
+    buffer it all) and keeps waiting."""
     with _waiting_target(demo, tmp_path, vcpus=4) as (target, address):
         head = MAGIC + bytes([VERSION])
         said = await _refusal(address, head + struct.pack("<Q", 1 << 40))
@@ -202,6 +203,9 @@ async def test_a_stream_announcing_huge_records_is_refused_before_it_is_buffered
         run = bytes([1]) + struct.pack("<QI", 0x8000_0000, 1 << 31)  # a page run
         said = await _refusal(address, head + struct.pack("<Q", len(shape)) + shape + run)
         assert said == f"page run of {1 << 31} pages is more than 256"
+        run = bytes([1]) + struct.pack("<QI", 0x1000, 1) + bytes([0xEE]) * 4096
+        said = await _refusal(address, head + struct.pack("<Q", len(shape)) + shape + run)
+        assert said == "pages at 0x1000 are outside the VM"  # where the VM has no RAM
         state = bytes([3]) + struct.pack("<Q", 1 << 50)
         said = await _refusal(address, head + struct.pack("<Q", len(shape)) + shape + state)
         assert said == f"state of {1 << 50} bytes is more than {vmstate.STATE_SLACK}"

@@ -19,7 +19,7 @@ from avmm.board.virt import Board
 from avmm.errors import SnapshotError
 from avmm.runtime.console import CaptureConsole
 from avmm.runtime.host import Host
-from avmm.snapshot import SnapshotInfo, restore_snapshot, save_snapshot
+from avmm.snapshot import SnapshotInfo, fileformat, restore_snapshot, save_snapshot
 
 GUARD = 120.0  # a hung guest fails the test instead of hanging CI (not a measurement)
 
@@ -148,13 +148,30 @@ async def test_a_paused_vm_stays_paused_through_save_and_restore(
         assert console.output != b""
 
 
+async def _ram_outside(demo: Path, tmp_path: Path) -> Path:
+    """A snapshot of the demo machine, well-formed and checksummed, whose first run of
+    RAM claims to be at 0x1000, where the VM has no RAM."""
+    good, bad = tmp_path / "good.snap", tmp_path / "outside.snap"
+    async with Host.from_config(_config(demo)) as host:
+        board = await Board.build(host, _config(demo).vm[0], console=CaptureConsole())
+        assert board.vm is not None
+        await save_snapshot(board.vm, good)
+    snapshot = fileformat.read(good.read_bytes(), str(good))
+    (_addr, data), *rest = snapshot.pages
+    with bad.open("wb") as f:
+        fileformat.write(f, snapshot.state, [(0x1000, data), *rest])
+    return bad
+
+
 async def test_a_failed_restore_changes_nothing(demo: Path, tmp_path: Path) -> None:
-    """A snapshot of another shape is refused before the VM's state is touched."""
+    """A snapshot of another shape, or with RAM outside the VM, is refused before the
+    VM's state is touched."""
     small = tmp_path / "two.snap"
     async with Host.from_config(_config(demo, vcpus=2)) as host:
         board = await Board.build(host, _config(demo, vcpus=2).vm[0], console=CaptureConsole())
         assert board.vm is not None
         await save_snapshot(board.vm, small)
+    outside = await _ram_outside(demo, tmp_path)
     output, counts = await _whole(demo)
     console = CaptureConsole()
     async with Host.from_config(_config(demo)) as host:
@@ -164,6 +181,10 @@ async def test_a_failed_restore_changes_nothing(demo: Path, tmp_path: Path) -> N
             await restore_snapshot(board.vm, small)
         with pytest.raises(SnapshotError, match="cannot read snapshot"):
             await restore_snapshot(board.vm, tmp_path / "nowhere.snap")
+        with pytest.raises(
+            SnapshotError, match=r"corrupt snapshot \(RAM at 0x1000 is outside the VM\)"
+        ):
+            await restore_snapshot(board.vm, outside)
         with pytest.raises(SnapshotError, match="cannot write snapshot"):
             await save_snapshot(board.vm, tmp_path / "no-such-dir" / "x.snap")
         result = await asyncio.wait_for(board.run(), GUARD)

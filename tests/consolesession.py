@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import selectors
+import subprocess
 import time
 
 GUARD = 120.0  # seconds to wait for any one pattern before failing (a hang guard)
@@ -45,3 +46,20 @@ class ConsoleSession:
 
     def type(self, line: str) -> None:
         os.write(self.fd, line.encode() + b"\r")
+
+
+def lines_until(proc: subprocess.Popen[bytes], *patterns: str) -> list[re.Match[str]]:
+    """Read ``proc``'s stderr until every pattern matched a line (the pty a console is
+    on, the address an ``--incoming`` VMM waits on, ...): the matches, in order."""
+    assert proc.stderr is not None
+    found: dict[str, re.Match[str]] = {}
+    deadline = time.monotonic() + GUARD
+    while len(found) < len(patterns) and time.monotonic() < deadline:
+        line = proc.stderr.readline().decode().strip()
+        if not line:
+            break
+        for p in patterns:
+            if m := re.match(p, line):
+                found[p] = m
+    assert len(found) == len(patterns), f"missing {patterns} (exit {proc.poll()})"
+    return [found[p] for p in patterns]

@@ -9,30 +9,16 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.consolesession import GUARD, ConsoleSession
+from tests.consolesession import GUARD, ConsoleSession, lines_until
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPT = "avmm:/# "
-
-
-def _pty_path(proc: subprocess.Popen[bytes]) -> str:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + GUARD
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline().decode()
-        if not line:
-            break
-        m = re.match(r"avmm: shell: console on (/dev/pts/\d+)$", line.strip())
-        if m:
-            return m[1]
-    raise AssertionError(f"the VMM printed no pty path (exit {proc.poll()})")
 
 
 def test_a_user_types_commands_into_the_shell_reboots_and_powers_off(
@@ -63,7 +49,8 @@ cmdline = "console=ttyS0"
         stderr=subprocess.PIPE,
     )
     try:
-        fd = os.open(_pty_path(proc), os.O_RDWR | os.O_NOCTTY)
+        (pty,) = lines_until(proc, r"avmm: shell: console on (/dev/pts/\d+)$")
+        fd = os.open(pty[1], os.O_RDWR | os.O_NOCTTY)
         try:
             s = ConsoleSession(fd)
             s.expect("avmm: userspace up")

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from avmm.runtime.console import CaptureConsole
 from avmm.runtime.exits import Interrupted
 from avmm.runtime.host import Host
 from avmm.snapshot.migrate import migrate_out
-from tests.consolesession import GUARD, ConsoleSession
+from tests.consolesession import GUARD, ConsoleSession, lines_until
 from tests.snapshot.linuxload import PROMPT, expected_md5, verify, wait_for, writes
 
 pytestmark = pytest.mark.slow
@@ -66,23 +65,6 @@ overlay = "{tmp / f"check-{side}.ovl"}"
     return path
 
 
-def _target_lines(proc: subprocess.Popen[bytes]) -> tuple[str, str]:
-    """The target's pty and the address it waits on, from its first lines."""
-    assert proc.stderr is not None
-    pty = address = ""
-    deadline = time.monotonic() + GUARD
-    while not (pty and address) and time.monotonic() < deadline:
-        line = proc.stderr.readline().decode().strip()
-        if not line:
-            break
-        if m := re.match(r"avmm: mover: console on (/dev/pts/\d+)$", line):
-            pty = m[1]
-        if m := re.match(r"avmm: mover: waiting for a migration on (\S+)$", line):
-            address = m[1]
-    assert pty and address, f"the target printed no pty or address (exit {proc.poll()})"
-    return pty, address
-
-
 async def test_a_linux_vm_moves_while_writing_memory_and_disk(
     linux: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -104,8 +86,13 @@ async def test_a_linux_vm_moves_while_writing_memory_and_disk(
         stderr=subprocess.PIPE,
     )
     try:
-        pty, address = _target_lines(target)
-        fd = os.open(pty, os.O_RDWR | os.O_NOCTTY)
+        console, waiting = lines_until(
+            target,
+            r"avmm: mover: console on (/dev/pts/\d+)$",
+            r"avmm: mover: waiting for a migration on (\S+)$",
+        )
+        address = waiting[1]
+        fd = os.open(console[1], os.O_RDWR | os.O_NOCTTY)
         try:
             session = ConsoleSession(fd)
             config = avmm_config.load(_toml(tmp_path, linux, "source", "null"))

@@ -21,7 +21,7 @@ from avmm.board.virt import Board
 from avmm.runtime.console import CaptureConsole
 from avmm.runtime.host import Host
 from avmm.snapshot.migrate import migrate_out
-from tests.consolesession import GUARD, ConsoleSession
+from tests.consolesession import GUARD, ConsoleSession, lines_until
 
 pytestmark = pytest.mark.slow
 
@@ -69,22 +69,6 @@ peer = "127.0.0.1:{peer}"
     return path
 
 
-def _lines_until(proc: subprocess.Popen[bytes], *patterns: str) -> list[re.Match[str]]:
-    """Read ``proc``'s stderr until every pattern matched a line."""
-    assert proc.stderr is not None
-    found: dict[str, re.Match[str]] = {}
-    deadline = time.monotonic() + GUARD
-    while len(found) < len(patterns) and time.monotonic() < deadline:
-        line = proc.stderr.readline().decode().strip()
-        if not line:
-            break
-        for p in patterns:
-            if m := re.match(p, line):
-                found[p] = m
-    assert len(found) == len(patterns), f"missing {patterns} (exit {proc.poll()})"
-    return [found[p] for p in patterns]
-
-
 def _start(argv: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "avmm.cli", "run", *argv],
@@ -117,8 +101,8 @@ async def test_two_vms_keep_pinging_across_the_migration_of_one(
     )
     fds: list[int] = []
     try:
-        (peer_pty,) = _lines_until(peer, r"avmm: peer: console on (/dev/pts/\d+)$")
-        target_pty, waiting = _lines_until(
+        (peer_pty,) = lines_until(peer, r"avmm: peer: console on (/dev/pts/\d+)$")
+        target_pty, waiting = lines_until(
             target,
             r"avmm: mover: console on (/dev/pts/\d+)$",
             r"avmm: mover: waiting for a migration on (\S+)$",

@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +30,7 @@ from avmm.board.virt import Board
 from avmm.runtime.console import CaptureConsole
 from avmm.runtime.host import Host
 from avmm.snapshot import save_snapshot
-from tests.consolesession import GUARD, ConsoleSession
+from tests.consolesession import GUARD, ConsoleSession, lines_until
 from tests.snapshot.linuxload import (
     PROMPT,
     expected_md5,
@@ -105,19 +104,6 @@ async def _save_mid_writes(toml: Path, snap: Path) -> str:
     return printed
 
 
-def _pty_path(proc: subprocess.Popen[bytes]) -> str:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + GUARD
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline().decode()
-        if not line:
-            break
-        m = re.match(r"avmm: snap: console on (/dev/pts/\d+)$", line.strip())
-        if m:
-            return m[1]
-    raise AssertionError(f"the VMM printed no pty path (exit {proc.poll()})")
-
-
 @contextmanager
 def _restored(toml: Path, snap: Path) -> Iterator[tuple[ConsoleSession, Any]]:
     proc = subprocess.Popen(
@@ -128,7 +114,8 @@ def _restored(toml: Path, snap: Path) -> Iterator[tuple[ConsoleSession, Any]]:
         stderr=subprocess.PIPE,
     )
     try:
-        fd = os.open(_pty_path(proc), os.O_RDWR | os.O_NOCTTY)
+        (pty,) = lines_until(proc, r"avmm: snap: console on (/dev/pts/\d+)$")
+        fd = os.open(pty[1], os.O_RDWR | os.O_NOCTTY)
         try:
             yield ConsoleSession(fd), proc
         finally:
